@@ -1,0 +1,164 @@
+"""Iterative methods: a registry from method name to its options and its runner.
+
+Arrays in, arrays out: nothing here imports sympy. The loops themselves are in
+methods/loops.py (compiled once for all problems); this module only checks options
+and packs them for the loops.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from symgd.errors import InputError, unknown_name_message
+
+# Options every method accepts (SPEC §2).
+COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "time_limit": None, "seed": None,
+                  "device": "cpu", "timeout": 10.0}
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    options: dict                     # option -> default (beyond COMMON_OPTIONS)
+    default_max_iter: int | None
+    needs_hessian: bool
+    enforces_constraints: bool
+    run: Callable | None              # run(kernels, x0, lower, upper, opts, deadline) -> Outcome
+    planned: bool = False
+    summary: str = ""
+
+
+def _run_gd(kernels, x0, lower, upper, opts, deadline):
+    from symgd.methods import loops
+    from symgd.methods.driver import run_loop
+    from symgd.methods.schedules import pack_schedule
+
+    lr = opts["learning_rate"]
+    code, p0, p1, p2 = pack_schedule(opts["schedule"], default_t_max=float(opts["max_iter"]))
+    fpar = [opts["tol"], lr, p0, p1, p2]
+    ipar = [opts["max_iter"], 0, code, 5]
+    return run_loop(loops.gd_loop, (kernels.handles[1],), x0, lower, upper, fpar, ipar,
+                    deadline=deadline, report_best_always=True)
+
+
+def _run_linesearch(kernels, x0, lower, upper, opts, deadline):
+    from symgd.methods import loops
+    from symgd.methods.driver import run_loop
+
+    kind = {"armijo": 0, "wolfe": 1}[opts["line_search"]]
+    fpar = [opts["tol"], opts["c1"], opts["c2"]]
+    ipar = [opts["max_iter"], 0, kind]
+    return run_loop(loops.linesearch_loop, kernels.handles[:2], x0, lower, upper, fpar, ipar,
+                    deadline=deadline)
+
+
+def _run_newton(kernels, x0, lower, upper, opts, deadline):
+    from symgd.methods import loops
+    from symgd.methods.driver import run_loop
+
+    fpar = [opts["tol"], opts["c1"]]
+    ipar = [opts["max_iter"], 0]
+    return run_loop(loops.newton_loop, kernels.handles, x0, lower, upper, fpar, ipar,
+                    deadline=deadline)
+
+
+REGISTRY = {
+    "auto": MethodSpec("auto", {"line_search": "armijo", "c1": 1e-4, "c2": 0.9,
+                                "learning_rate": 0.01, "schedule": "constant"},
+                       None, False, True, None,
+                       summary="closed form within timeout, else newton or linesearch"),
+    "analytic": MethodSpec("analytic", {}, None, False, True, None,
+                           summary="closed-form critical points, classified"),
+    "gd": MethodSpec("gd", {"learning_rate": 0.01, "schedule": "constant"}, 10_000, False,
+                     False, _run_gd, summary="gradient descent with a fixed or scheduled step"),
+    "linesearch": MethodSpec("linesearch", {"line_search": "armijo", "c1": 1e-4, "c2": 0.9},
+                             10_000, False, False, _run_linesearch,
+                             summary="steepest descent with a line search"),
+    "newton": MethodSpec("newton", {"c1": 1e-4}, 500, True, False, _run_newton,
+                         summary="Newton with a modified Cholesky, damped by a line search"),
+    "lm": MethodSpec("lm", {}, None, False, False, None, planned=True,
+                     summary="Levenberg-Marquardt for least-squares fits"),
+    "sgd": MethodSpec("sgd", {}, None, False, False, None, planned=True,
+                      summary="minibatch stochastic gradient descent"),
+    "auglag": MethodSpec("auglag", {}, None, False, True, None, planned=True,
+                         summary="augmented Lagrangian"),
+    "bfgs": MethodSpec("bfgs", {}, None, False, False, None, planned=True,
+                       summary="quasi-Newton BFGS"),
+    "lbfgs": MethodSpec("lbfgs", {}, None, False, False, None, planned=True,
+                        summary="limited-memory BFGS"),
+}
+
+LINE_SEARCHES = ("armijo", "wolfe", "exact")
+
+
+def method_spec(name, *, field="method") -> MethodSpec:
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise InputError(unknown_name_message("method", name, REGISTRY), field=field,
+                         kind="option")
+    spec = REGISTRY[name]
+    if spec.planned:
+        raise InputError(f"method '{name}' ({spec.summary}) is planned and not available yet; "
+                         f"available: {', '.join(n for n, s in REGISTRY.items() if not s.planned)}",
+                         field=field, kind="unavailable")
+    return spec
+
+
+def _number(opts, key, *, positive=False, integer=False, lo=None, hi=None):
+    v = opts[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise InputError(f"expected a finite number, got {v!r}", field=f"options.{key}",
+                         kind="option")
+    if integer:
+        if int(v) != v:
+            raise InputError(f"expected a whole number, got {v!r}", field=f"options.{key}",
+                             kind="option")
+        v = int(v)
+    if positive and v <= 0:
+        raise InputError(f"must be positive, got {v!r}", field=f"options.{key}", kind="option")
+    if (lo is not None and v <= lo) or (hi is not None and v >= hi):
+        raise InputError(f"must lie in ({lo}, {hi}), got {v!r}", field=f"options.{key}",
+                         kind="option")
+    opts[key] = v
+
+
+def resolve_options(method: str, given: dict) -> dict:
+    """Defaults filled in and every value checked; unknown names are an InputError."""
+    spec = method_spec(method)
+    valid = {**COMMON_OPTIONS, **spec.options}
+    for key in given:
+        if key not in valid:
+            raise InputError(unknown_name_message(f"option for method '{method}'", key, valid),
+                             field=f"options.{key}", kind="option")
+    opts = {**valid, **given}
+    if opts["max_iter"] is None:
+        opts["max_iter"] = spec.default_max_iter or 1000
+    _number(opts, "max_iter", positive=True, integer=True)
+    _number(opts, "tol", positive=True)
+    _number(opts, "timeout", positive=True)
+    if opts["time_limit"] is not None:
+        _number(opts, "time_limit", positive=True)
+    if opts["seed"] is not None:
+        _number(opts, "seed", integer=True)
+    if opts["device"] not in ("cpu", "cuda"):
+        raise InputError(f"device must be cpu or cuda, got {opts['device']!r}",
+                         field="options.device", kind="option")
+    if opts["device"] == "cuda":
+        raise InputError("device 'cuda' is planned and not available yet; use device: cpu",
+                         field="options.device", kind="unavailable")
+    if "learning_rate" in opts:
+        _number(opts, "learning_rate", positive=True)
+    if "c1" in opts:
+        _number(opts, "c1", lo=0.0, hi=1.0)
+    if "c2" in opts:
+        _number(opts, "c2", lo=0.0, hi=1.0)
+        if opts["c2"] <= opts["c1"]:
+            raise InputError(f"c2 ({opts['c2']}) must exceed c1 ({opts['c1']})",
+                             field="options.c2", kind="option")
+    if "line_search" in opts and opts["line_search"] not in LINE_SEARCHES:
+        raise InputError(unknown_name_message("line_search", opts["line_search"], LINE_SEARCHES),
+                         field="options.line_search", kind="option")
+    if "schedule" in opts:
+        from symgd.methods.schedules import pack_schedule
+        pack_schedule(opts["schedule"], default_t_max=float(opts["max_iter"]))
+    return opts

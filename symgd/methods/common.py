@@ -1,0 +1,207 @@
+"""Compiled pieces shared by the method loops: bounds, gradient tests, line searches.
+
+Kernels arrive as first-class functions (symgd.kernel_types); these helpers are
+inlined into each loop when the loop is compiled (once, cached on disk).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
+
+UNBOUNDED_F = -1e150  # an objective below this is taken to fall without bound
+
+
+@njit(**_JIT)
+def project(x, lower, upper):
+    """Clip x into the box [lower, upper] in place."""
+    for i in range(x.size):
+        if x[i] < lower[i]:
+            x[i] = lower[i]
+        elif x[i] > upper[i]:
+            x[i] = upper[i]
+
+
+@njit(**_JIT)
+def projected_grad_norm(x, g, lower, upper):
+    """max_i |g_i| over the components not held by an active bound.
+
+    A component at its lower bound with g_i > 0 (or at its upper with g_i < 0)
+    cannot decrease f by moving inside the box, so it is optimal (KKT for bounds).
+    """
+    m = 0.0
+    for i in range(x.size):
+        gi = g[i]
+        if x[i] <= lower[i] and gi > 0.0:
+            continue
+        if x[i] >= upper[i] and gi < 0.0:
+            continue
+        a = abs(gi)
+        if a > m or a != a:
+            m = a
+    return m
+
+
+@njit(**_JIT)
+def all_finite(v):
+    for i in range(v.size):
+        if not math.isfinite(v[i]):
+            return False
+    return True
+
+
+@njit(**_JIT)
+def converged_test(f, gnorm, tol):
+    """SPEC §2: ||g||_inf <= tol * max(1, |f|)."""
+    return gnorm <= tol * max(1.0, abs(f))
+
+
+@njit(**_JIT)
+def armijo(fun, x, f, g, d, lower, upper, a0, c1, xt, max_back):
+    """Backtracking line search with the Armijo (sufficient decrease) condition.
+
+    Accepts the first a = a0 / 2^k with f(P(x + a d)) <= f + c1 g.(P(x + a d) - x),
+    where P projects onto the bounds (Nocedal & Wright, Numerical Optimization,
+    2nd ed., Alg. 3.1). A non-finite trial value counts as too long a step.
+
+    Returns (a, f_trial, evaluations, flag): flag 0 accepted, 1 only non-finite
+    values met, 2 no decrease found.
+    """
+    a = a0
+    nfev = 0
+    seen_finite = False
+    for _ in range(max_back):
+        for i in range(x.size):
+            xt[i] = x[i] + a * d[i]
+        project(xt, lower, upper)
+        ft = fun(xt)
+        nfev += 1
+        if math.isfinite(ft):
+            seen_finite = True
+            slope = 0.0
+            for i in range(x.size):
+                slope += g[i] * (xt[i] - x[i])
+            if ft <= f + c1 * slope:
+                return a, ft, nfev, 0
+        a *= 0.5
+    return a, f, nfev, (2 if seen_finite else 1)
+
+
+@njit(**_JIT)
+def _interpolate(a_lo, a_hi, f_lo, f_hi, d_lo):
+    """Minimiser of the quadratic through (a_lo, f_lo) with slope d_lo and (a_hi, f_hi),
+    kept inside the middle 80% of the bracket (else bisection)."""
+    da = a_hi - a_lo
+    denom = 2.0 * (f_hi - f_lo - d_lo * da)
+    lo, hi = min(a_lo, a_hi), max(a_lo, a_hi)
+    if denom != 0.0 and math.isfinite(denom):
+        a = a_lo - d_lo * da * da / denom
+        if lo + 0.1 * (hi - lo) <= a <= hi - 0.1 * (hi - lo):
+            return a
+    return 0.5 * (a_lo + a_hi)
+
+
+@njit(**_JIT)
+def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
+    """Line search for the strong Wolfe conditions (Nocedal & Wright Alg. 3.5 and 3.6).
+
+    f(x + a d) <= f + c1 a g.d  and  |g(x + a d).d| <= c2 |g.d|. With bounds the
+    trial point is projected, and a step clipped by a bound is accepted on
+    sufficient decrease alone. Non-finite trial values shrink the step.
+
+    Returns (a, f_trial, evaluations, flag) as :func:`armijo`; on success xt and gt
+    hold the new point and its gradient.
+    """
+    n = x.size
+    d0 = 0.0
+    for i in range(n):
+        d0 += g[i] * d[i]
+    a_prev, f_prev, dp_prev = 0.0, f, d0
+    a = a0
+    nfev = 0
+    seen_finite = False
+    a_lo, a_hi, f_lo, f_hi, d_lo = 0.0, 0.0, f, f, d0
+    zoom = False
+    while nfev < max_eval:
+        for i in range(n):
+            xt[i] = x[i] + a * d[i]
+        project(xt, lower, upper)
+        clipped = False
+        for i in range(n):
+            if xt[i] != x[i] + a * d[i]:
+                clipped = True
+        ft = fg(xt, gt)
+        nfev += 1
+        if not (math.isfinite(ft) and all_finite(gt)):
+            # Too long a step: shrink towards the last good one.
+            if zoom:
+                a_hi = a
+                f_hi = math.inf
+                a = 0.5 * (a_lo + a_hi)
+            else:
+                a = 0.5 * (a_prev + a)
+            continue
+        seen_finite = True
+        dp = 0.0
+        for i in range(n):
+            dp += gt[i] * d[i]
+        decrease_ok = ft <= f + c1 * a * d0
+        if clipped and decrease_ok:
+            return a, ft, nfev, 0
+        if not zoom:
+            if (not decrease_ok) or (nfev > 1 and ft >= f_prev):
+                a_lo, a_hi, f_lo, f_hi, d_lo = a_prev, a, f_prev, ft, dp_prev
+                zoom = True
+            elif abs(dp) <= -c2 * d0:
+                return a, ft, nfev, 0
+            elif dp >= 0.0:
+                a_lo, a_hi, f_lo, f_hi, d_lo = a, a_prev, ft, f_prev, dp
+                zoom = True
+            else:
+                a_prev, f_prev, dp_prev = a, ft, dp
+                a = 2.0 * a
+                continue
+            a = _interpolate(a_lo, a_hi, f_lo, f_hi, d_lo) if math.isfinite(f_hi) else 0.5 * (a_lo + a_hi)
+            continue
+        # zoom phase: a lies inside the bracket
+        if (not decrease_ok) or ft >= f_lo:
+            a_hi, f_hi = a, ft
+        else:
+            if abs(dp) <= -c2 * d0:
+                return a, ft, nfev, 0
+            if dp * (a_hi - a_lo) >= 0.0:
+                a_hi, f_hi = a_lo, f_lo
+            a_lo, f_lo, d_lo = a, ft, dp
+        if abs(a_hi - a_lo) <= 1e-16 * max(1.0, abs(a_lo)):
+            break
+        a = _interpolate(a_lo, a_hi, f_lo, f_hi, d_lo) if math.isfinite(f_hi) else 0.5 * (a_lo + a_hi)
+    # No Wolfe point: accept the best sufficient-decrease point seen, if any.
+    if zoom and a_lo > 0.0 and f_lo < f:
+        for i in range(n):
+            xt[i] = x[i] + a_lo * d[i]
+        project(xt, lower, upper)
+        ft = fg(xt, gt)
+        nfev += 1
+        return a_lo, ft, nfev, 0
+    return a, f, nfev, (2 if seen_finite else 1)
+
+
+@njit(**_JIT)
+def copy_into(dst, src):
+    for i in range(src.size):
+        dst[i] = src[i]
+
+
+def box(problem_lower, problem_upper, n):
+    """Bounds as two float arrays with -inf/+inf where a side is free."""
+    lo = np.full(n, -np.inf)
+    hi = np.full(n, np.inf)
+    for i in range(n):
+        if problem_lower[i] is not None:
+            lo[i] = problem_lower[i]
+        if problem_upper[i] is not None:
+            hi[i] = problem_upper[i]
+    return lo, hi

@@ -1,0 +1,304 @@
+"""The compiled method loops: gradient descent, steepest descent with a line search,
+and Newton. Each is compiled once for all problems (kernels are first-class function
+arguments) and cached on disk.
+
+Every loop has the same shape: it runs until it stops or ``ipar[1]`` (chunk) steps
+have passed, then returns a status code (status.RUNNING to be called again), so the
+Python driver can honour ``time_limit`` and Ctrl-C between chunks. All state that
+must survive a return lives in the arrays passed in.
+
+    x, g        current point and its gradient (in/out)
+    lower/upper bounds (-inf/+inf where free)
+    xbest       best point seen (in/out)
+    fpar, ipar  method parameters (see each loop)
+    fstate/istate  float and integer state, slots named in methods/status.py
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, types
+
+from symgd.kernel_types import FG, FUN, HESS, VEC
+from symgd.methods import status as S
+from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
+                                  copy_into, project, projected_grad_norm, wolfe)
+from symgd.methods.linalg import cholesky_shifted, cholesky_solve, modified_cholesky
+from symgd.methods.schedules import PLATEAU, learning_rate
+
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
+IVEC = types.int64[::1]
+_STATE = (VEC, VEC, VEC, VEC, VEC, VEC, IVEC, VEC, IVEC)  # x g lower upper xbest fpar ipar fstate istate
+
+
+@njit(**_JIT)
+def _start(fg, x, g, xbest, fstate, istate):
+    """First call: evaluate f and g at the start."""
+    f = fg(x, g)
+    istate[S.I_NFEV] += 1
+    istate[S.I_NGEV] += 1
+    fstate[S.F_F] = f
+    fstate[S.F_F0] = f
+    fstate[S.F_FBEST] = f
+    fstate[S.F_LRSCALE] = 1.0
+    copy_into(xbest, x)
+    istate[S.I_INIT] = 1
+
+
+@njit(**_JIT)
+def _accept(fg, x, g, xt, xbest, fstate, istate):
+    """Move to xt, evaluate there, keep the best point. Returns a status code."""
+    f_old = fstate[S.F_F]
+    step = 0.0
+    scale = 0.0
+    for i in range(x.size):
+        step = max(step, abs(xt[i] - x[i]))
+        scale = max(scale, abs(x[i]))
+        x[i] = xt[i]
+    f = fg(x, g)
+    istate[S.I_NFEV] += 1
+    istate[S.I_NGEV] += 1
+    istate[S.I_ITER] += 1
+    fstate[S.F_F] = f
+    if not (math.isfinite(f) and all_finite(g)):
+        istate[S.I_REASON] = S.R_NONFINITE
+        return S.DIVERGED
+    if f < fstate[S.F_FBEST]:
+        fstate[S.F_FBEST] = f
+        copy_into(xbest, x)
+        istate[S.I_SINCE_BEST] = 0
+    else:
+        istate[S.I_SINCE_BEST] += 1
+    if f < UNBOUNDED_F or scale > 1e150:
+        istate[S.I_REASON] = S.R_UNBOUNDED
+        return S.UNBOUNDED
+    # Negligible progress three times running: stalled (never 'converged').
+    if step <= 1e-15 * (1.0 + scale) and abs(f - f_old) <= 1e-15 * (1.0 + abs(f)):
+        istate[S.I_NSMALL] += 1
+        if istate[S.I_NSMALL] >= 3:
+            istate[S.I_REASON] = S.R_SMALL_STEP
+            return S.STALLED
+    else:
+        istate[S.I_NSMALL] = 0
+    return S.RUNNING
+
+
+@njit(**_JIT)
+def _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate):
+    gnorm = projected_grad_norm(x, g, lower, upper)
+    fstate[S.F_GNORM] = gnorm
+    if converged_test(fstate[S.F_F], gnorm, tol):
+        istate[S.I_REASON] = S.R_GRAD
+        return S.CONVERGED
+    if istate[S.I_ITER] >= max_iter:
+        istate[S.I_REASON] = S.R_MAXITER
+        return S.MAX_ITER
+    return S.RUNNING
+
+
+@njit(**_JIT)
+def _free_direction(x, g, lower, upper, d):
+    """d = -g with components held by an active bound set to zero."""
+    for i in range(x.size):
+        if (x[i] <= lower[i] and g[i] > 0.0) or (x[i] >= upper[i] and g[i] < 0.0):
+            d[i] = 0.0
+        else:
+            d[i] = -g[i]
+
+
+@njit(types.int64(FUN, FG, HESS, *_STATE), **_JIT)
+def newton_loop(fun, fg, hess, x, g, lower, upper, xbest, fpar, ipar, fstate, istate):
+    """Damped Newton with a modified Cholesky factorisation.
+
+    d solves (H + tau I) d = -g with the smallest tau making it positive definite
+    (so d descends), then a backtracking Armijo search from a = 1; with bounds the
+    active components are fixed (projected Newton, Bertsekas 1982).
+    fpar = [tol, c1]; ipar = [max_iter, chunk].
+    """
+    n = x.size
+    tol, c1 = fpar[0], fpar[1]
+    max_iter, chunk = ipar[0], ipar[1]
+    H = np.empty((n, n))
+    L = np.empty((n, n))
+    d = np.empty(n)
+    rhs = np.empty(n)
+    xt = np.empty(n)
+    if istate[S.I_INIT] == 0:
+        _start(fg, x, g, xbest, fstate, istate)
+        if not (math.isfinite(fstate[S.F_F]) and all_finite(g)):
+            istate[S.I_REASON] = S.R_NONFINITE
+            return S.DIVERGED
+    for _ in range(chunk):
+        st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
+        if st != S.RUNNING:
+            return st
+        hess(x, H)
+        istate[S.I_NHEV] += 1
+        _free_direction(x, g, lower, upper, rhs)
+        for i in range(n):
+            if rhs[i] == 0.0 and g[i] != 0.0:  # held by a bound: decouple it
+                for j in range(n):
+                    H[i, j] = 0.0
+                    H[j, i] = 0.0
+                H[i, i] = 1.0
+        tau = modified_cholesky(H, L)
+        if tau < 0.0:  # non-finite Hessian: fall back to steepest descent
+            for i in range(n):
+                d[i] = rhs[i]
+        else:
+            cholesky_solve(L, rhs, d)
+        a, ft, ne, flag = armijo(fun, x, fstate[S.F_F], g, d, lower, upper, 1.0, c1, xt, 60)
+        istate[S.I_NFEV] += ne
+        if flag != 0:
+            istate[S.I_REASON] = S.R_LS_NONFINITE if flag == 1 else S.R_LS_NODECREASE
+            return S.DIVERGED if flag == 1 else S.STALLED
+        fstate[S.F_STEP] = a
+        st = _accept(fg, x, g, xt, xbest, fstate, istate)
+        if st != S.RUNNING:
+            return st
+    return S.RUNNING
+
+
+@njit(types.int64(FUN, FG, *_STATE), **_JIT)
+def linesearch_loop(fun, fg, x, g, lower, upper, xbest, fpar, ipar, fstate, istate):
+    """Steepest descent d = -g with an Armijo or strong Wolfe line search.
+
+    The first trial step follows Nocedal & Wright (3.60): a0 = a_prev (g_prev.d_prev) /
+    (g.d), and 1 / max(1, |g|_inf) at the start.
+    fpar = [tol, c1, c2]; ipar = [max_iter, chunk, kind (0 armijo, 1 wolfe)].
+    """
+    n = x.size
+    tol, c1, c2 = fpar[0], fpar[1], fpar[2]
+    max_iter, chunk, kind = ipar[0], ipar[1], ipar[2]
+    d = np.empty(n)
+    xt = np.empty(n)
+    gt = np.empty(n)
+    if istate[S.I_INIT] == 0:
+        _start(fg, x, g, xbest, fstate, istate)
+        if not (math.isfinite(fstate[S.F_F]) and all_finite(g)):
+            istate[S.I_REASON] = S.R_NONFINITE
+            return S.DIVERGED
+        fstate[S.F_STEP] = 0.0
+    for _ in range(chunk):
+        st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
+        if st != S.RUNNING:
+            return st
+        _free_direction(x, g, lower, upper, d)
+        gtd = 0.0
+        for i in range(n):
+            gtd += g[i] * d[i]
+        if fstate[S.F_STEP] > 0.0 and gtd < 0.0:
+            a0 = min(1e10, fstate[S.F_STEP] * fstate[S.F_GTD] / gtd)
+        else:
+            a0 = 1.0 / max(1.0, fstate[S.F_GNORM])
+        f = fstate[S.F_F]
+        if kind == 1:
+            a, ft, ne, flag = wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, 50)
+            istate[S.I_NGEV] += ne
+        else:
+            a, ft, ne, flag = armijo(fun, x, f, g, d, lower, upper, a0, c1, xt, 60)
+        istate[S.I_NFEV] += ne
+        if flag != 0:
+            istate[S.I_REASON] = S.R_LS_NONFINITE if flag == 1 else S.R_LS_NODECREASE
+            return S.DIVERGED if flag == 1 else S.STALLED
+        fstate[S.F_STEP] = a
+        fstate[S.F_GTD] = gtd
+        st = _accept(fg, x, g, xt, xbest, fstate, istate)
+        if st != S.RUNNING:
+            return st
+    return S.RUNNING
+
+
+@njit(types.int64(FG, *_STATE), **_JIT)
+def gd_loop(fg, x, g, lower, upper, xbest, fpar, ipar, fstate, istate):
+    """Gradient descent x <- P(x - lr_t g) with a learning-rate schedule.
+
+    A fixed step can overshoot, so f is not monotone: the best point is kept, and f
+    rising for ``rise_limit`` steps in a row above the start value ends 'diverged'.
+    fpar = [tol, lr, p0, p1, p2]; ipar = [max_iter, chunk, schedule code, rise_limit].
+    """
+    n = x.size
+    tol, lr, p0, p1, p2 = fpar[0], fpar[1], fpar[2], fpar[3], fpar[4]
+    max_iter, chunk, code, rise_limit = ipar[0], ipar[1], ipar[2], ipar[3]
+    xt = np.empty(n)
+    if istate[S.I_INIT] == 0:
+        _start(fg, x, g, xbest, fstate, istate)
+        if not (math.isfinite(fstate[S.F_F]) and all_finite(g)):
+            istate[S.I_REASON] = S.R_NONFINITE
+            return S.DIVERGED
+    for _ in range(chunk):
+        st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
+        if st != S.RUNNING:
+            return st
+        t = float(istate[S.I_ITER])
+        if code == PLATEAU:
+            if istate[S.I_SINCE_BEST] >= p1:
+                fstate[S.F_LRSCALE] *= p0
+                istate[S.I_SINCE_BEST] = 0
+            rate = lr * fstate[S.F_LRSCALE]
+        else:
+            rate = learning_rate(code, t, lr, p0, p1, p2)
+        fstate[S.F_STEP] = rate
+        for i in range(n):
+            xt[i] = x[i] - rate * g[i]
+        project(xt, lower, upper)
+        f_old = fstate[S.F_F]
+        st = _accept(fg, x, g, xt, xbest, fstate, istate)
+        if st != S.RUNNING:
+            return st
+        if fstate[S.F_F] > f_old and fstate[S.F_F] > fstate[S.F_F0]:
+            istate[S.I_RISES] += 1
+            if istate[S.I_RISES] >= rise_limit:
+                istate[S.I_REASON] = S.R_RISING
+                return S.DIVERGED
+        else:
+            istate[S.I_RISES] = 0
+    return S.RUNNING
+
+
+@njit(types.float64(HESS, VEC, VEC, VEC, VEC), **_JIT)
+def negative_curvature(hess, x, g, lower, upper):
+    """The most negative curvature found at x on the free variables, or 0.
+
+    Tests whether H + eps I is positive semidefinite on the components not held by a
+    bound, with eps = 1e-8 max(1, max |H_ii|), by trying Cholesky factorisations of
+    H + (eps + s) I for s = 0, and then a doubling s to bracket how negative the
+    smallest eigenvalue is. Returns -s (< 0: a saddle) or 0.0.
+    """
+    n = x.size
+    H = np.empty((n, n))
+    hess(x, H)
+    free = np.zeros(n, dtype=np.bool_)
+    m = 0
+    for i in range(n):
+        if (lower[i] < x[i] < upper[i]) or g[i] == 0.0:
+            free[i] = True
+            m += 1
+    if m == 0:
+        return 0.0
+    A = np.empty((m, m))
+    ii = 0
+    scale = 1.0
+    for i in range(n):
+        if not free[i]:
+            continue
+        jj = 0
+        for j in range(n):
+            if free[j]:
+                A[ii, jj] = H[i, j]
+                jj += 1
+        if not math.isfinite(H[i, i]):
+            return 0.0
+        scale = max(scale, abs(H[i, i]))
+        ii += 1
+    L = np.empty((m, m))
+    eps = 1e-8 * scale
+    if cholesky_shifted(A, eps, L):
+        return 0.0
+    s = eps
+    for _ in range(200):
+        s *= 2.0
+        if cholesky_shifted(A, s, L):
+            return -s
+    return -s

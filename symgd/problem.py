@@ -1,0 +1,354 @@
+"""The frozen Problem: what to optimise, over which variables, subject to what.
+
+A Problem is built once (from a file by :func:`symgd.load`, or in Python) and
+never changed afterwards; solvers derive new objects from it instead of
+mutating it (maximize is solved as minimize of the negative, and the sign is
+flipped back in the Result).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import sympy as sp
+
+from symgd.errors import InputError
+
+SENSES = ("minimize", "maximize")
+RELATIONS = ("==", "<=", ">=")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One decision variable: its real symbol, start and optional bounds."""
+
+    name: str
+    symbol: sp.Symbol
+    start: float = 0.0
+    lower: float | None = None
+    upper: float | None = None
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``lhs <relation> rhs``; ``expr`` is ``lhs - rhs`` (so ``expr == 0``, ``<= 0`` or ``>= 0``)."""
+
+    text: str
+    relation: str
+    lhs: sp.Expr
+    rhs: sp.Expr
+
+    @property
+    def expr(self) -> sp.Expr:
+        return self.lhs - self.rhs
+
+    @property
+    def g_le(self) -> sp.Expr:
+        """The constraint as ``g <= 0`` (inequalities) or ``g == 0`` (equalities)."""
+        return self.rhs - self.lhs if self.relation == ">=" else self.lhs - self.rhs
+
+
+def _real_symbol(s) -> sp.Symbol:
+    name = s.name if isinstance(s, sp.Symbol) else str(s)
+    return sp.Symbol(name, real=True)
+
+
+def _exact_number(value, field: str) -> sp.Expr:
+    """A parameter value as an exact sympy number (floats by their shortest decimal text)."""
+    if isinstance(value, bool):
+        raise InputError(f"expected a number, got the boolean {value}", field=field)
+    if isinstance(value, sp.Basic):
+        if value.free_symbols:
+            raise InputError(f"a parameter must be a number, got {value}", field=field)
+        return value
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"a parameter must be finite, got {value}", field=field)
+        return sp.Rational(repr(value))
+    raise InputError(f"expected a number, got {type(value).__name__}", field=field)
+
+
+def _float(value, field: str, *, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, sp.Number)):
+        raise InputError(f"expected a number, got {value!r}", field=field)
+    out = float(value)
+    if math.isnan(out):
+        raise InputError("expected a number, got nan", field=field)
+    return out
+
+
+class Problem:
+    """An optimisation problem (SPEC §5).
+
+    Args:
+        minimize / maximize: the objective, a sympy expression (exactly one of them).
+            A string is read by symgd's safe parser, never by ``sympify``.
+        variables: ``{symbol_or_name: start}``, ``{symbol_or_name: {"start", "lower",
+            "upper"}}`` or a list of symbols (start 0). Default: the objective's free
+            symbols that are not parameters, sorted by name.
+        constraints: sympy relations (``Eq``, ``Le``, ``Ge``, ``<=``, ``>=``) or strings.
+        parameters: ``{name: number}``, substituted before derivation.
+        name, description, method, options: as in a problem file.
+        data, model, target, loss, reduce: data-fitting problems (SPEC §1).
+        source: the file the problem was read from (for error messages).
+        locations: ``{field path: (line, column)}`` from the file, for error messages.
+
+    Attributes mirror the arguments; ``objective`` is the objective in the user's sense,
+    with parameters substituted and symbols made real.
+    """
+
+    __slots__ = ("name", "description", "variables", "objective", "sense", "constraints",
+                 "parameters", "method", "options", "data", "model", "target", "loss",
+                 "reduce", "source", "locations", "_frozen", "__weakref__")
+
+    def __init__(self, minimize=None, maximize=None, *, variables=None, constraints=(),
+                 parameters=None, name=None, description=None, method=None, options=None,
+                 data=None, model=None, target=None, loss=None, reduce=None,
+                 source=None, locations=None):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen after __init__)
+        set_("_frozen", False)
+        set_("source", None if source is None else str(source))
+        set_("locations", MappingProxyType(dict(locations or {})))
+        try:
+            self._build(minimize, maximize, variables, constraints, parameters, name,
+                        description, method, options, data, model, target, loss, reduce)
+        except InputError as err:
+            line_col = self.locations.get(err.field or "", (None, None))
+            raise err.located(file=self.source, line=line_col[0], column=line_col[1]) from None
+        set_("_frozen", True)
+
+    # -- construction -------------------------------------------------------------------
+    def _build(self, minimize, maximize, variables, constraints, parameters, name,
+               description, method, options, data, model, target, loss, reduce):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        is_fit = data is not None
+        if (minimize is None) == (maximize is None) and not (is_fit and model is not None
+                                                             and minimize is None
+                                                             and maximize is None):
+            raise InputError("give exactly one of 'minimize' and 'maximize'",
+                             field="minimize" if minimize is None else "maximize")
+        sense = "maximize" if maximize is not None else "minimize"
+        set_("sense", sense)
+
+        params = {}
+        for key, value in dict(parameters or {}).items():
+            pname = key.name if isinstance(key, sp.Symbol) else str(key)
+            params[pname] = _exact_number(value, f"parameters.{pname}")
+        set_("parameters", MappingProxyType(params))
+
+        raw_objective = maximize if maximize is not None else minimize
+        raw_exprs = [e for e in (raw_objective, model, target) if e is not None]
+        var_specs = self._variable_specs(variables, raw_exprs, params)
+        names = [v[0] for v in var_specs]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise InputError(f"variable '{dup}' is declared twice", field="variables")
+        clash = set(names) & set(params)
+        if clash:
+            raise InputError(f"'{sorted(clash)[0]}' is both a variable and a parameter",
+                             field="parameters")
+        variables_t = tuple(self._make_variable(*spec) for spec in var_specs)
+        set_("variables", variables_t)
+
+        # One real symbol per name; parameters substituted by value.
+        self_subs = self._substitutions(raw_exprs + [c for c in (constraints or ())])
+        set_("objective", None if raw_objective is None else
+             self._to_expr(raw_objective, sense, self_subs))
+        set_("model", None if model is None else self._to_expr(model, "model", self_subs))
+        set_("target", None if target is None else self._to_expr(target, "target", self_subs))
+        set_("loss", loss)
+        set_("reduce", reduce)
+        set_("data", data)
+
+        cons = []
+        for i, c in enumerate(constraints or ()):
+            cons.append(self._make_constraint(c, f"constraints[{i}]", self_subs))
+        set_("constraints", tuple(cons))
+
+        if not is_fit:
+            allowed = {v.symbol for v in variables_t}
+            for field, expr in [(sense, self.objective)] + [
+                    (f"constraints[{i}]", c.expr) for i, c in enumerate(cons)]:
+                extra = expr.free_symbols - allowed
+                if extra:
+                    bad = sorted(s.name for s in extra)[0]
+                    raise InputError(
+                        f"unknown name '{bad}': it is neither a variable nor a parameter "
+                        f"(variables: {', '.join(names) or 'none'}; parameters: "
+                        f"{', '.join(params) or 'none'})", field=field)
+
+        set_("name", str(name) if name else "problem")
+        set_("description", description)
+        set_("method", method)
+        set_("options", MappingProxyType(dict(options or {})))
+
+    @staticmethod
+    def _variable_specs(variables, raw_exprs, params):
+        """Normalise the three forms of ``variables`` to (name, start, lower, upper) tuples."""
+        if variables is None:
+            free = set()
+            for e in raw_exprs:
+                if isinstance(e, sp.Basic):
+                    free |= {s.name for s in e.free_symbols}
+            return [(n, 0.0, None, None) for n in sorted(free - set(params))]
+        if isinstance(variables, Mapping):
+            specs = []
+            for key, spec in variables.items():
+                vname = key.name if isinstance(key, sp.Symbol) else str(key)
+                field = f"variables.{vname}"
+                if isinstance(spec, Mapping):
+                    unknown = set(spec) - {"start", "lower", "upper"}
+                    if unknown:
+                        from symgd.errors import unknown_name_message
+                        raise InputError(unknown_name_message(
+                            "variable field", sorted(unknown)[0], ["start", "lower", "upper"]),
+                            field=f"{field}.{sorted(unknown)[0]}")
+                    specs.append((vname,
+                                  _float(spec.get("start", 0.0), f"{field}.start"),
+                                  _float(spec.get("lower"), f"{field}.lower", allow_none=True),
+                                  _float(spec.get("upper"), f"{field}.upper", allow_none=True)))
+                else:
+                    specs.append((vname, _float(0.0 if spec is None else spec, field),
+                                  None, None))
+            return specs
+        if isinstance(variables, (str, sp.Symbol)):
+            variables = [variables]
+        return [((v.name if isinstance(v, sp.Symbol) else str(v)), 0.0, None, None)
+                for v in variables]
+
+    @staticmethod
+    def _make_variable(name, start, lower, upper) -> Variable:
+        field = f"variables.{name}"
+        if not math.isfinite(start):
+            raise InputError(f"start must be finite, got {start}", field=f"{field}.start")
+        if lower is not None and upper is not None and lower > upper:
+            raise InputError(f"lower bound {lower} is above upper bound {upper}", field=field)
+        if (lower is not None and start < lower) or (upper is not None and start > upper):
+            raise InputError(f"start {start} is outside the bounds [{lower}, {upper}]",
+                             field=f"{field}.start")
+        return Variable(name, sp.Symbol(name, real=True), start, lower, upper)
+
+    def _substitutions(self, exprs) -> dict:
+        """Map every user symbol to its real twin, and parameters to their values."""
+        subs = {}
+        real = {v.name: v.symbol for v in self.variables}
+        for e in exprs:
+            if not isinstance(e, sp.Basic):
+                continue
+            for s in e.free_symbols:
+                if s.name in self.parameters:
+                    subs[s] = self.parameters[s.name]
+                elif s.name in real:
+                    if s != real[s.name]:
+                        subs[s] = real[s.name]
+                elif not s.is_real:
+                    subs[s] = sp.Symbol(s.name, real=True)
+        return subs
+
+    def _to_expr(self, value, field, subs) -> sp.Expr:
+        if isinstance(value, str):
+            from symgd.io.expr import parse_expression
+            value = parse_expression(value, self._known_symbols(), field=field)
+            return value.xreplace(self._param_subs())
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return sp.Float(value) if isinstance(value, float) else sp.Integer(value)
+        if not isinstance(value, sp.Expr):
+            raise InputError(f"expected a sympy expression or a string, got "
+                             f"{type(value).__name__}", field=field)
+        return value.xreplace(subs)
+
+    def _known_symbols(self) -> dict:
+        known = {v.name: v.symbol for v in self.variables}
+        known.update({p: sp.Symbol(p, real=True) for p in self.parameters})
+        if self.data is not None:
+            for col in _data_columns(self.data):
+                known.setdefault(col, sp.Symbol(col, real=True))
+        return known
+
+    def _param_subs(self) -> dict:
+        return {sp.Symbol(p, real=True): v for p, v in self.parameters.items()}
+
+    def _make_constraint(self, c, field, subs) -> Constraint:
+        if isinstance(c, str):
+            from symgd.io.expr import parse_expression
+            text = c
+            rel = parse_expression(c, self._known_symbols(), field=field, relation=True)
+            rel = rel.xreplace(self._param_subs())
+        else:
+            rel = c
+            text = None
+        if isinstance(rel, sp.Equality):
+            op = "=="
+        elif isinstance(rel, (sp.LessThan, sp.StrictLessThan)):
+            op = "<="
+        elif isinstance(rel, (sp.GreaterThan, sp.StrictGreaterThan)):
+            op = ">="
+        elif rel in (sp.true, sp.false) or isinstance(rel, bool):
+            raise InputError("constraint is always " + ("true" if bool(rel) else "false") +
+                             " (it involves no variable)", field=field)
+        else:
+            raise InputError("a constraint needs ==, <= or >=", field=field)
+        lhs, rhs = rel.lhs.xreplace(subs), rel.rhs.xreplace(subs)
+        if text is None:
+            text = f"{sp.sstr(lhs)} {op} {sp.sstr(rhs)}"
+        return Constraint(text, op, lhs, rhs)
+
+    # -- read-only view -----------------------------------------------------------------
+    def __setattr__(self, key, value):
+        if getattr(self, "_frozen", False):
+            raise AttributeError("Problem is frozen; build a new one instead")
+        object.__setattr__(self, key, value)
+
+    @property
+    def symbols(self) -> tuple:
+        return tuple(v.symbol for v in self.variables)
+
+    @property
+    def names(self) -> tuple:
+        return tuple(v.name for v in self.variables)
+
+    @property
+    def start(self):
+        import numpy as np
+        return np.array([v.start for v in self.variables], dtype=float)
+
+    @property
+    def has_bounds(self) -> bool:
+        return any(v.lower is not None or v.upper is not None for v in self.variables)
+
+    @property
+    def is_fit(self) -> bool:
+        return self.data is not None
+
+    def minimized_objective(self) -> sp.Expr:
+        """The objective as minimised: f for minimize, -f for maximize."""
+        return -self.objective if self.sense == "maximize" else self.objective
+
+    def location(self, field: str) -> tuple:
+        """(line, column) of a field in the source file, or (None, None)."""
+        return self.locations.get(field, (None, None))
+
+    def input_error(self, message: str, field: str | None = None, kind: str = "input"):
+        """An InputError located in this problem's file."""
+        line, col = self.location(field or "")
+        return InputError(message, file=self.source, field=field, line=line, column=col,
+                          kind=kind)
+
+    def __repr__(self) -> str:
+        return (f"Problem(name={self.name!r}, {self.sense}={self.objective}, "
+                f"variables={list(self.names)}, constraints={len(self.constraints)})")
+
+
+def _data_columns(data) -> list:
+    cols = getattr(data, "columns", None)
+    if cols is not None:
+        return [str(c) for c in cols]
+    if isinstance(data, Mapping):
+        return [str(k) for k in data]
+    return []

@@ -1,0 +1,109 @@
+"""The Result of a solve (SPEC §4), with scipy's OptimizeResult names as aliases."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+STATUSES = ("converged", "max_iter", "diverged", "stalled", "unbounded", "infeasible",
+            "timeout", "interrupted", "solved", "no_closed_form")
+SUCCESS = ("converged", "solved")
+
+
+def _finite_or_none(v):
+    """JSON has no inf or nan: those become null (SPEC §3)."""
+    if v is None:
+        return None
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        return v if math.isfinite(v) else None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, dict):
+        return {k: _finite_or_none(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite_or_none(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return [_finite_or_none(x) for x in v.tolist()]
+    return v
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a solve produced.
+
+    ``x`` is a float array in variable order; ``x_dict`` maps names to floats.
+    ``fun`` is in the user's sense (the maximum for maximize problems).
+    """
+
+    problem: str
+    method: str
+    requested_method: str
+    status: str
+    message: str
+    names: tuple
+    x: np.ndarray
+    fun: float
+    grad_norm: float | None
+    iterations: int
+    evaluations: dict
+    time_s: float
+    path: tuple = ()
+    timings: dict = field(default_factory=dict)
+    analytic: Any = None  # symgd.analytic AnalyticReport, or None
+    jac: np.ndarray | None = None  # gradient in the user's sense at x
+    extra: dict = field(default_factory=dict)  # multipliers, fit statistics, ...
+
+    @property
+    def success(self) -> bool:
+        return self.status in SUCCESS
+
+    @property
+    def x_dict(self) -> dict:
+        return {n: float(v) for n, v in zip(self.names, self.x)}
+
+    # scipy.optimize.OptimizeResult names
+    @property
+    def nit(self) -> int:
+        return self.iterations
+
+    @property
+    def nfev(self) -> int:
+        return int(self.evaluations.get("f", 0))
+
+    @property
+    def njev(self) -> int:
+        return int(self.evaluations.get("grad", 0))
+
+    @property
+    def nhev(self) -> int:
+        return int(self.evaluations.get("hess", 0))
+
+    def to_dict(self) -> dict:
+        """The JSON object of SPEC §4 (non-finite numbers as null)."""
+        out = {
+            "problem": self.problem,
+            "method": self.method,
+            "requested_method": self.requested_method,
+            "success": self.success,
+            "status": self.status,
+            "message": self.message,
+            "x": _finite_or_none(self.x_dict),
+            "fun": _finite_or_none(self.fun),
+            "grad_norm": _finite_or_none(self.grad_norm),
+            "iterations": int(self.iterations),
+            "evaluations": {k: int(v) for k, v in self.evaluations.items()},
+            "time_s": _finite_or_none(self.time_s),
+            "path": list(self.path),
+            "timings": _finite_or_none(dict(self.timings)),
+            "analytic": None if self.analytic is None else self.analytic.to_dict(),
+        }
+        out.update(_finite_or_none(dict(self.extra)))
+        return out
+
+    def __repr__(self) -> str:
+        xs = ", ".join(f"{k}={v:.10g}" for k, v in self.x_dict.items())
+        return (f"Result(status={self.status!r}, method={self.method!r}, fun={self.fun:.10g}, "
+                f"x=({xs}), iterations={self.iterations})")

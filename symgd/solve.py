@@ -1,0 +1,389 @@
+"""The one place that decides which path runs, runs it, and makes one Result."""
+from __future__ import annotations
+
+import math
+import time
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from symgd import methods
+from symgd.errors import InputError
+from symgd.methods import status as S
+from symgd.methods.common import box
+from symgd.result import Result
+
+AUTO_NEWTON_MAX_VARS = 50
+ENFORCING = ("analytic", "auto")  # methods that respect general constraints today
+
+
+@dataclass
+class _Compiled:
+    derivatives: object
+    kernels: object
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+# Kernels per Problem object: a repeated solve of the same problem compiles nothing.
+_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def compiled(problem, *, need_hessian: bool = True) -> _Compiled:
+    """Derivatives and kernels of ``problem`` (built once per Problem object)."""
+    entry = _COMPILED.get(problem)
+    if entry is not None and (entry.kernels.hess is not None or not need_hessian):
+        return entry
+    from symgd import calculus
+    from symgd.compile import compile_problem
+
+    d = calculus.derive(problem, hessian=True)
+    with_h = True
+    try:
+        calculus.check_size([h for row in d.hess for h in row], "Hessian")
+    except InputError:
+        if need_hessian:
+            raise
+        with_h = False
+    k = compile_problem(problem, d, with_hessian=with_h)
+    lo, hi = box([v.lower for v in problem.variables], [v.upper for v in problem.variables],
+                 len(problem.variables))
+    entry = _Compiled(d, k, lo, hi)
+    _COMPILED[problem] = entry
+    return entry
+
+
+def _merge_options(problem, method, options):
+    given = dict(problem.options)
+    given.update(options)
+    name = method or problem.method or "auto"
+    return name, given
+
+
+def _located(problem, err: InputError) -> InputError:
+    line, col = problem.location(err.field or "")
+    return err.located(file=problem.source, line=line, column=col)
+
+
+def _start_point(problem, x0, lower, upper):
+    n = len(problem.variables)
+    if x0 is None:
+        return problem.start
+    if isinstance(x0, dict):
+        x = problem.start
+        names = list(problem.names)
+        for key, v in x0.items():
+            k = getattr(key, "name", key)
+            if k not in names:
+                raise InputError(f"x0 names '{k}', which is not a variable", field="x0")
+            x[names.index(k)] = float(v)
+    else:
+        x = np.array(x0, dtype=float).ravel()
+        if x.size != n:
+            raise InputError(f"x0 has {x.size} values for {n} variables", field="x0")
+    if not np.all(np.isfinite(x)):
+        raise InputError("x0 must be finite", field="x0")
+    if np.any(x < lower) or np.any(x > upper):
+        raise InputError(f"x0 {x.tolist()} is outside the bounds", field="x0")
+    return x
+
+
+def _point_text(problem, x) -> str:
+    return ", ".join(f"{n}={v:.6g}" for n, v in zip(problem.names, x))
+
+
+def _check_start(problem, kernels, x):
+    """A non-finite f or gradient at the start is bad input, naming the point."""
+    g = np.zeros(x.size)
+    f = kernels.fg(x, g)
+    if not math.isfinite(f):
+        raise problem.input_error(
+            f"the objective is {f} at the start ({_point_text(problem, x)}): the start is "
+            "outside the objective's domain; choose another start", field="variables",
+            kind="domain")
+    if not np.all(np.isfinite(g)):
+        bad = [problem.names[i] for i in range(x.size) if not math.isfinite(g[i])]
+        raise problem.input_error(
+            f"the gradient is not finite at the start ({_point_text(problem, x)}) in "
+            f"{', '.join(bad)}; choose another start", field="variables", kind="domain")
+
+
+_ADVICE = {
+    "max_iter": "raise options.max_iter, or try method=newton",
+    "timeout": "raise options.time_limit, or try method=newton",
+    "interrupted": "interrupted by the user; x is the best point seen",
+}
+
+
+def _message(outcome, opts, method, f_user, gnorm) -> str:
+    st = outcome.status
+    tol = opts["tol"]
+    if st == "converged":
+        return (f"gradient norm {gnorm:.3g} <= tol {tol:g} * max(1, |f|) after "
+                f"{outcome.iterations} iterations")
+    if st == "max_iter":
+        return (f"stopped after max_iter={outcome.iterations} iterations with gradient norm "
+                f"{gnorm:.3g} (tol {tol:g}); {_ADVICE['max_iter']}")
+    if st == "timeout":
+        return (f"time_limit reached after {outcome.iterations} iterations; x is the best point "
+                f"seen (gradient norm {gnorm:.3g}); {_ADVICE['timeout']}")
+    if st == "interrupted":
+        return f"{_ADVICE['interrupted']} after {outcome.iterations} iterations"
+    if st == "unbounded":
+        return ("the objective falls without bound (below -1e150 or |x| above 1e150); "
+                "the problem has no finite optimum, or add bounds")
+    if st == "diverged":
+        if outcome.reason == S.R_RISING:
+            lr = opts.get("learning_rate", 0.0)
+            return (f"f kept rising under learning_rate {lr:g}; x is the best point seen; "
+                    f"try learning_rate {lr / 10:g} or method=linesearch")
+        if outcome.reason == S.R_LS_NONFINITE:
+            return ("the line search met only non-finite values (overflow or a domain "
+                    "error, such as log of a negative) along the search direction; x is the "
+                    "last finite point; try another start, add bounds, or method=linesearch")
+        return ("f or the gradient became non-finite; x is the last finite point; try a "
+                "smaller learning_rate, another start, or bounds that keep x in the domain")
+    if st == "stalled":
+        if outcome.reason == S.R_LS_NODECREASE:
+            return (f"the line search found no decrease with gradient norm {gnorm:.3g} still "
+                    f"above tol {tol:g}: rounding limits progress; loosen tol, or rescale "
+                    "the problem")
+        return (f"steps became negligible with gradient norm {gnorm:.3g} above tol {tol:g}; "
+                "loosen tol or rescale the problem")
+    return st
+
+
+def _finish(problem, comp, outcome, opts, requested, method, path, timings, t_start,
+            analytic=None):
+    """Gradient and saddle check at the final point, then the Result."""
+    k = comp.kernels
+    x = outcome.x
+    if outcome.g is not None:
+        g, f = outcome.g, outcome.f
+    else:
+        g = np.zeros(x.size)
+        f = float(k.fg(x, g))
+    if math.isfinite(outcome.grad_norm):
+        gnorm = outcome.grad_norm
+    else:
+        from symgd.methods.common import projected_grad_norm
+        gnorm = float(projected_grad_norm(x, g, comp.lower, comp.upper))
+    status = outcome.status
+    message = _message(outcome, opts, method, f, gnorm)
+    if status == "converged" and k.hess is not None:
+        from symgd.compile.fastcall import entry_point
+        from symgd.methods.loops import negative_curvature
+        curv = entry_point(negative_curvature)(k.handles[2], x, g, comp.lower, comp.upper)
+        if curv < 0.0:
+            status = "stalled"
+            kind = "minimum" if problem.sense == "minimize" else "maximum"
+            message = (f"saddle point: the gradient vanishes but the Hessian has an "
+                       f"eigenvalue below {curv / 2:.3g}, so this is not a {kind}; start "
+                       "elsewhere or perturb the start (Newton steps away from saddles "
+                       "unless started on one)")
+    sign = -1.0 if problem.sense == "maximize" else 1.0
+    timings = dict(timings)
+    timings["iterate"] = outcome.time_s
+    path = tuple(path) + (f"{method}: {status}",)
+    return Result(problem=problem.name, method=method, requested_method=requested, status=status,
+                  message=message, names=problem.names, x=x.copy(), fun=sign * f,
+                  grad_norm=gnorm, iterations=outcome.iterations, evaluations=outcome.evaluations,
+                  time_s=time.perf_counter() - t_start, path=path, timings=timings,
+                  analytic=analytic, jac=sign * g)
+
+
+def solve(problem, method: str | None = None, x0=None, **options) -> Result:
+    """Solve ``problem`` (SPEC §5).
+
+    Args:
+        problem: a :class:`symgd.Problem` (or a path to a problem file).
+        method: overrides the problem's ``method`` (default ``auto``).
+        x0: a start overriding the variables' ``start`` (array or {name: value}).
+        **options: override the problem's options key by key.
+
+    Returns:
+        A :class:`symgd.Result`. Failing to converge is a status, never an exception;
+        bad input raises :class:`symgd.InputError`.
+    """
+    t_start = time.perf_counter()
+    if isinstance(problem, (str, bytes)) or hasattr(problem, "__fspath__"):
+        from symgd.io.problem_file import load
+        problem = load(problem)
+    requested, given = _merge_options(problem, method, options)
+    try:
+        spec = methods.method_spec(requested)
+        opts = methods.resolve_options(requested, given)
+        if problem.is_fit:
+            raise InputError("data-fitting problems are planned and not available yet",
+                             field="data", kind="unavailable")
+        if problem.constraints and not spec.enforces_constraints:
+            raise InputError(
+                f"method '{requested}' cannot enforce the {len(problem.constraints)} "
+                f"constraint(s); methods that enforce constraints: {', '.join(ENFORCING)} "
+                "(auglag is planned). Refusing rather than returning an unconstrained answer",
+                field="constraints", kind="option")
+        if opts.get("line_search") == "exact":
+            raise InputError("line_search 'exact' is planned and not available yet; use "
+                             "armijo or wolfe", field="options.line_search",
+                             kind="unavailable")
+    except InputError as err:
+        raise _located(problem, err) from None
+
+    if requested == "analytic":
+        return _solve_analytic(problem, opts, requested, t_start)
+    if requested == "auto":
+        return _solve_auto(problem, opts, x0, t_start)
+    return _solve_iterative(problem, requested, opts, x0, t_start, requested, [], {})
+
+
+def _deadline(opts, t_start):
+    return None if opts["time_limit"] is None else t_start + float(opts["time_limit"])
+
+
+def _solve_iterative(problem, method, opts, x0, t_start, requested, path, timings,
+                     analytic=None):
+    spec = methods.REGISTRY[method]
+    if method != requested:
+        # options of the requested method that this one lacks are dropped, not refused
+        opts = {**methods.resolve_options(method, {k: v for k, v in opts.items()
+                                                   if k in {**methods.COMMON_OPTIONS,
+                                                            **spec.options}})}
+        opts["max_iter"] = opts["max_iter"] or spec.default_max_iter
+    tc = time.perf_counter()
+    comp = compiled(problem, need_hessian=spec.needs_hessian)
+    timings = {**timings, "derive": comp.derivatives.time_s,
+               "compile": max(time.perf_counter() - tc - comp.derivatives.time_s, 0.0)}
+    x = _start_point(problem, x0, comp.lower, comp.upper)
+    outcome = spec.run(comp.kernels, x, comp.lower, comp.upper, opts, _deadline(opts, t_start))
+    if outcome.iterations == 0 and outcome.reason == S.R_NONFINITE:
+        _check_start(problem, comp.kernels, x)  # raises the InputError naming the point
+    return _finish(problem, comp, outcome, opts, requested, method, path, timings, t_start,
+                   analytic)
+
+
+def _iterative_choice(problem):
+    n = len(problem.variables)
+    if n <= AUTO_NEWTON_MAX_VARS:
+        return "newton", f"newton ({n} variables <= {AUTO_NEWTON_MAX_VARS})"
+    return "linesearch", f"linesearch ({n} variables > {AUTO_NEWTON_MAX_VARS}, no Hessian)"
+
+
+def _analytic_report(problem, opts, t_start):
+    from symgd import analytic
+    budget = float(opts["timeout"])
+    if opts["time_limit"] is not None:
+        budget = min(budget, max(0.5, t_start + float(opts["time_limit"]) - time.perf_counter()))
+    return analytic.critical_points(problem, timeout=budget)
+
+
+def _result_from_analytic(problem, report, requested, path, timings, t_start, opts):
+    """A Result answering from the closed form (best point), or None if it cannot."""
+    if report.status != "solved" or report.best is None:
+        return None
+    best = report.critical_points[report.best]
+    x = np.array([best.x[n] for n in problem.names], dtype=float)
+    extra = {}
+    if problem.constraints or problem.has_bounds:
+        extra["multipliers"] = best.multipliers
+        extra["max_violation"] = _max_violation(problem, best.x)
+    status = "solved"
+    cls = best.classification
+    glob = "global" if report.global_ else "local"
+    message = f"closed form: {len(report.critical_points)} critical point(s); best is a {glob} " \
+              f"{cls.replace('local_', '')} (classification {cls})"
+    return Result(problem=problem.name, method="analytic", requested_method=requested,
+                  status=status, message=message, names=problem.names, x=x, fun=best.fun,
+                  grad_norm=None, iterations=0, evaluations={}, time_s=time.perf_counter() - t_start,
+                  path=tuple(path), timings=dict(timings), analytic=report, extra=extra)
+
+
+def _max_violation(problem, xd):
+    import sympy as sp
+    subs = {v.symbol: xd[v.name] for v in problem.variables}
+    worst = 0.0
+    for c in problem.constraints:
+        val = float(sp.N(c.g_le.xreplace(subs)))
+        worst = max(worst, abs(val) if c.relation == "==" else max(val, 0.0))
+    return worst
+
+
+def _solve_analytic(problem, opts, requested, t_start):
+    t0 = time.perf_counter()
+    report = _analytic_report(problem, opts, t_start)
+    timings = {"analytic": time.perf_counter() - t0}
+    path = [f"analytic: {report.status}"]
+    res = _result_from_analytic(problem, report, requested, path, timings, t_start, opts)
+    if res is not None:
+        return res
+    status = {"solved": "solved", "timeout": "timeout", "infinite": "no_closed_form",
+              "no_closed_form": "no_closed_form"}.get(report.status, "no_closed_form")
+    if report.unbounded:
+        status = "unbounded"
+    if report.status == "solved" and not report.unbounded:
+        # Finite set of points, none shown to be the answer: report them, no x.
+        status = "no_closed_form" if not report.critical_points else "solved"
+    x = problem.start
+    fun = float("nan")
+    message = report.message or f"closed form: {report.status}"
+    if status == "solved":
+        message = (f"closed form: {len(report.critical_points)} critical point(s) but none is "
+                   "shown to be the optimum (see analytic.critical_points); x is the start")
+        status = "no_closed_form"
+    return Result(problem=problem.name, method="analytic", requested_method=requested,
+                  status=status, message=message, names=problem.names, x=x, fun=fun,
+                  grad_norm=None, iterations=0, evaluations={}, time_s=time.perf_counter() - t_start,
+                  path=tuple(path), timings=timings, analytic=report)
+
+
+def _solve_auto(problem, opts, x0, t_start):
+    path, timings = [], {}
+    report = None
+    try:
+        import symgd.analytic as analytic_mod
+        have_analytic = hasattr(analytic_mod, "critical_points")
+    except ImportError:  # pragma: no cover
+        have_analytic = False
+    if have_analytic:
+        t0 = time.perf_counter()
+        report = _analytic_report(problem, opts, t_start)
+        timings["analytic"] = time.perf_counter() - t0
+        res = _result_from_analytic(problem, report, "auto", [], timings, t_start, opts)
+        if res is not None:
+            path.append(f"analytic: solved ({len(report.critical_points)} critical points)")
+            if problem.constraints:
+                return Result(**{**res.__dict__, "path": tuple(path)})
+            return _polish(problem, res, opts, path, timings, t_start, report)
+        why = report.message or report.status
+        path.append(f"analytic: {report.status} ({why})")
+        if report.unbounded:
+            return _solve_analytic_unbounded(problem, report, path, timings, t_start)
+    if problem.constraints:
+        raise problem.input_error(
+            "the closed form did not answer this constrained problem, and the iterative "
+            "method for constraints (auglag) is planned; try a longer options.timeout",
+            field="constraints", kind="unavailable")
+    method, why = _iterative_choice(problem)
+    path.append(f"auto chose {why}")
+    return _solve_iterative(problem, method, opts, x0, t_start, "auto", path, timings, report)
+
+
+def _solve_analytic_unbounded(problem, report, path, timings, t_start):
+    return Result(problem=problem.name, method="analytic", requested_method="auto",
+                  status="unbounded", message=report.message or "the objective is unbounded",
+                  names=problem.names, x=problem.start, fun=float("nan"), grad_norm=None,
+                  iterations=0, evaluations={}, time_s=time.perf_counter() - t_start,
+                  path=tuple(path), timings=timings, analytic=report)
+
+
+def _polish(problem, res, opts, path, timings, t_start, report):
+    """Newton from the closed-form best point, to full float precision."""
+    polished = _solve_iterative(problem, "newton", opts, res.x, t_start, "auto", [], timings,
+                                report)
+    if polished.status == "converged" and np.allclose(polished.x, res.x, rtol=1e-6, atol=1e-8):
+        path.append("newton: polished the closed-form point")
+        return Result(**{**polished.__dict__, "method": "analytic", "status": "solved",
+                         "message": res.message + "; polished by Newton: " + polished.message,
+                         "path": tuple(path), "extra": res.extra})
+    path.append(f"newton: polish {polished.status}; kept the closed-form point")
+    return Result(**{**res.__dict__, "path": tuple(path)})
