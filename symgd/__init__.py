@@ -6,12 +6,34 @@ otherwise runs numba-compiled gradient descent, line searches or Newton steps.
 """
 from symgd.errors import InputError
 from symgd.problem import Constraint, Problem, Variable
+from symgd.result import Result
 
 __version__ = "0.1.0"
 
-__all__ = ["InputError", "Problem", "Variable", "Constraint", "__version__"]
 
-from symgd.result import Result  # noqa: E402
-from symgd.solve import solve  # noqa: E402
+def load(path, overrides=()):
+    """Read a problem file (SPEC §1) into a :class:`Problem`."""
+    from symgd.io.problem_file import load as _load
+    return _load(path, overrides=overrides)
 
-__all__ += ["Result", "solve"]
+
+def solve(problem, method=None, x0=None, **options):
+    """Solve a problem; see :func:`symgd.solver.solve`."""
+    from symgd.solver import solve as _solve
+    return _solve(problem, method=method, x0=x0, **options)
+
+
+def critical_points(problem, *, timeout: float = 10.0):
+    """Every real critical point in closed form, classified (the analytic part alone)."""
+    from symgd.analytic import critical_points as _cp
+    return _cp(problem, timeout=timeout)
+
+
+def verify(problem):
+    """Closed form vs iterative answer, and derivatives vs finite differences."""
+    from symgd.verify import verify as _verify
+    return _verify(problem)
+
+
+__all__ = ["InputError", "Problem", "Variable", "Constraint", "Result", "load", "solve",
+           "critical_points", "verify", "__version__"]

@@ -1,20 +1,17 @@
-"""numba types of the per-problem kernels, shared by compile/ (which makes them) and
-methods/ (whose loops are compiled once, with these as first-class function types).
+"""The calling convention of per-problem kernels, shared by compile/ (which makes them)
+and methods/ (whose loops are compiled once for all problems and call them).
 
-Kernels (x is the point, C-contiguous float64):
-    fun(x) -> f                     objective only (line searches)
-    fg(x, g) -> f                   objective and gradient in one pass (g written)
-    hess(x, H) -> None              Hessian, full symmetric (H written)
+Every kernel is a numba ``cfunc`` with the C signature ``double k(double *x, double *out)``:
+    fun(x, out) -> f              objective only; out is not touched
+    fg(x, g) -> f                 objective and gradient in one pass (g written)
+    hess(x, H) -> 0               Hessian, full symmetric, row-major n*n (H written)
+Loops receive kernels as their integer addresses and call them through
+:func:`symgd.compile.fastcall.call_kernel`, an indirect call costing a few nanoseconds.
 """
 from numba import types
 
 VEC = types.float64[::1]
 MAT = types.float64[:, ::1]
+ADDR = types.int64
 
-SIG_FUN = types.float64(VEC)
-SIG_FG = types.float64(VEC, VEC)
-SIG_HESS = types.void(VEC, MAT)
-
-FUN = types.FunctionType(SIG_FUN)
-FG = types.FunctionType(SIG_FG)
-HESS = types.FunctionType(SIG_HESS)
+KERNEL_SIG = types.float64(types.CPointer(types.float64), types.CPointer(types.float64))

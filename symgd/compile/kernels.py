@@ -4,25 +4,45 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from symgd.compile import cache, codegen
-from symgd.compile.fastcall import kernel_handle
 
 
 @dataclass(frozen=True)
 class Kernels:
-    """A problem's compiled kernels (numba dispatchers) and fast handles to them.
+    """A problem's compiled kernels.
 
-    ``fun(x)``, ``fg(x, g)`` and ``hess(x, H)`` are callable from Python too;
-    ``handles`` are what method loops take. ``hess`` is None when it was too large.
+    ``addresses`` = (fun, fg, hess) as integers, what method loops take (hess is 0
+    when it was left out). ``cfuncs`` keeps the compiled objects alive while the
+    addresses are in use. ``fun(x)``, ``fg(x, g)`` and ``hess(x, H)`` call them from
+    Python (checks, finite differences; not the hot path).
     """
 
     n: int
-    fun: object
-    fg: object
-    hess: object | None
-    handles: tuple
+    addresses: tuple
+    cfuncs: tuple
     module_name: str
     time_s: float
+
+    @property
+    def has_hessian(self) -> bool:
+        return self.addresses[2] != 0
+
+    def fun(self, x) -> float:
+        from symgd.compile.fastcall import call_vec
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        return float(call_vec(self.addresses[0], x, np.empty(1)))
+
+    def fg(self, x, g) -> float:
+        from symgd.compile.fastcall import call_vec
+        return float(call_vec(self.addresses[1], np.ascontiguousarray(x, dtype=np.float64), g))
+
+    def hess(self, x, H) -> None:
+        from symgd.compile.fastcall import call_mat
+        if not self.has_hessian:
+            raise RuntimeError("this problem was compiled without its Hessian")
+        call_mat(self.addresses[2], np.ascontiguousarray(x, dtype=np.float64), H)
 
 
 def compile_problem(problem, derivatives=None, *, with_hessian: bool = True) -> Kernels:
@@ -41,7 +61,7 @@ def compile_problem(problem, derivatives=None, *, with_hessian: bool = True) -> 
     src = codegen.kernel_source(problem.name, d.f, d.grad, hess, d.symbols)
     module = cache.load_module(src)
     h = getattr(module, "hess", None)
-    handles = (kernel_handle(module.fun), kernel_handle(module.fg),
-               kernel_handle(h) if h is not None else None)
-    return Kernels(len(d.symbols), module.fun, module.fg, h, handles, module.__name__,
+    cfuncs = (module.fun, module.fg, h)
+    addresses = (module.fun.address, module.fg.address, 0 if h is None else h.address)
+    return Kernels(len(d.symbols), addresses, cfuncs, module.__name__,
                    time.perf_counter() - t0)

@@ -454,8 +454,7 @@ class _SchemaReader:
                                  f"only, not the variable '{used[0]}'")
         loss = self.text(fit["loss"], "loss") if fit.get("loss") is not None else None
         reduce = self.reduce(fit.get("reduce"))
-        constraints = self.constraints(root.key_node("constraints"), get("constraints"),
-                                       base_symbols)
+        constraints = self.constraints(get("constraints"), base_symbols)
 
         if data is not None:
             used = set()
@@ -590,7 +589,8 @@ class _SchemaReader:
                 out[name] = self.finite_float(value, field)
         return out
 
-    def constraints(self, key: Scalar | None, node: Node | None, symbols: dict) -> list:
+    def constraints(self, node: Node | None, symbols: dict) -> list:
+        """Relations parsed with the variables and parameters (data columns excluded)."""
         if node is None or is_null(node):
             return []
         items = node.items if isinstance(node, Sequence) else [node]  # one string: one item

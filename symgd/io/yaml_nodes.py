@@ -207,25 +207,50 @@ class _Reader:
     # -- reading --------------------------------------------------------------------
     def read(self, text: str) -> Node | None:
         loader_class = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
-        loader = loader_class(text)
+        loader = None
         try:
+            loader = loader_class(text)  # the pure-Python reader checks characters here
             return self._read_events(loader)
+        except UnicodeEncodeError as err:  # lone surrogates in a Python str (C reader)
+            line = text.count("\n", 0, err.start) + 1
+            raise InputError("not valid YAML: the text holds an invalid character "
+                             f"(U+{ord(text[err.start]):04X})",
+                             file="--set" if self.origin is not None else self.file,
+                             line=None if self.origin is not None else line,
+                             kind="yaml") from None
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
             what = " ".join(p for p in (err.context, err.problem) if p) or "not valid YAML"
             raise self.fail(f"not valid YAML: {what}", mark) from None
-        except yaml.YAMLError as err:  # reader errors (control characters, bad encoding)
+        except yaml.reader.ReaderError as err:  # control characters and the like
+            mark = yaml.Mark(self.file, err.position, text.count("\n", 0, err.position),
+                             err.position - text.rfind("\n", 0, err.position) - 1, None, None)
+            char = err.character if isinstance(err.character, str) else chr(err.character)
+            raise self.fail(f"not valid YAML: the character U+{ord(char):04X} is not "
+                            f"allowed ({err.reason})", mark) from None
+        except yaml.YAMLError as err:
             raise self.fail(f"not valid YAML: {err}") from None
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
 
     def _read_events(self, loader) -> Node | None:
         root = None
         documents = 0
         # Each stack entry: [container, path, pending key Scalar or None, seen keys dict]
         stack: list = []
+        scalar_event = yaml.ScalarEvent
         while True:
             event = loader.get_event()
+            if (type(event) is scalar_event and stack and event.anchor is None
+                    and event.tag is None):
+                # The hot path (every number of inline data): a plain, untagged scalar.
+                mark = event.start_mark
+                node = Scalar(None, None, self.origin, event.value, event.style or None)
+                if self.origin is None:
+                    node.line, node.column = mark.line + 1, mark.column + 1
+                self._attach(stack, node, mark)
+                continue
             if isinstance(event, yaml.StreamEndEvent):
                 return root
             if isinstance(event, yaml.StreamStartEvent):
@@ -265,7 +290,8 @@ class _Reader:
                                 event.start_mark, path)
             if event.tag is not None:
                 # Refused before anything is built from it: no tag is ever resolved.
-                raise self.fail(f"YAML tags are not allowed (found {event.tag!r}); write a "
+                tag = event.tag.replace("tag:yaml.org,2002:", "!!")
+                raise self.fail(f"YAML tags are not allowed (found {tag!r}); write a "
                                 f"plain value, quoted if it must be a string",
                                 event.start_mark, path)
             line, column = self.pos(event.start_mark)
@@ -288,8 +314,18 @@ class _Reader:
 
     def _only_scalar(self, loader, node: Scalar) -> Scalar:
         """A document that is one scalar: drain the stream (catching a second document)."""
+        scalar_event = yaml.ScalarEvent
         while True:
             event = loader.get_event()
+            if (type(event) is scalar_event and stack and event.anchor is None
+                    and event.tag is None):
+                # The hot path (every number of inline data): a plain, untagged scalar.
+                mark = event.start_mark
+                node = Scalar(None, None, self.origin, event.value, event.style or None)
+                if self.origin is None:
+                    node.line, node.column = mark.line + 1, mark.column + 1
+                self._attach(stack, node, mark)
+                continue
             if isinstance(event, yaml.StreamEndEvent):
                 return node
             if isinstance(event, yaml.DocumentStartEvent):

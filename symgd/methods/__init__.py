@@ -38,7 +38,7 @@ def _run_gd(kernels, x0, lower, upper, opts, deadline):
     code, p0, p1, p2 = pack_schedule(opts["schedule"], default_t_max=float(opts["max_iter"]))
     fpar = [opts["tol"], lr, p0, p1, p2]
     ipar = [opts["max_iter"], 0, code, 5]
-    return run_loop(loops.gd_loop, (kernels.handles[1],), x0, lower, upper, fpar, ipar,
+    return run_loop(loops.gd_loop, (kernels.addresses[1],), x0, lower, upper, fpar, ipar,
                     deadline=deadline, report_best_always=True)
 
 
@@ -49,7 +49,7 @@ def _run_linesearch(kernels, x0, lower, upper, opts, deadline):
     kind = {"armijo": 0, "wolfe": 1}[opts["line_search"]]
     fpar = [opts["tol"], opts["c1"], opts["c2"]]
     ipar = [opts["max_iter"], 0, kind]
-    return run_loop(loops.linesearch_loop, kernels.handles[:2], x0, lower, upper, fpar, ipar,
+    return run_loop(loops.linesearch_loop, kernels.addresses[:2], x0, lower, upper, fpar, ipar,
                     deadline=deadline)
 
 
@@ -59,7 +59,7 @@ def _run_newton(kernels, x0, lower, upper, opts, deadline):
 
     fpar = [opts["tol"], opts["c1"]]
     ipar = [opts["max_iter"], 0]
-    return run_loop(loops.newton_loop, kernels.handles, x0, lower, upper, fpar, ipar,
+    return run_loop(loops.newton_loop, kernels.addresses, x0, lower, upper, fpar, ipar,
                     deadline=deadline)
 
 

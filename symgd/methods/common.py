@@ -1,6 +1,6 @@
 """Compiled pieces shared by the method loops: bounds, gradient tests, line searches.
 
-Kernels arrive as first-class functions (symgd.kernel_types); these helpers are
+Kernels arrive as integer addresses (symgd.kernel_types); these helpers are
 inlined into each loop when the loop is compiled (once, cached on disk).
 """
 from __future__ import annotations
@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from symgd.compile.fastcall import call_kernel
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 
@@ -77,7 +79,7 @@ def armijo(fun, x, f, g, d, lower, upper, a0, c1, xt, max_back):
         for i in range(x.size):
             xt[i] = x[i] + a * d[i]
         project(xt, lower, upper)
-        ft = fun(xt)
+        ft = call_kernel(fun, xt, xt)
         nfev += 1
         if math.isfinite(ft):
             seen_finite = True
@@ -133,7 +135,7 @@ def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
         for i in range(n):
             if xt[i] != x[i] + a * d[i]:
                 clipped = True
-        ft = fg(xt, gt)
+        ft = call_kernel(fg, xt, gt)
         nfev += 1
         if not (math.isfinite(ft) and all_finite(gt)):
             # Too long a step: shrink towards the last good one.
@@ -183,7 +185,7 @@ def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
         for i in range(n):
             xt[i] = x[i] + a_lo * d[i]
         project(xt, lower, upper)
-        ft = fg(xt, gt)
+        ft = call_kernel(fg, xt, gt)
         nfev += 1
         return a_lo, ft, nfev, 0
     return a, f, nfev, (2 if seen_finite else 1)

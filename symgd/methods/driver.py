@@ -36,7 +36,7 @@ class Outcome:
 
 def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None,
              deadline=None, first_chunk=1_000_000, report_best_always=False):
-    """Call ``loop(*kernel_args, x, g, lower, upper, xbest, fpar, ipar, fstate, istate)``
+    """Call ``loop(*kernel_args, W, fs, js)`` (packed arrays, see methods/loops.py)
     until it stops, the deadline passes (status 'timeout') or Ctrl-C ('interrupted').
 
     Args:
@@ -51,22 +51,27 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
         deadline = end if deadline is None else min(deadline, end)
     call = entry_point(loop)
     n = x0.size
-    x = np.array(x0, dtype=np.float64)
-    g = np.zeros(n)
-    xbest = x.copy()
-    fstate = np.zeros(S.N_FSTATE)
-    istate = np.zeros(S.N_ISTATE, dtype=np.int64)
-    ipar = np.array(ipar, dtype=np.int64)
-    fpar = np.array(fpar, dtype=np.float64)
+    W = np.empty((S.N_W, n))
+    W[S.W_X] = x0
+    W[S.W_G] = 0.0
+    W[S.W_LO] = lower
+    W[S.W_HI] = upper
+    W[S.W_XBEST] = x0
+    fs = np.zeros(S.N_PAR + S.N_FSTATE)
+    js = np.zeros(S.N_PAR + S.N_ISTATE, dtype=np.int64)
+    fs[:len(fpar)] = fpar
+    js[:len(ipar)] = ipar
+    fstate, istate = fs[S.N_PAR:], js[S.N_PAR:]
+    x, g, xbest = W[S.W_X], W[S.W_G], W[S.W_XBEST]
     # Without a deadline the whole run is one call (cheapest); otherwise start small
     # and grow the chunk until a call lasts about TARGET_CHUNK_S.
-    ipar[1] = first_chunk if deadline is None else 16
+    js[1] = first_chunk if deadline is None else 16
     code = S.RUNNING
     stopped = None
     try:
         while True:
             tc = time.perf_counter()
-            code = int(call(*kernel_args, x, g, lower, upper, xbest, fpar, ipar, fstate, istate))
+            code = int(call(*kernel_args, W, fs, js))
             if code != S.RUNNING:
                 break
             now = time.perf_counter()
@@ -74,10 +79,10 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
                 stopped = "timeout"
                 break
             spent = max(now - tc, 1e-6)
-            ipar[1] = int(min(max(ipar[1] * TARGET_CHUNK_S / spent, 1), 1_000_000))
+            js[1] = int(min(max(js[1] * TARGET_CHUNK_S / spent, 1), 1_000_000))
             if deadline is not None:  # do not overshoot the deadline by much
-                per_step = spent / max(ipar[1], 1)
-                ipar[1] = int(max(1, min(ipar[1], (deadline - now) / max(per_step, 1e-9) + 1)))
+                per_step = spent / max(js[1], 1)
+                js[1] = int(max(1, min(js[1], (deadline - now) / max(per_step, 1e-9) + 1)))
     except KeyboardInterrupt:
         stopped = "interrupted"
     status = stopped or S.NAMES[code]
@@ -87,8 +92,8 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
         x_out, f_out, g_out = xbest, float(fstate[S.F_FBEST]), None
         gnorm = math.nan  # recomputed by the caller at x_out
     else:
-        x_out, f_out, gnorm, g_out = x, float(fstate[S.F_F]), float(fstate[S.F_GNORM]), g
-    return Outcome(status=status, reason=int(istate[S.I_REASON]), x=x_out.copy(), f=f_out,
+        x_out, f_out, gnorm, g_out = x, float(fstate[S.F_F]), float(fstate[S.F_GNORM]), g.copy()
+    return Outcome(status=status, reason=int(istate[S.I_REASON]), x=np.array(x_out), f=f_out,
                    grad_norm=gnorm, g=g_out, iterations=int(istate[S.I_ITER]),
                    evaluations={"f": int(istate[S.I_NFEV]), "grad": int(istate[S.I_NGEV]),
                                 "hess": int(istate[S.I_NHEV])},

@@ -1,17 +1,17 @@
 """The compiled method loops: gradient descent, steepest descent with a line search,
-and Newton. Each is compiled once for all problems (kernels are first-class function
-arguments) and cached on disk.
+and Newton. Each is compiled once for all problems (kernels are passed as addresses,
+symgd.compile.fastcall) and cached on disk.
 
 Every loop has the same shape: it runs until it stops or ``ipar[1]`` (chunk) steps
 have passed, then returns a status code (status.RUNNING to be called again), so the
 Python driver can honour ``time_limit`` and Ctrl-C between chunks. All state that
 must survive a return lives in the arrays passed in.
 
-    x, g        current point and its gradient (in/out)
-    lower/upper bounds (-inf/+inf where free)
-    xbest       best point seen (in/out)
-    fpar, ipar  method parameters (see each loop)
-    fstate/istate  float and integer state, slots named in methods/status.py
+    W           rows: x (current point), g (its gradient), lower, upper (bounds,
+                -inf/+inf where free), xbest (best point seen)
+    fs, js      floats and integers: method parameters in the first N_PAR slots
+                (fpar, ipar; see each loop), then state (fstate, istate; slots named
+                in methods/status.py)
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ import math
 import numpy as np
 from numba import njit, types
 
-from symgd.kernel_types import FG, FUN, HESS, VEC
+from symgd.compile.fastcall import call_kernel
+from symgd.kernel_types import ADDR, MAT, VEC
 from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
                                   copy_into, project, projected_grad_norm, wolfe)
@@ -29,13 +30,21 @@ from symgd.methods.schedules import PLATEAU, learning_rate
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 IVEC = types.int64[::1]
-_STATE = (VEC, VEC, VEC, VEC, VEC, VEC, IVEC, VEC, IVEC)  # x g lower upper xbest fpar ipar fstate istate
+_STATE = (MAT, VEC, IVEC)  # W (rows x, g, lower, upper, xbest), floats, integers
+
+
+@njit(**_JIT)
+def _unpack(W, fs, js):
+    """Views of the packed arrays: three arguments cross from Python instead of nine
+    (each array argument costs ~0.4 µs to unbox; a whole small solve costs ~3 µs)."""
+    return (W[S.W_X], W[S.W_G], W[S.W_LO], W[S.W_HI], W[S.W_XBEST],
+            fs[:S.N_PAR], js[:S.N_PAR], fs[S.N_PAR:], js[S.N_PAR:])
 
 
 @njit(**_JIT)
 def _start(fg, x, g, xbest, fstate, istate):
     """First call: evaluate f and g at the start."""
-    f = fg(x, g)
+    f = call_kernel(fg, x, g)
     istate[S.I_NFEV] += 1
     istate[S.I_NGEV] += 1
     fstate[S.F_F] = f
@@ -56,7 +65,7 @@ def _accept(fg, x, g, xt, xbest, fstate, istate):
         step = max(step, abs(xt[i] - x[i]))
         scale = max(scale, abs(x[i]))
         x[i] = xt[i]
-    f = fg(x, g)
+    f = call_kernel(fg, x, g)
     istate[S.I_NFEV] += 1
     istate[S.I_NGEV] += 1
     istate[S.I_ITER] += 1
@@ -107,8 +116,9 @@ def _free_direction(x, g, lower, upper, d):
             d[i] = -g[i]
 
 
-@njit(types.int64(FUN, FG, HESS, *_STATE), **_JIT)
-def newton_loop(fun, fg, hess, x, g, lower, upper, xbest, fpar, ipar, fstate, istate):
+@njit(types.int64(ADDR, ADDR, ADDR, *_STATE), **_JIT)
+def newton_loop(fun, fg, hess, W, fs, js):
+    x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     """Damped Newton with a modified Cholesky factorisation.
 
     d solves (H + tau I) d = -g with the smallest tau making it positive definite
@@ -133,7 +143,7 @@ def newton_loop(fun, fg, hess, x, g, lower, upper, xbest, fpar, ipar, fstate, is
         st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
         if st != S.RUNNING:
             return st
-        hess(x, H)
+        call_kernel(hess, x, H)
         istate[S.I_NHEV] += 1
         _free_direction(x, g, lower, upper, rhs)
         for i in range(n):
@@ -160,8 +170,9 @@ def newton_loop(fun, fg, hess, x, g, lower, upper, xbest, fpar, ipar, fstate, is
     return S.RUNNING
 
 
-@njit(types.int64(FUN, FG, *_STATE), **_JIT)
-def linesearch_loop(fun, fg, x, g, lower, upper, xbest, fpar, ipar, fstate, istate):
+@njit(types.int64(ADDR, ADDR, *_STATE), **_JIT)
+def linesearch_loop(fun, fg, W, fs, js):
+    x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     """Steepest descent d = -g with an Armijo or strong Wolfe line search.
 
     The first trial step follows Nocedal & Wright (3.60): a0 = a_prev (g_prev.d_prev) /
@@ -210,8 +221,9 @@ def linesearch_loop(fun, fg, x, g, lower, upper, xbest, fpar, ipar, fstate, ista
     return S.RUNNING
 
 
-@njit(types.int64(FG, *_STATE), **_JIT)
-def gd_loop(fg, x, g, lower, upper, xbest, fpar, ipar, fstate, istate):
+@njit(types.int64(ADDR, *_STATE), **_JIT)
+def gd_loop(fg, W, fs, js):
+    x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     """Gradient descent x <- P(x - lr_t g) with a learning-rate schedule.
 
     A fixed step can overshoot, so f is not monotone: the best point is kept, and f
@@ -257,7 +269,7 @@ def gd_loop(fg, x, g, lower, upper, xbest, fpar, ipar, fstate, istate):
     return S.RUNNING
 
 
-@njit(types.float64(HESS, VEC, VEC, VEC, VEC), **_JIT)
+@njit(types.float64(ADDR, VEC, VEC, VEC, VEC), **_JIT)
 def negative_curvature(hess, x, g, lower, upper):
     """The most negative curvature found at x on the free variables, or 0.
 
@@ -268,7 +280,7 @@ def negative_curvature(hess, x, g, lower, upper):
     """
     n = x.size
     H = np.empty((n, n))
-    hess(x, H)
+    call_kernel(hess, x, H)
     free = np.zeros(n, dtype=np.bool_)
     m = 0
     for i in range(n):

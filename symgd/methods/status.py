@@ -27,3 +27,8 @@ N_ISTATE = 9
 # Slots of the float state array fstate.
 F_F, F_GNORM, F_FBEST, F_STEP, F_F0, F_GTD, F_LRSCALE = range(7)
 N_FSTATE = 7
+
+# Rows of the work matrix W, and where parameters end in the packed arrays.
+W_X, W_G, W_LO, W_HI, W_XBEST = range(5)
+N_W = 5
+N_PAR = 8

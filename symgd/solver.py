@@ -33,7 +33,7 @@ _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def compiled(problem, *, need_hessian: bool = True) -> _Compiled:
     """Derivatives and kernels of ``problem`` (built once per Problem object)."""
     entry = _COMPILED.get(problem)
-    if entry is not None and (entry.kernels.hess is not None or not need_hessian):
+    if entry is not None and (entry.kernels.has_hessian or not need_hessian):
         return entry
     from symgd import calculus
     from symgd.compile import compile_problem
@@ -171,10 +171,10 @@ def _finish(problem, comp, outcome, opts, requested, method, path, timings, t_st
         gnorm = float(projected_grad_norm(x, g, comp.lower, comp.upper))
     status = outcome.status
     message = _message(outcome, opts, method, f, gnorm)
-    if status == "converged" and k.hess is not None:
+    if status == "converged" and k.has_hessian:
         from symgd.compile.fastcall import entry_point
         from symgd.methods.loops import negative_curvature
-        curv = entry_point(negative_curvature)(k.handles[2], x, g, comp.lower, comp.upper)
+        curv = entry_point(negative_curvature)(k.addresses[2], x, g, comp.lower, comp.upper)
         if curv < 0.0:
             status = "stalled"
             kind = "minimum" if problem.sense == "minimize" else "maximum"

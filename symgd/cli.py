@@ -1,0 +1,168 @@
+"""The command line (SPEC §3): argument parsing and output only, no math.
+
+Exit status: 0 solved, 1 ran but did not converge (or verify disagreed), 2 bad input,
+3 internal error (a bug: traceback on stderr), 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import traceback
+
+EXIT_OK, EXIT_NOT_CONVERGED, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as exit status 2 in our own format."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"symgd: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="symgd", description="Symbolic-numeric optimisation: exact derivatives, "
+                "closed-form critical points, compiled gradient descent, line search and Newton.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("solve", help="solve a problem file")
+    s.add_argument("problem", metavar="PROBLEM.yaml")
+    s.add_argument("--method", help="auto, analytic, gd, linesearch, newton (overrides the file)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field, e.g. --set options.tol=1e-12 (repeatable)")
+    s.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    s.add_argument("--out", metavar="RESULT.json", help="also write the JSON result here")
+
+    d = sub.add_parser("derive", help="print the gradient and Hessian")
+    d.add_argument("problem", metavar="PROBLEM.yaml")
+    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    d.add_argument("--latex", action="store_true", help="print LaTeX")
+
+    v = sub.add_parser("verify", help="check the closed form against an iterative solve, and "
+                       "the compiled derivatives against finite differences")
+    v.add_argument("problem", metavar="PROBLEM.yaml")
+    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    v.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("cache", help="show or clear the compiled-kernel cache")
+    c.add_argument("action", choices=["info", "clear"])
+    return p
+
+
+def _load(args):
+    from symgd.io.problem_file import load
+
+    overrides = list(args.set)
+    if getattr(args, "method", None):
+        overrides.append(f"method={args.method}")
+    return load(args.problem, overrides=overrides)
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that a crash leaves either the old file or the new one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".symgd_", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, indent=2, allow_nan=False)
+
+
+def _cmd_solve(args) -> int:
+    import symgd
+    from symgd.report import format_result
+
+    problem = _load(args)
+    result = symgd.solve(problem)
+    payload = _dumps(result.to_dict())
+    if args.out:
+        write_atomically(args.out, payload + "\n")
+    if args.json:
+        print(payload)
+    else:
+        print(format_result(problem, result))
+    if result.status == "interrupted":
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.success else EXIT_NOT_CONVERGED
+
+
+def _cmd_derive(args) -> int:
+    from symgd.report import format_derivatives
+
+    problem = _load(args)
+    print(format_derivatives(problem, latex=args.latex))
+    return EXIT_OK
+
+
+def _cmd_verify(args) -> int:
+    import symgd
+    from symgd.report import format_verify
+
+    problem = _load(args)
+    report = symgd.verify(problem)
+    if args.json:
+        print(_dumps(report.to_dict()))
+    else:
+        print(format_verify(problem, report))
+    return EXIT_OK if report.ok else EXIT_NOT_CONVERGED
+
+
+def _cmd_cache(args) -> int:
+    from symgd.compile import cache
+
+    if args.action == "clear":
+        before = cache.clear()
+        print(f"removed {before['modules']} kernel modules ({before['bytes']} bytes) from "
+              f"{before['path']}")
+    else:
+        info = cache.info()
+        print(f"{info['path']}: {info['modules']} kernel modules, {info['files']} files, "
+              f"{info['bytes']} bytes")
+    return EXIT_OK
+
+
+COMMANDS = {"solve": _cmd_solve, "derive": _cmd_derive, "verify": _cmd_verify,
+            "cache": _cmd_cache}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    want_json = getattr(args, "json", False)
+    from symgd.errors import InputError
+
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as err:
+        if want_json:
+            print(_dumps(err.to_dict()))
+        print(f"symgd: error: {err.describe()}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("symgd: interrupted before a result existed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:  # a bug: say so, with the traceback
+        traceback.print_exc()
+        print("symgd: internal error (a bug in symgd; please report it with the traceback "
+              "above)", file=sys.stderr)
+        if want_json:
+            print(_dumps({"error": {"kind": "internal", "file": getattr(args, "problem", None),
+                                    "field": None, "line": None, "column": None,
+                                    "message": "internal error; see stderr"}}))
+        return EXIT_INTERNAL

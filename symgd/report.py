@@ -1,0 +1,108 @@
+"""Text for people: results, derivatives and verify reports (the CLI prints these)."""
+from __future__ import annotations
+
+import math
+
+
+def _num(v) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return f"{v:.12g}"
+
+
+def format_result(problem, result) -> str:
+    lines = [f"{problem.name}: {problem.sense} {problem.objective}"]
+    lines.append(f"status:   {result.status} ({'success' if result.success else 'not solved'})")
+    lines.append(f"method:   {result.method}" + (
+        f" (requested {result.requested_method})"
+        if result.requested_method != result.method else ""))
+    lines.append(f"message:  {result.message}")
+    width = max((len(n) for n in result.names), default=1)
+    lines.append("x:")
+    for name, value in result.x_dict.items():
+        lines.append(f"  {name:<{width}} = {_num(value)}")
+    lines.append(f"f(x):     {_num(result.fun)}")
+    if result.grad_norm is not None:
+        lines.append(f"|grad|:   {_num(result.grad_norm)}")
+    if result.iterations or result.evaluations:
+        ev = ", ".join(f"{k} {v}" for k, v in result.evaluations.items())
+        lines.append(f"iterations: {result.iterations}; evaluations: {ev}")
+    mult = result.extra.get("multipliers")
+    if mult:
+        lines.append("multipliers:")
+        for c, v in mult.items():
+            lines.append(f"  {c}: {_num(v)}")
+    if result.analytic is not None:
+        lines.append(format_analytic(result.analytic))
+    if result.path:
+        lines.append("path:     " + " -> ".join(result.path))
+    lines.append(f"time:     {result.time_s:.3g} s")
+    return "\n".join(lines)
+
+
+def format_analytic(report) -> str:
+    lines = [f"closed form: {report.status}" + (f" ({report.message})" if report.message else "")]
+    for fam in getattr(report, "families", ()) or ():
+        lines.append(f"  family: {fam}")
+    for i, p in enumerate(report.critical_points):
+        mark = " <- best" if report.best == i else ""
+        xs = ", ".join(f"{k} = {p.exact.get(k, _num(v))}" for k, v in p.x.items())
+        lines.append(f"  [{i}] {p.classification:<10} f = {getattr(p, 'fun_exact', None) or _num(p.fun)}"
+                     f"  at ({xs}){mark}")
+        if p.multipliers:
+            lines.append("       multipliers: " + ", ".join(f"{c}: {_num(v)}"
+                                                         for c, v in p.multipliers.items()))
+    if report.best is not None:
+        g = {True: "proven global", False: "not global", None: "global optimality not shown"}
+        lines.append(f"  best: [{report.best}], {g[report.global_]}")
+    return "\n".join(lines)
+
+
+def format_derivatives(problem, *, latex: bool = False) -> str:
+    """The gradient, the Hessian and the constraint Jacobian of the user's objective."""
+    import sympy as sp
+
+    show = sp.latex if latex else sp.sstr
+    f = problem.objective
+    syms = problem.symbols
+    grad = [sp.diff(f, s) for s in syms]
+    hess = sp.Matrix([[sp.diff(g, s) for s in syms] for g in grad])
+    out = [f"{problem.name}: {problem.sense}", f"f = {show(f)}", "", "gradient:"]
+    for s, g in zip(syms, grad):
+        out.append(f"  df/d{s} = {show(g)}")
+    out += ["", "Hessian:"]
+    if latex:
+        out.append("  " + sp.latex(hess))
+    else:
+        for i in range(len(syms)):
+            out.append("  [" + ", ".join(sp.sstr(hess[i, j]) for j in range(len(syms))) + "]")
+    if problem.constraints:
+        out += ["", "constraint Jacobian (rows: constraints as g(x) (op) 0):"]
+        for c in problem.constraints:
+            row = [show(sp.diff(c.expr, s)) for s in syms]
+            out.append(f"  {c.text}:  [" + ", ".join(row) + "]")
+    return "\n".join(out)
+
+
+def format_verify(problem, report) -> str:
+    d = report.to_dict()
+    lines = [f"verify {problem.name}: {'OK' if report.ok else 'DISAGREEMENT'}"]
+    for key in ("gradient_check", "hessian_check"):
+        c = d.get(key)
+        if c:
+            lines.append(f"{key.replace('_', ' ')}: {'ok' if c['ok'] else 'FAILED'} "
+                         f"(max relative error {_num(c['max_rel_error'])} at {c['points']} points)")
+    it = d.get("iterative")
+    if it:
+        lines.append(f"iterative: {it.get('method')} {it.get('status')} at "
+                     f"{it.get('x')} f = {_num(it.get('fun'))}")
+    m = d.get("match")
+    if m:
+        lines.append("match: " + ", ".join(f"{k} {v}" for k, v in m.items()))
+    if report.analytic is not None:
+        lines.append(format_analytic(report.analytic))
+    for note in d.get("notes", []):
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
