@@ -101,9 +101,25 @@ def info() -> dict:
             "files": len(files), "bytes": sum(p.stat().st_size for p in files)}
 
 
+def package_cache_files() -> list:
+    """numba's cached machine code for symgd's own method loops (``*.nbi``/``*.nbc``).
+
+    numba checks only the timestamp of the file that defines a cached function, not of
+    the helpers it inlines from other files: after editing a helper, clear these.
+    """
+    root = Path(__file__).resolve().parent.parent
+    return [p for p in root.rglob("*.nb[ic]") if p.is_file()]
+
+
 def clear() -> dict:
-    """Remove every cached module and compiled kernel; returns what was removed."""
+    """Remove every cached module and compiled kernel, and the method loops' compiled
+    code; returns what was there before."""
     before = info()
     shutil.rmtree(cache_dir(), ignore_errors=True)
     cache_dir()
+    for p in package_cache_files():
+        try:
+            p.unlink()
+        except OSError:
+            pass
     return before

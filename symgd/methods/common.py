@@ -62,19 +62,62 @@ def converged_test(f, gnorm, tol):
 
 
 @njit(**_JIT)
-def armijo(fun, x, f, g, d, lower, upper, a0, c1, xt, max_back):
+def _expand(fun, x, f, g, d, lower, upper, a, fa, c1, xt, max_doublings):
+    """Double an accepted step while the Armijo condition holds and f keeps falling;
+    leaves xt at the chosen point. Returns (a, f(a), evaluations, whether every
+    doubling was accepted: f fell by a sufficient amount over 2^max_doublings times
+    the first step, the mark of an objective without a lower bound along d)."""
+    n = x.size
+    nfev = 0
+    accepted = 0
+    for _ in range(max_doublings):
+        a2 = 2.0 * a
+        for i in range(n):
+            xt[i] = x[i] + a2 * d[i]
+        project(xt, lower, upper)
+        f2 = call_kernel(fun, xt, xt)
+        nfev += 1
+        slope = 0.0
+        for i in range(n):
+            slope += g[i] * (xt[i] - x[i])
+        if not (math.isfinite(f2) and f2 < fa and f2 <= f + c1 * slope):
+            break
+        a, fa = a2, f2
+        accepted += 1
+    for i in range(n):
+        xt[i] = x[i] + a * d[i]
+    project(xt, lower, upper)
+    return a, fa, nfev, accepted == max_doublings
+
+
+@njit(**_JIT)
+def armijo(fun, fg, x, f, g, d, lower, upper, a0, c1, xt, gt, max_back, expand):
     """Backtracking line search with the Armijo (sufficient decrease) condition.
 
     Accepts the first a = a0 / 2^k with f(P(x + a d)) <= f + c1 g.(P(x + a d) - x),
     where P projects onto the bounds (Nocedal & Wright, Numerical Optimization,
     2nd ed., Alg. 3.1). A non-finite trial value counts as too long a step.
+    Near a minimum the decrease falls below the rounding of f (|df| ~ |g|^2 while f
+    is known to eps |f|); there a trial within that rounding band whose gradient is
+    smaller is accepted instead (the idea of Hager & Zhang's approximate Wolfe
+    condition, SIAM J. Optim. 16, 2005), so the gradient test can still be met.
 
-    Returns (a, f_trial, evaluations, flag): flag 0 accepted, 1 only non-finite
-    values met, 2 no decrease found.
+    With ``expand``, a first trial that is accepted is doubled while f keeps falling
+    (up to 2^40 a0), so steepest descent crosses long slopes in few iterations and an
+    objective falling without bound is seen to do so quickly.
+
+    Returns (a, f_trial, evaluations, gradient evaluations, flag): flag 0 accepted,
+    1 only non-finite values met, 2 no decrease found, 3 accepted after expanding to
+    the limit (f falls without bound along d).
     """
     a = a0
     nfev = 0
+    ngev = 0
     seen_finite = False
+    band = 8.0 * 2.220446049250313e-16 * abs(f)
+    g_inf = 0.0
+    for i in range(x.size):
+        g_inf = max(g_inf, abs(g[i]))
     for _ in range(max_back):
         for i in range(x.size):
             xt[i] = x[i] + a * d[i]
@@ -87,9 +130,22 @@ def armijo(fun, x, f, g, d, lower, upper, a0, c1, xt, max_back):
             for i in range(x.size):
                 slope += g[i] * (xt[i] - x[i])
             if ft <= f + c1 * slope:
-                return a, ft, nfev, 0
+                if expand and a == a0:
+                    a, ft, ne, endless = _expand(fun, x, f, g, d, lower, upper, a, ft, c1, xt, 40)
+                    nfev += ne
+                    if endless:
+                        return a, ft, nfev, ngev, 3
+                return a, ft, nfev, ngev, 0
+            if ft <= f + band:
+                call_kernel(fg, xt, gt)
+                ngev += 1
+                gt_inf = 0.0
+                for i in range(x.size):
+                    gt_inf = max(gt_inf, abs(gt[i]))
+                if gt_inf < g_inf:
+                    return a, ft, nfev, ngev, 0
         a *= 0.5
-    return a, f, nfev, (2 if seen_finite else 1)
+    return a, f, nfev, ngev, (2 if seen_finite else 1)
 
 
 @njit(**_JIT)
@@ -127,6 +183,13 @@ def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
     seen_finite = False
     a_lo, a_hi, f_lo, f_hi, d_lo = 0.0, 0.0, f, f, d0
     zoom = False
+    # Near a minimum decreases fall below f's rounding (see armijo): remember the
+    # trial in the rounding band with the smallest gradient, as a last resort.
+    band = 8.0 * 2.220446049250313e-16 * abs(f)
+    g_inf = 0.0
+    for i in range(n):
+        g_inf = max(g_inf, abs(g[i]))
+    a_band, g_band = 0.0, g_inf
     while nfev < max_eval:
         for i in range(n):
             xt[i] = x[i] + a * d[i]
@@ -148,9 +211,15 @@ def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
             continue
         seen_finite = True
         dp = 0.0
+        gt_inf = 0.0
         for i in range(n):
             dp += gt[i] * d[i]
-        decrease_ok = ft <= f + c1 * a * d0
+            gt_inf = max(gt_inf, abs(gt[i]))
+        if ft <= f + band and gt_inf < g_band:
+            a_band, g_band = a, gt_inf
+        # Armijo, or inside f's rounding band Hager & Zhang's approximate form
+        # phi'(a) <= (2 c1 - 1) phi'(0), which judges decrease by the slope instead.
+        decrease_ok = ft <= f + c1 * a * d0 or (ft <= f + band and dp <= (2.0 * c1 - 1.0) * d0)
         if clipped and decrease_ok:
             return a, ft, nfev, 0
         if not zoom:
@@ -169,7 +238,7 @@ def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
             a = _interpolate(a_lo, a_hi, f_lo, f_hi, d_lo) if math.isfinite(f_hi) else 0.5 * (a_lo + a_hi)
             continue
         # zoom phase: a lies inside the bracket
-        if (not decrease_ok) or ft >= f_lo:
+        if (not decrease_ok) or (ft >= f_lo and ft > f + band):
             a_hi, f_hi = a, ft
         else:
             if abs(dp) <= -c2 * d0:
@@ -188,6 +257,13 @@ def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
         ft = call_kernel(fg, xt, gt)
         nfev += 1
         return a_lo, ft, nfev, 0
+    if a_band > 0.0:
+        for i in range(n):
+            xt[i] = x[i] + a_band * d[i]
+        project(xt, lower, upper)
+        ft = call_kernel(fg, xt, gt)
+        nfev += 1
+        return a_band, ft, nfev, 0
     return a, f, nfev, (2 if seen_finite else 1)
 
 

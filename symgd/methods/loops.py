@@ -134,6 +134,7 @@ def newton_loop(fun, fg, hess, W, fs, js):
     d = np.empty(n)
     rhs = np.empty(n)
     xt = np.empty(n)
+    gt = np.empty(n)
     if istate[S.I_INIT] == 0:
         _start(fg, x, g, xbest, fstate, istate)
         if not (math.isfinite(fstate[S.F_F]) and all_finite(g)):
@@ -158,8 +159,10 @@ def newton_loop(fun, fg, hess, W, fs, js):
                 d[i] = rhs[i]
         else:
             cholesky_solve(L, rhs, d)
-        a, ft, ne, flag = armijo(fun, x, fstate[S.F_F], g, d, lower, upper, 1.0, c1, xt, 60)
+        a, ft, ne, nge, flag = armijo(fun, fg, x, fstate[S.F_F], g, d, lower, upper, 1.0, c1,
+                                      xt, gt, 60, False)
         istate[S.I_NFEV] += ne
+        istate[S.I_NGEV] += nge
         if flag != 0:
             istate[S.I_REASON] = S.R_LS_NONFINITE if flag == 1 else S.R_LS_NODECREASE
             return S.DIVERGED if flag == 1 else S.STALLED
@@ -208,7 +211,14 @@ def linesearch_loop(fun, fg, W, fs, js):
             a, ft, ne, flag = wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, 50)
             istate[S.I_NGEV] += ne
         else:
-            a, ft, ne, flag = armijo(fun, x, f, g, d, lower, upper, a0, c1, xt, 60)
+            a, ft, ne, nge, flag = armijo(fun, fg, x, f, g, d, lower, upper, a0, c1, xt, gt, 60,
+                                          True)
+            istate[S.I_NGEV] += nge
+            if flag == 3:
+                istate[S.I_NFEV] += ne
+                _accept(fg, x, g, xt, xbest, fstate, istate)
+                istate[S.I_REASON] = S.R_UNBOUNDED
+                return S.UNBOUNDED
         istate[S.I_NFEV] += ne
         if flag != 0:
             istate[S.I_REASON] = S.R_LS_NONFINITE if flag == 1 else S.R_LS_NODECREASE
