@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("cache", help="show or clear the compiled-kernel cache")
     c.add_argument("action", choices=["info", "clear"])
+    c.add_argument("--all", action="store_true",
+                   help="with clear: also symgd's own compiled method loops")
     return p
 
 
@@ -128,7 +130,7 @@ def _cmd_cache(args) -> int:
     from symgd.compile import cache
 
     if args.action == "clear":
-        before = cache.clear()
+        before = cache.clear(include_method_loops=args.all)
         print(f"removed {before['modules']} kernel modules ({before['bytes']} bytes) from "
               f"{before['path']}")
     else:

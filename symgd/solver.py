@@ -30,10 +30,11 @@ class _Compiled:
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def compiled(problem, *, need_hessian: bool = True) -> _Compiled:
+def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False) -> _Compiled:
     """Derivatives and kernels of ``problem`` (built once per Problem object)."""
     entry = _COMPILED.get(problem)
-    if entry is not None and (entry.kernels.has_hessian or not need_hessian):
+    if entry is not None and (entry.kernels.has_hessian or not need_hessian) and (
+            entry.kernels.line_poly or not need_line_poly):
         return entry
     from symgd import calculus
     from symgd.compile import compile_problem
@@ -46,7 +47,7 @@ def compiled(problem, *, need_hessian: bool = True) -> _Compiled:
         if need_hessian:
             raise
         with_h = False
-    k = compile_problem(problem, d, with_hessian=with_h)
+    k = compile_problem(problem, d, with_hessian=with_h, with_line_poly=need_line_poly)
     lo, hi = box([v.lower for v in problem.variables], [v.upper for v in problem.variables],
                  len(problem.variables))
     entry = _Compiled(d, k, lo, hi)
@@ -131,8 +132,10 @@ def _message(outcome, opts, method, f_user, gnorm) -> str:
     if st == "interrupted":
         return f"{_ADVICE['interrupted']} after {outcome.iterations} iterations"
     if st == "unbounded":
-        return ("the objective falls without bound (below -1e150 or |x| above 1e150); "
-                "the problem has no finite optimum, or add bounds")
+        return ("the objective falls without bound (f below -1e150, |x| above 1e150, f "
+                "falling over 2^40 times the first step, or a polynomial falling along the "
+                "search direction); the problem has no finite optimum: add bounds or "
+                "constraints")
     if st == "diverged":
         if outcome.reason == S.R_RISING:
             lr = opts.get("learning_rate", 0.0)
@@ -223,10 +226,11 @@ def solve(problem, method: str | None = None, x0=None, **options) -> Result:
                 f"constraint(s); methods that enforce constraints: {', '.join(ENFORCING)} "
                 "(auglag is planned). Refusing rather than returning an unconstrained answer",
                 field="constraints", kind="option")
-        if opts.get("line_search") == "exact":
-            raise InputError("line_search 'exact' is planned and not available yet; use "
-                             "armijo or wolfe", field="options.line_search",
-                             kind="unavailable")
+        if opts.get("line_search") == "exact" and requested in ("linesearch",) and \
+                not problem.objective.is_polynomial(*problem.symbols):
+            raise InputError("line_search 'exact' needs a polynomial objective (the step "
+                             "solves d/da f(x + a d) = 0 in closed form); use armijo or wolfe",
+                             field="options.line_search", kind="option")
     except InputError as err:
         raise _located(problem, err) from None
 
@@ -251,7 +255,8 @@ def _solve_iterative(problem, method, opts, x0, t_start, requested, path, timing
                                                             **spec.options}})}
         opts["max_iter"] = opts["max_iter"] or spec.default_max_iter
     tc = time.perf_counter()
-    comp = compiled(problem, need_hessian=spec.needs_hessian)
+    comp = compiled(problem, need_hessian=spec.needs_hessian,
+                    need_line_poly=opts.get("line_search") == "exact")
     timings = {**timings, "derive": comp.derivatives.time_s,
                "compile": max(time.perf_counter() - tc - comp.derivatives.time_s, 0.0)}
     x = _start_point(problem, x0, comp.lower, comp.upper)

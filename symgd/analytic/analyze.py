@@ -125,6 +125,9 @@ def _point_record(f, gens, names, cand: Candidate):
         text, kind = pt.exact_string(num)
         exact[name] = text
         kinds.add(kind)
+    if "algebraic" in kinds:  # one style per point: no radicals beside decimals
+        exact = {name: pt.exact_string(pt.coord(g), radicals=False)[0]
+                 for g, name in zip(gens, names)}
     fnum = pt.value(f)
     fun_text, fkind = pt.exact_string(fnum)
     mult = None
@@ -177,7 +180,11 @@ def _report(f, gens, names, sense, cons, cands, families, undecided, complete, p
         elif growth == "coercive":
             attained, why = True, "the objective's leading form is definite (coercive)"
     else:
-        if polynomial and compact_feasible_set(gens, rel_cons):
+        growth, _ = polynomial_growth(F, gens) if polynomial else (None, None)
+        if growth == "coercive":
+            attained, why = True, ("the objective's leading form is definite (coercive) and "
+                                   "the feasible set is closed")
+        elif polynomial and compact_feasible_set(gens, rel_cons):
             attained, why = True, "the feasible set is compact"
         elif polynomial:
             elim = eliminate_linear_equalities(F, gens, rel_cons)
@@ -225,7 +232,7 @@ def _report(f, gens, names, sense, cons, cands, families, undecided, complete, p
                         why = f"the objective is bounded {'below' if sign > 0 else 'above'} " \
                               f"by {sp.sstr(sign * L)}, which this point attains"
                         break
-                except (UnknownSign, TypeError, ValueError, ArithmeticError):
+                except Exception:  # noqa: BLE001 - e.g. an irrational bound at an algebraic point
                     continue
         if best is None:
             best = next((i for i, r in enumerate(recs) if r["classification"] == want), None)

@@ -151,9 +151,9 @@ def _splitting(f, gens, point, inert):
                                                       for j in range(n - r))), u, order)
                       for i in range(n - r)]
             g = sp.expand(G.xreplace(dict(zip(w, ws))))
+            g = _truncate(g, u, exact_through)
         else:
-            g = G
-        g = _truncate(g, u, exact_through)
+            g, exact_through = G, float("inf")  # H = 0: g is f itself, exactly
         if g == 0:
             if not h_nonzero:
                 return None

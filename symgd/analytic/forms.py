@@ -109,7 +109,7 @@ def form_sign(p: sp.Poly) -> str:
         on_line = sp.Poly(p.as_expr().subs({u1: s, u2: 1}), s)
         signs = _univariate_signs(on_line)
         c_end = p.as_expr().subs({u1: 1, u2: 0})  # direction (1, 0)
-        signs.add((c_end > 0) - (c_end < 0))
+        signs.add(int(bool(c_end > 0)) - int(bool(c_end < 0)))
         return _from_signs(signs)
     # r >= 3
     signs = set()

@@ -239,12 +239,16 @@ class AlgebraicPoint:
                 break
         return self._radical
 
-    def exact_string(self, num: AlgNum):
-        """(text, kind): the exact form of a number of Q(alpha), or its 30-digit decimal."""
+    def exact_string(self, num: AlgNum, radicals: bool = True):
+        """(text, kind): the exact form of a number of Q(alpha), or its 30-digit decimal.
+
+        Rationals are always exact; irrational numbers are written with radicals when
+        ``radicals`` and a short real radical form exists, else as 30-digit decimals.
+        """
         rep = num.rep
         if not rep or dup_degree(rep) == 0:
             return sp.sstr(sp.Rational(rep[0]) if rep else sp.Integer(0)), "exact"
-        rad = self.radical_alpha()
+        rad = self.radical_alpha() if radicals else None
         if rad is not None:
             t = sp.Dummy("t")
             expr = sum(sp.Rational(c) * t ** (len(rep) - 1 - i) for i, c in enumerate(rep))
@@ -252,7 +256,7 @@ class AlgebraicPoint:
             if self.degree > 2:
                 val = sp.nsimplify(val) if len(sp.sstr(val)) > 200 else val
             text = sp.sstr(val)
-            if len(text) <= 200 and not val.has(sp.I):
+            if len(text) <= (200 if self.degree <= 2 else 100) and not val.has(sp.I):
                 return text, "exact"
         return decimal_string(num.to_mpf(DIGITS + 10)), "algebraic"
 
@@ -331,7 +335,7 @@ def expr_sign(expr) -> int:
     """
     expr = sp.sympify(expr)
     if expr.is_Number:
-        return (expr > 0) - (expr < 0)
+        return int(bool(expr > 0)) - int(bool(expr < 0))
     if expr.free_symbols:
         raise UnknownSign(f"not a number: {expr}")
     try:
@@ -375,14 +379,14 @@ class ExprPoint:
             raise UnknownSign(f"{expr} is not finite at this point")
         return ExprNum(val)
 
-    def exact_string(self, num: ExprNum):
+    def exact_string(self, num: ExprNum, radicals: bool = True):
         expr = num.expr
         try:
             simp = sp.simplify(expr) if len(sp.sstr(expr)) < 400 else expr
         except Exception:  # noqa: BLE001
             simp = expr
         text = sp.sstr(simp)
-        if len(text) <= 200 and not simp.has(sp.I):
+        if (radicals or simp.is_Rational) and len(text) <= 200 and not simp.has(sp.I):
             return text, "exact"
         return decimal_string(num.to_mpf(DIGITS + 10)), "algebraic"
 

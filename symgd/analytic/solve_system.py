@@ -117,7 +117,7 @@ def _separable(eqs, gens):
     for combo in combos:
         coords = {g: v for g, v, _ in combo.values()}
         pt = ExprPoint(coords, gens)
-        parts, letters = [], iter(INTEGER_LETTERS)
+        parts, letters, used = [], iter(INTEGER_LETTERS), []
         periodic = False
         for g, v, p in combo.values():
             if p == "free":
@@ -125,13 +125,13 @@ def _separable(eqs, gens):
                 periodic = True
             elif p is not None:
                 k = sp.Symbol(next(letters, "n"), integer=True)
+                used.append(str(k))
                 parts.append(f"{g} = {sp.sstr(v + p * k)}")
                 periodic = True
             else:
                 parts.append(f"{g} = {sp.sstr(v)}")
         res.points.append(pt)
         if periodic:
-            used = [s for s in INTEGER_LETTERS if any(f"*{s}" in part for part in parts)]
             desc = ", ".join(parts) + (f" ({', '.join(used)} integers)" if used else "")
             res.families.append(desc)
             res.family_samples.append(pt)

@@ -111,13 +111,14 @@ def package_cache_files() -> list:
     return [p for p in root.rglob("*.nb[ic]") if p.is_file()]
 
 
-def clear() -> dict:
-    """Remove every cached module and compiled kernel, and the method loops' compiled
-    code; returns what was there before."""
+def clear(*, include_method_loops: bool = False) -> dict:
+    """Remove every cached kernel module and its compiled code; with
+    ``include_method_loops`` also symgd's own compiled method loops (they are rebuilt on
+    next use, ~10 s). Returns what the kernel cache held before."""
     before = info()
     shutil.rmtree(cache_dir(), ignore_errors=True)
     cache_dir()
-    for p in package_cache_files():
+    for p in (package_cache_files() if include_method_loops else []):
         try:
             p.unlink()
         except OSError:

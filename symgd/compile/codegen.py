@@ -44,8 +44,43 @@ def _body(exprs, symbols, targets):
     return lines
 
 
-def kernel_source(name: str, f: sp.Expr, grad, hess, symbols) -> str:
-    """The whole module: ``fun``, ``fg`` and (if ``hess``) ``hess`` kernels."""
+MAX_LINE_POLY_DEGREE = 32
+
+
+def line_polynomial(f: sp.Expr, symbols):
+    """Coefficients c_0..c_D of phi(a) = f(x + a d) as expressions in x and d, or None
+    when f is not a polynomial (or its degree passes MAX_LINE_POLY_DEGREE).
+
+    The d_i are the symbols ``w0, w1, ...``, placed after x in the kernel's input.
+    """
+    if not f.is_polynomial(*symbols):
+        return None
+    a = sp.Dummy("a")
+    ws = [sp.Symbol(f"w{i}", real=True) for i in range(len(symbols))]
+    phi = sp.Poly(f.xreplace({s: s + a * w for s, w in zip(symbols, ws)}), a)
+    if phi.degree() > MAX_LINE_POLY_DEGREE:
+        return None
+    coeffs = list(reversed(phi.all_coeffs()))
+    return coeffs, ws
+
+
+def _line_poly_lines(f, symbols):
+    found = line_polynomial(f, symbols)
+    if found is None:
+        return []
+    coeffs, ws = found
+    n = len(symbols)
+    lines = ["@cfunc(KERNEL_SIG, **_OPTS)\ndef line_poly(x, c):"]
+    lines += [f"    {w} = x[{n + i}]" for i, w in enumerate(ws)]
+    lines += _body(coeffs, symbols, [f"c[{k}]" for k in range(len(coeffs))])
+    lines.append(f"    return {float(len(coeffs) - 1)!r}\n")
+    return lines
+
+
+def kernel_source(name: str, f: sp.Expr, grad, hess, symbols, *, line_poly=False) -> str:
+    """The whole module: ``fun``, ``fg``, (if ``hess``) ``hess`` and (if ``line_poly``
+    and f is a polynomial) ``line_poly``: ``line_poly(xd, c)`` reads x and d from
+    xd = [x, d] and writes the coefficients of phi(a) = f(x + a d), returning D."""
     n = len(symbols)
     out = [HEADER.format(name=name)]
 
@@ -69,6 +104,8 @@ def kernel_source(name: str, f: sp.Expr, grad, hess, symbols) -> str:
             for j in range(i + 1, n):
                 out.append(f"    H[{j * n + i}] = H[{i * n + j}]")
         out.append("    return 0.0\n")
+    if line_poly:
+        out += _line_poly_lines(f, symbols)
     src = "\n".join(out) + "\n"
     if src.count("\n") > 3 * MAX_KERNEL_LINES:
         from symgd.errors import InputError

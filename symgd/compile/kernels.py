@@ -14,7 +14,8 @@ class Kernels:
     """A problem's compiled kernels.
 
     ``addresses`` = (fun, fg, hess) as integers, what method loops take (hess is 0
-    when it was left out). ``cfuncs`` keeps the compiled objects alive while the
+    when it was left out). ``line_poly`` is the address of the exact-line-search
+    kernel (0 when not built: not asked for, or f is not a polynomial). ``cfuncs`` keeps the compiled objects alive while the
     addresses are in use. ``fun(x)``, ``fg(x, g)`` and ``hess(x, H)`` call them from
     Python (checks, finite differences; not the hot path).
     """
@@ -24,6 +25,7 @@ class Kernels:
     cfuncs: tuple
     module_name: str
     time_s: float
+    line_poly: int = 0
 
     @property
     def has_hessian(self) -> bool:
@@ -45,23 +47,27 @@ class Kernels:
         call_mat(self.addresses[2], np.ascontiguousarray(x, dtype=np.float64), H)
 
 
-def compile_problem(problem, derivatives=None, *, with_hessian: bool = True) -> Kernels:
+def compile_problem(problem, derivatives=None, *, with_hessian: bool = True,
+                    with_line_poly: bool = False) -> Kernels:
     """Generate, cache and load the kernels of a (non-data) problem.
 
     Args:
         problem: the Problem.
         derivatives: a :class:`symgd.calculus.Derivatives` already computed, if any.
         with_hessian: include the Hessian kernel.
+        with_line_poly: include the exact-line-search kernel where f is a polynomial.
     """
     from symgd import calculus
 
     t0 = time.perf_counter()
     d = derivatives or calculus.derive(problem, hessian=with_hessian)
     hess = d.hess if with_hessian else ()
-    src = codegen.kernel_source(problem.name, d.f, d.grad, hess, d.symbols)
+    src = codegen.kernel_source(problem.name, d.f, d.grad, hess, d.symbols,
+                                line_poly=with_line_poly)
     module = cache.load_module(src)
     h = getattr(module, "hess", None)
-    cfuncs = (module.fun, module.fg, h)
+    lp = getattr(module, "line_poly", None)
+    cfuncs = (module.fun, module.fg, h, lp)
     addresses = (module.fun.address, module.fg.address, 0 if h is None else h.address)
     return Kernels(len(d.symbols), addresses, cfuncs, module.__name__,
-                   time.perf_counter() - t0)
+                   time.perf_counter() - t0, 0 if lp is None else lp.address)

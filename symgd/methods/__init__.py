@@ -46,6 +46,10 @@ def _run_linesearch(kernels, x0, lower, upper, opts, deadline):
     from symgd.methods import loops
     from symgd.methods.driver import run_loop
 
+    if opts["line_search"] == "exact":
+        return run_loop(loops.exact_linesearch_loop, kernels.addresses[:2] + (kernels.line_poly,),
+                        x0, lower, upper, [opts["tol"]], [opts["max_iter"], 0],
+                        deadline=deadline)
     kind = {"armijo": 0, "wolfe": 1}[opts["line_search"]]
     fpar = [opts["tol"], opts["c1"], opts["c2"]]
     ipar = [opts["max_iter"], 0, kind]

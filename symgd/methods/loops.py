@@ -26,6 +26,7 @@ from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
                                   copy_into, project, projected_grad_norm, wolfe)
 from symgd.methods.linalg import cholesky_shifted, cholesky_solve, modified_cholesky
+from symgd.methods.polyline import MAX_DEGREE, exact_step
 from symgd.methods.schedules import PLATEAU, learning_rate
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
@@ -324,3 +325,58 @@ def negative_curvature(hess, x, g, lower, upper):
         if cholesky_shifted(A, s, L):
             return -s
     return -s
+
+
+@njit(types.int64(ADDR, ADDR, ADDR, *_STATE), **_JIT)
+def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
+    """Steepest descent with the exact step: a minimises phi(a) = f(x + a d) on
+    [0, a_max] (d = -g; a_max where d meets a bound). Polynomial objectives only: the
+    ``line_poly`` kernel gives phi's coefficients and methods/polyline.py its minimiser,
+    so the new gradient is orthogonal to d (Nocedal & Wright, Numerical Optimization,
+    2nd ed., section 3.1: the exact minimiser along the line).
+    A phi falling without bound along d ends 'unbounded'.
+    fpar = [tol]; ipar = [max_iter, chunk].
+    """
+    x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
+    n = x.size
+    tol = fpar[0]
+    max_iter, chunk = ipar[0], ipar[1]
+    d = np.empty(n)
+    xt = np.empty(n)
+    xd = np.empty(2 * n)
+    coef = np.zeros(MAX_DEGREE + 1)
+    if istate[S.I_INIT] == 0:
+        _start(fg, x, g, xbest, fstate, istate)
+        if not (math.isfinite(fstate[S.F_F]) and all_finite(g)):
+            istate[S.I_REASON] = S.R_NONFINITE
+            return S.DIVERGED
+    for _ in range(chunk):
+        st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
+        if st != S.RUNNING:
+            return st
+        _free_direction(x, g, lower, upper, d)
+        a_max = math.inf
+        for i in range(n):
+            xd[i] = x[i]
+            xd[n + i] = d[i]
+            if d[i] < 0.0 and math.isfinite(lower[i]):
+                a_max = min(a_max, (lower[i] - x[i]) / d[i])
+            elif d[i] > 0.0 and math.isfinite(upper[i]):
+                a_max = min(a_max, (upper[i] - x[i]) / d[i])
+        deg = int(call_kernel(line_poly, xd, coef))
+        istate[S.I_NFEV] += 1
+        a, fa, unbounded = exact_step(coef, deg, a_max)
+        if unbounded:
+            istate[S.I_REASON] = S.R_UNBOUNDED
+            return S.UNBOUNDED
+        if not (a > 0.0):
+            istate[S.I_REASON] = S.R_LS_NODECREASE
+            return S.STALLED
+        for i in range(n):
+            xt[i] = x[i] + a * d[i]
+        project(xt, lower, upper)
+        fstate[S.F_STEP] = a
+        st = _accept(fg, x, g, xt, xbest, fstate, istate)
+        if st != S.RUNNING:
+            return st
+    return S.RUNNING
