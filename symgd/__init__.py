@@ -17,10 +17,10 @@ def load(path, overrides=()):
     return _load(path, overrides=overrides)
 
 
-def solve(problem, method=None, x0=None, **options):
+def solve(problem, method=None, x0=None, *, progress=None, **options):
     """Solve a problem; see :func:`symgd.solver.solve`."""
     from symgd.solver import solve as _solve
-    return _solve(problem, method=method, x0=x0, **options)
+    return _solve(problem, method=method, x0=x0, progress=progress, **options)
 
 
 def critical_points(problem, *, timeout: float = 10.0):

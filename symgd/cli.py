@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a field, e.g. --set options.tol=1e-12 (repeatable)")
     s.add_argument("--json", action="store_true", help="print exactly one JSON object")
     s.add_argument("--out", metavar="RESULT.json", help="also write the JSON result here")
+    s.add_argument("--verbose", "-v", action="store_true",
+                   help="report progress on stderr about once a second")
 
     d = sub.add_parser("derive", help="print the gradient and Hessian")
     d.add_argument("problem", metavar="PROBLEM.yaml")
@@ -87,12 +89,26 @@ def _dumps(obj) -> str:
     return json.dumps(obj, indent=2, allow_nan=False)
 
 
+def _progress_printer():
+    """A progress callback printing at most about once a second to stderr."""
+    import time
+    last = [0.0]
+
+    def report(iterations, f, grad_norm):
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            print(f"symgd: iteration {iterations}: f = {f:.10g}, |grad| = {grad_norm:.3g}",
+                  file=sys.stderr, flush=True)
+    return report
+
+
 def _cmd_solve(args) -> int:
     import symgd
     from symgd.report import format_result
 
     problem = _load(args)
-    result = symgd.solve(problem)
+    result = symgd.solve(problem, progress=_progress_printer() if args.verbose else None)
     payload = _dumps(result.to_dict())
     if args.out:
         write_atomically(args.out, payload + "\n")

@@ -17,6 +17,8 @@ import sympy as sp
 from symgd.errors import InputError
 
 SENSES = ("minimize", "maximize")
+LOSSES = ("mse", "sse", "mae", "huber", "logcosh", "cross_entropy")  # data fits (SPEC §1)
+REDUCES = ("mean", "sum")
 RELATIONS = ("==", "<=", ">=")
 
 
@@ -92,7 +94,8 @@ class Problem:
         variables: ``{symbol_or_name: start}``, ``{symbol_or_name: {"start", "lower",
             "upper"}}`` or a list of symbols (start 0). Default: the objective's free
             symbols that are not parameters, sorted by name.
-        constraints: sympy relations (``Eq``, ``Le``, ``Ge``, ``<=``, ``>=``) or strings.
+        constraints: sympy relations (``Eq``, ``Le``, ``Ge``, ``<=``, ``>=``), strings, or
+            (text, relation) pairs; multipliers are keyed by the text.
         parameters: ``{name: number}``, substituted before derivation.
         name, description, method, options: as in a problem file.
         data, model, target, loss, reduce: data-fitting problems (SPEC §1).
@@ -128,6 +131,13 @@ class Problem:
                description, method, options, data, model, target, loss, reduce):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
         is_fit = data is not None
+        if not is_fit:
+            for key, value in (("model", model), ("target", target), ("loss", loss),
+                               ("reduce", reduce)):
+                if value is not None:
+                    raise InputError(f"'{key}' is for data fits only; give data= (a mapping "
+                                     "of column name to values, a DataFrame or a file)",
+                                     field=key)
         if (minimize is None) == (maximize is None) and not (is_fit and model is not None
                                                              and minimize is None
                                                              and maximize is None):
@@ -144,7 +154,9 @@ class Problem:
 
         raw_objective = maximize if maximize is not None else minimize
         raw_exprs = [e for e in (raw_objective, model, target) if e is not None]
-        var_specs = self._variable_specs(variables, raw_exprs, params)
+        set_("data", data)
+        data_names = set(_data_columns(data)) if is_fit else set()
+        var_specs = self._variable_specs(variables, raw_exprs, params, data_names)
         names = [v[0] for v in var_specs]
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)
@@ -157,21 +169,23 @@ class Problem:
         set_("variables", variables_t)
 
         # One real symbol per name; parameters substituted by value.
-        self_subs = self._substitutions(raw_exprs + [c for c in (constraints or ())])
+        self_subs = self._substitutions(raw_exprs + [c[1] if isinstance(c, tuple) else c
+                                                    for c in (constraints or ())])
         set_("objective", None if raw_objective is None else
              self._to_expr(raw_objective, sense, self_subs))
         set_("model", None if model is None else self._to_expr(model, "model", self_subs))
         set_("target", None if target is None else self._to_expr(target, "target", self_subs))
         set_("loss", loss)
         set_("reduce", reduce)
-        set_("data", data)
 
         cons = []
         for i, c in enumerate(constraints or ()):
             cons.append(self._make_constraint(c, f"constraints[{i}]", self_subs))
         set_("constraints", tuple(cons))
 
-        if not is_fit:
+        if is_fit:
+            self._check_fit(data_names, cons)
+        else:
             allowed = {v.symbol for v in variables_t}
             for field, expr in [(sense, self.objective)] + [
                     (f"constraints[{i}]", c.expr) for i, c in enumerate(cons)]:
@@ -189,14 +203,16 @@ class Problem:
         set_("options", MappingProxyType(dict(options or {})))
 
     @staticmethod
-    def _variable_specs(variables, raw_exprs, params):
-        """Normalise the three forms of ``variables`` to (name, start, lower, upper) tuples."""
+    def _variable_specs(variables, raw_exprs, params, data_names=frozenset()):
+        """Normalise the three forms of ``variables`` to (name, start, lower, upper) tuples.
+        By default the variables are the free symbols that are neither parameters nor
+        data columns."""
         if variables is None:
             free = set()
             for e in raw_exprs:
                 if isinstance(e, sp.Basic):
                     free |= {s.name for s in e.free_symbols}
-            return [(n, 0.0, None, None) for n in sorted(free - set(params))]
+            return [(n, 0.0, None, None) for n in sorted(free - set(params) - set(data_names))]
         if isinstance(variables, Mapping):
             specs = []
             for key, spec in variables.items():
@@ -233,6 +249,56 @@ class Problem:
             raise InputError(f"start {start} is outside the bounds [{lower}, {upper}]",
                              field=f"{field}.start")
         return Variable(name, sp.Symbol(name, real=True), start, lower, upper)
+
+    def _check_fit(self, data_names, constraints) -> None:
+        """Data fits (SPEC §1): loss and reduce names, a target for a model, and every
+        free symbol a variable or a data column."""
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        from symgd.errors import unknown_name_message
+        if self.model is not None:
+            if self.objective is not None:
+                raise InputError(f"give either 'model' (with 'target' and 'loss') or "
+                                 f"'{self.sense}', not both", field=self.sense)
+            if self.target is None:
+                raise InputError("a model needs a target (the column, or an expression of "
+                                 "columns, that it predicts)", field="target")
+            if self.reduce is not None:
+                raise InputError("'reduce' goes with a per-sample 'minimize'; with a model "
+                                 "choose the loss instead (mse averages, sse sums)",
+                                 field="reduce")
+            loss = "mse" if self.loss is None else self.loss
+            if not isinstance(loss, str) or loss not in LOSSES:
+                raise InputError(unknown_name_message("loss", loss, LOSSES), field="loss")
+            set_("loss", loss)
+        else:
+            for key in ("target", "loss"):
+                if getattr(self, key) is not None:
+                    raise InputError(f"'{key}' needs a 'model'; with a per-sample "
+                                     f"'{self.sense}' leave it out", field=key)
+            red = "mean" if self.reduce is None else self.reduce
+            if not isinstance(red, str) or red not in REDUCES:
+                raise InputError(unknown_name_message("reduce", red, REDUCES), field="reduce")
+            set_("reduce", red)
+        variables = {v.symbol for v in self.variables}
+        names = [v.name for v in self.variables]
+        columns = sorted(data_names - set(names))
+        if self.target is not None:
+            used = sorted(s.name for s in self.target.free_symbols if s in variables)
+            if used:
+                raise InputError(f"the target may use data columns only, not the variable "
+                                 f"'{used[0]}'", field="target")
+        for field, expr in (("model", self.model), ("target", self.target),
+                            (self.sense, self.objective)):
+            if expr is None:
+                continue
+            extra = sorted(s.name for s in expr.free_symbols
+                           if s not in variables and s.name not in data_names)
+            if extra:
+                raise InputError(
+                    f"unknown name '{extra[0]}': it is neither a variable nor a data column "
+                    f"(variables: {', '.join(names) or 'none'}; columns: "
+                    f"{', '.join(columns[:20]) or 'none'}{', ...' if len(columns) > 20 else ''})",
+                    field=field)
 
     def _substitutions(self, exprs) -> dict:
         """Map every user symbol to its real twin, and parameters to their values."""
@@ -275,6 +341,9 @@ class Problem:
         return {sp.Symbol(p, real=True): v for p, v in self.parameters.items()}
 
     def _make_constraint(self, c, field, subs) -> Constraint:
+        given_text = None
+        if isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str):
+            given_text, c = c  # (the user's text, the relation already parsed)
         if isinstance(c, str):
             from symgd.io.expr import parse_expression
             text = c
@@ -295,6 +364,8 @@ class Problem:
         else:
             raise InputError("a constraint needs ==, <= or >=", field=field)
         lhs, rhs = rel.lhs.xreplace(subs), rel.rhs.xreplace(subs)
+        if given_text is not None:
+            text = given_text
         if text is None:
             text = f"{sp.sstr(lhs)} {op} {sp.sstr(rhs)}"
         return Constraint(text, op, lhs, rhs)
@@ -346,9 +417,8 @@ class Problem:
 
 
 def _data_columns(data) -> list:
-    cols = getattr(data, "columns", None)
-    if cols is not None:
-        return [str(c) for c in cols]
-    if isinstance(data, Mapping):
-        return [str(k) for k in data]
-    return []
+    """The names a data fit may use as data symbols (symgd.io.data.symbol_names)."""
+    if data is None:
+        return []
+    from symgd.io.data import symbol_names
+    return symbol_names(data)

@@ -196,13 +196,15 @@ def _finish(problem, comp, outcome, opts, requested, method, path, timings, t_st
                   analytic=analytic, jac=sign * g)
 
 
-def solve(problem, method: str | None = None, x0=None, **options) -> Result:
+def solve(problem, method: str | None = None, x0=None, *, progress=None, **options) -> Result:
     """Solve ``problem`` (SPEC §5).
 
     Args:
         problem: a :class:`symgd.Problem` (or a path to a problem file).
         method: overrides the problem's ``method`` (default ``auto``).
         x0: a start overriding the variables' ``start`` (array or {name: value}).
+        progress: optional callable(iterations, f, grad_norm), called between chunks
+            of iterations (about every 20 ms) during iterative runs.
         **options: override the problem's options key by key.
 
     Returns:
@@ -215,11 +217,14 @@ def solve(problem, method: str | None = None, x0=None, **options) -> Result:
         problem = load(problem)
     requested, given = _merge_options(problem, method, options)
     try:
+        if problem.is_fit:
+            from symgd.fit import solve_fit
+            return solve_fit(problem, requested, given, x0, t_start, progress=progress)
+        if requested in ("lm", "sgd"):
+            raise InputError(f"method '{requested}' fits data: it needs a problem with data "
+                             "(SPEC §1)", field="method", kind="option")
         spec = methods.method_spec(requested)
         opts = methods.resolve_options(requested, given)
-        if problem.is_fit:
-            raise InputError("data-fitting problems are planned and not available yet",
-                             field="data", kind="unavailable")
         if problem.constraints and not spec.enforces_constraints:
             raise InputError(
                 f"method '{requested}' cannot enforce the {len(problem.constraints)} "
@@ -233,12 +238,20 @@ def solve(problem, method: str | None = None, x0=None, **options) -> Result:
                              field="options.line_search", kind="option")
     except InputError as err:
         raise _located(problem, err) from None
+    opts["_progress"] = progress
+    if opts["_ignored"]:
+        note = (f"options not used by {requested}, ignored: {', '.join(opts['_ignored'])}")
+        opts["_notes"] = [note]
 
     if requested == "analytic":
-        return _solve_analytic(problem, opts, requested, t_start)
-    if requested == "auto":
-        return _solve_auto(problem, opts, x0, t_start)
-    return _solve_iterative(problem, requested, opts, x0, t_start, requested, [], {})
+        result = _solve_analytic(problem, opts, requested, t_start)
+    elif requested == "auto":
+        result = _solve_auto(problem, opts, x0, t_start)
+    else:
+        result = _solve_iterative(problem, requested, opts, x0, t_start, requested, [], {})
+    if opts.get("_notes"):
+        result = Result(**{**result.__dict__, "path": tuple(opts["_notes"]) + result.path})
+    return result
 
 
 def _deadline(opts, t_start):
@@ -250,10 +263,11 @@ def _solve_iterative(problem, method, opts, x0, t_start, requested, path, timing
     spec = methods.REGISTRY[method]
     if method != requested:
         # options of the requested method that this one lacks are dropped, not refused
+        progress = opts.get("_progress")
         opts = {**methods.resolve_options(method, {k: v for k, v in opts.items()
                                                    if k in {**methods.COMMON_OPTIONS,
                                                             **spec.options}})}
-        opts["max_iter"] = opts["max_iter"] or spec.default_max_iter
+        opts["_progress"] = progress
     tc = time.perf_counter()
     comp = compiled(problem, need_hessian=spec.needs_hessian,
                     need_line_poly=opts.get("line_search") == "exact")

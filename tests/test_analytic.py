@@ -77,6 +77,7 @@ def test_himmelblau_all_nine_points_classified_fast():
     funs = [p.fun for p in r.critical_points]
     assert funs == sorted(funs)
     assert r.best == 0 and r.critical_points[0].fun == 0.0 and r.global_ is True
+    assert r.critical_points[0].exact == {"x": "3", "y": "2"}  # exact points first in ties
     assert not r.unbounded
 
 
@@ -150,6 +151,16 @@ def test_degenerate_points_never_misclassified(f, expected):
     assert classify_free(f, (x, y), pt, polynomial=True)[0] == expected
 
 
+def test_three_variable_quadratic_is_coercive():
+    # 2x^2 + 3/2 y^2 + z^2 + xy + yz - x - 2y - 3z: Hessian [[4,1,0],[1,3,1],[0,1,2]] is pd,
+    # grad = 0 gives (2/9, 1/9, 13/9) and f = -43/18 there
+    half = sp.Rational(3, 2)
+    r = solve(minimize=2*x**2 + half*y**2 + z**2 + x*y + y*z - x - 2*y - 3*z)
+    (p,) = r.critical_points
+    assert p.exact == {"x": "2/9", "y": "1/9", "z": "13/9"} and p.fun_exact == "-43/18"
+    assert p.classification == "local_min" and r.global_ is True
+
+
 def test_continuum_is_infinite_with_description():
     r = solve(minimize=x**2 + y**2 + z**2 - x*y - y*z - z*x)
     assert r.status == "infinite"
@@ -208,6 +219,19 @@ def test_transcendental_solution_is_checked_and_exact():
     p = r.critical_points[0]
     assert p.exact == {"x": "log(2)"} and p.classification == "local_min"
     assert math.isclose(p.fun, 2 - 2*math.log(2))
+
+
+def test_unsolvable_transcendental_system_is_unknown_not_empty():
+    # x - sin(x) = 0 defeats SymPy; "no solution found" must not read as "no critical point"
+    r = solve(minimize=sp.cos(x) + x**2/2 + y**2)
+    assert r.status == "no_closed_form" and r.complete is False
+    assert r.best is None and r.global_ is None
+
+
+def test_rational_function_with_finer_test_by_taylor_series():
+    r = solve(minimize=x**2 + 1/(x**2 + y**2 + 1))
+    (p,) = r.critical_points
+    assert p.x == {"x": 0.0, "y": 0.0} and p.classification == "saddle"   # 1 - y^2 + x^4 ...
 
 
 def test_nonsmooth_objective_has_no_closed_form():

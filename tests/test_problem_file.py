@@ -13,44 +13,6 @@ import sympy as sp
 from symgd.errors import InputError
 
 
-def _install_expr_stub():  # TEMPORARY: until symgd/io/expr.py lands
-    import importlib.util
-    import re
-    import sys
-    import types
-
-    if importlib.util.find_spec("symgd.io.expr") is not None:
-        return
-    mod = types.ModuleType("symgd.io.expr")
-    funcs = {n: getattr(sp, n) for n in ("exp", "log", "sqrt", "sin", "cos", "Abs", "Max")}
-
-    def validate_symbol_name(name, *, field, file, line, column):
-        import keyword
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or keyword.iskeyword(name):
-            raise InputError(f"bad name {name!r}", field=field, file=file, line=line,
-                             column=column, kind="expression")
-
-    def parse_expression(text, symbols, *, field, file, line, column, relation=False):
-        from sympy.parsing.sympy_parser import parse_expr
-        names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)) - set(funcs)
-        bad = sorted(names - set(symbols))
-        if bad:
-            raise InputError(f"unknown name '{bad[0]}'", field=field, file=file, line=line,
-                             column=column, kind="expression")
-        env = {**funcs, **symbols}
-        if relation:
-            m = re.fullmatch(r"(.*?)(==|<=|>=)(.*)", text)
-            lhs, rhs = parse_expr(m[1], env), parse_expr(m[3], env)
-            return {"==": sp.Eq, "<=": sp.Le, ">=": sp.Ge}[m[2]](lhs, rhs)
-        return parse_expr(text, env)
-
-    mod.parse_expression = parse_expression
-    mod.validate_symbol_name = validate_symbol_name
-    sys.modules["symgd.io.expr"] = mod
-
-
-_install_expr_stub()
-
 from symgd.io.problem_file import apply_override, load, load_text
 from symgd.io.yaml_nodes import Mapping, Scalar, read_yaml
 

@@ -54,6 +54,10 @@ def build_constraints(data) -> list:
         cons.append(Con(text, rel, rationalize(sp.expand(lhs - rhs))))
     for name, lo, hi in data["bounds"]:
         x = syms[name]
+        if lo is not None and hi is not None and lo == hi:  # a fixed variable
+            cons.append(Con(f"{name} == {_number_text(lo)}", "==",
+                            x - sp.Rational(repr(float(lo)))))
+            continue
         if lo is not None and lo != float("-inf"):
             cons.append(Con(f"{name} >= {_number_text(lo)}", ">=",
                             x - sp.Rational(repr(float(lo))), name, "lower"))
@@ -102,17 +106,22 @@ def _analyze(data) -> AnalyticReport:
             cls, how = classify_free(f, gens, pt, H, polynomial=polynomial)
             cands.append(Candidate(pt, cls, how, {}, None))
         families, undecided, complete = res.families, res.undecided, res.complete
+        # periodic families come with a listed representative each: their values are covered
+        represented = all(any(s is p for p in res.points) for s in res.family_samples)
         if res.message:
             notes.append(res.message)
     else:
         cres = constrained_points(f, gens, cons, sense=sense)
         cands = cres.candidates
         families, undecided, complete = cres.families, cres.undecided, cres.complete
+        represented = not families
         if cres.message:
             notes.append(cres.message)
     complete = complete and not undecided
+    # every critical value is among the listed points: needed to call the best one global
+    values_covered = complete and (not families or represented)
     return _report(f, gens, names, sense, cons, cands, families, undecided, complete,
-                   polynomial, notes)
+                   values_covered, polynomial, notes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -161,11 +170,13 @@ def _equal_values(a, b) -> bool:
     return False
 
 
-def _report(f, gens, names, sense, cons, cands, families, undecided, complete, polynomial,
-            notes) -> AnalyticReport:
+def _report(f, gens, names, sense, cons, cands, families, undecided, complete, values_covered,
+            polynomial, notes) -> AnalyticReport:
     sign = 1 if sense == "minimize" else -1
     recs = [_point_record(f, gens, names, c) for c in cands]
-    recs.sort(key=lambda r: (sign * r["fun"], tuple(r["x"].values())))
+    # by value, best first; among equal values exact points before algebraic decimals
+    recs.sort(key=lambda r: (sign * r["fun"], r["exact_kind"] != "exact",
+                             tuple(r["x"].values())))
     F = sign * f  # the minimised objective
     want = "local_min" if sense == "minimize" else "local_max"
 
@@ -214,13 +225,13 @@ def _report(f, gens, names, sense, cons, cands, families, undecided, complete, p
                                     f"{ray['direction']}")
 
     per = {} if (cons or polynomial) else periods(f, gens)
-    if families and per and set(per) == set(gens) and complete:
+    if families and per and set(per) == set(gens) and values_covered:
         attained, why = True, "the objective is periodic in every variable"
 
     best, global_ = None, None
     if unbounded:
         global_ = False
-    elif recs and attained and complete:
+    elif recs and attained and values_covered:
         best, global_ = 0, True
     else:
         L = lower_bound(F)

@@ -45,9 +45,8 @@ def polynomial_growth(F, gens):
     if sign == "pd":
         return "coercive", None
     if negative_somewhere(sign):
-        expr = lead.as_expr()
         for v in sample_points(len(gens), limit=2000):
-            if expr.subs(dict(zip(gens, v))) < 0:
+            if lead(*v) < 0:
                 return "unbounded", tuple(v)
         return "unbounded", None
     return None, None

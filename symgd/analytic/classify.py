@@ -31,6 +31,7 @@ from symgd.analytic.points import UnknownSign
 
 MAX_DERIVATIVE = 16
 MAX_SERIES_ORDER = 6
+TAYLOR_DEGREE = 8  # non-polynomial objectives: the finer test sees this many orders
 
 
 def hessian(f, gens):
@@ -66,9 +67,12 @@ def classify_free(f, gens, point, H=None, *, polynomial: bool = False):
             finer = _higher_derivative(f, gens[0], point)
         elif polynomial and _is_rational_point(point):
             finer = _splitting(f, gens, point, inert)
+        elif _is_rational_point(point):
+            taylor = _taylor(f, gens, _rational_coords(point, gens), TAYLOR_DEGREE)
+            finer = _splitting(taylor, gens, point, inert, exact_limit=TAYLOR_DEGREE)
         else:
             finer = None
-    except UnknownSign:
+    except (UnknownSign, sp.PolynomialError, ValueError, NotImplementedError):
         finer = None
     if finer is not None:
         return finer, "higher-order test"
@@ -113,7 +117,15 @@ def _truncate(expr, gens, degree):
                     for m, c in p.terms() if sum(m) <= degree])
 
 
-def _splitting(f, gens, point, inert):
+def _taylor(f, gens, x0, degree):
+    """The Taylor polynomial of f at x0 through ``degree`` (exact: sympy series in t)."""
+    t = sp.Dummy("t")
+    shifted = f.xreplace({g: x0[g] + t * (g - x0[g]) for g in gens})
+    poly = sp.series(shifted, t, 0, degree + 1).removeO()
+    return sp.expand(poly.subs(t, 1))
+
+
+def _splitting(f, gens, point, inert, exact_limit=float("inf")):
     n = len(gens)
     x0 = _rational_coords(point, gens)
     z = sp.symbols(f"z0:{n}", real=True)
@@ -137,7 +149,7 @@ def _splitting(f, gens, point, inert):
     G = sp.expand(F.xreplace({zi: zsub[i] for i, zi in enumerate(z)}))
     h_nonzero = r < n
     for order in range(1, MAX_SERIES_ORDER + 1):
-        exact_through = 2 * order + 1
+        exact_through = min(2 * order + 1, exact_limit)
         if h_nonzero:
             A = sp.Matrix(n - r, n - r,
                           lambda i, j: sp.diff(G, w[i], w[j]).subs({s: 0 for s in u + w}))
@@ -153,13 +165,21 @@ def _splitting(f, gens, point, inert):
             g = sp.expand(G.xreplace(dict(zip(w, ws))))
             g = _truncate(g, u, exact_through)
         else:
-            g, exact_through = G, float("inf")  # H = 0: g is f itself, exactly
+            g, exact_through = G, exact_limit  # H = 0: g is f itself
         if g == 0:
             if not h_nonzero:
                 return None
             continue
+        if exact_limit != float("inf"):
+            g = _truncate(g, u, exact_through)
+            if g == 0 and exact_through >= exact_limit:
+                return None
+        if g == 0:
+            continue
         k, form = lowest_form(sp.Poly(g, *u))
         if k is None or k > exact_through:
+            if exact_through >= exact_limit:
+                return None
             continue
         sign = form_sign(form)
         cls = _decide(sign, h_nonzero)

@@ -14,6 +14,7 @@ Decisions (never a guess):
 * two variables: p is positive definite iff p(0, 1) > 0 and p(s, 1) > 0 for every real s;
   the signs of the univariate polynomial p(s, 1) between its real roots are exact (root
   isolation by Sturm sequences / Vincent-Collins-Akritas);
+* quadratic forms: the exact inertia of their symmetric matrix;
 * more variables: a rational point with p < 0 and one with p > 0 prove ``indefinite``; all
   exponents even and all coefficients positive prove ``psd`` (``pd`` when every variable has
   its pure power, since then p >= sum c_i u_i^k); otherwise ``unknown``.
@@ -103,6 +104,8 @@ def form_sign(p: sp.Poly) -> str:
         return "pd" if p.LC() > 0 else "nd"
     if r == 1:
         return "pd" if p.LC() > 0 else "nd"
+    if k == 2:
+        return _quadratic_sign(p)
     if r == 2:
         s = sp.Dummy("s")
         u1, u2 = gens
@@ -113,9 +116,8 @@ def form_sign(p: sp.Poly) -> str:
         return _from_signs(signs)
     # r >= 3
     signs = set()
-    expr = p.as_expr()
     for combo in sample_points(r):
-        v = expr.subs(dict(zip(gens, combo)))
+        v = p(*combo)
         if v != 0:
             signs.add(1 if v > 0 else -1)
         if 1 in signs and -1 in signs:
@@ -128,6 +130,33 @@ def form_sign(p: sp.Poly) -> str:
                 pure = {i for m, _ in monoms for i in range(r) if m[i] == k}
                 return name + ("d" if len(pure) == r else "sd")
     return "unknown"
+
+
+def _quadratic_sign(p: sp.Poly) -> str:
+    """Exact sign of a quadratic form from the inertia of its (rational) matrix.
+
+    The characteristic polynomial of a symmetric matrix has only real roots, so Descartes'
+    rule counts its positive eigenvalues exactly.
+    """
+    expr = p.as_expr()
+    gens = p.gens
+    M = sp.Matrix(len(gens), len(gens), lambda i, j: sp.diff(expr, gens[i], gens[j]) / 2)
+    coeffs = sp.Poly(M.charpoly().as_expr(), *M.charpoly().gens).all_coeffs()
+    n = len(gens)
+    zero = 0
+    while zero < n and coeffs[n - zero] == 0:
+        zero += 1
+    nonzero = [c for c in coeffs[: n - zero + 1] if c != 0]
+    pos = sum(1 for a, b in zip(nonzero, nonzero[1:]) if (a > 0) != (b > 0))
+    neg = n - zero - pos
+    signs = set()
+    if pos:
+        signs.add(1)
+    if neg:
+        signs.add(-1)
+    if zero:
+        signs.add(0)
+    return _from_signs(signs)
 
 
 def _from_signs(signs: set) -> str:

@@ -186,6 +186,20 @@ def _candidate(pt, f, gens, grad_f, hess_f, active, grad, cons, sense):
         s[j] = -sg if c.relation == "<=" else sg
     if any(v > 0 for v in s.values()) and any(v < 0 for v in s.values()):
         return None  # f falls along one feasible direction and rises along another
+    multipliers = {c.text: zero for c in cons}
+    for j, c in enumerate(active):
+        multipliers[c.text] = nu[j]
+    kkt = all(v >= 0 for v in s.values()) if sense == "minimize" else \
+        all(v <= 0 for v in s.values())
+    try:
+        cls, how = _second_order(pt, n, hess_f, active, grad, nu, J, s, one, sense)
+    except UnknownSign as exc:
+        cls, how = "degenerate", f"second-order test undecided ({exc})"
+    return Candidate(pt, cls, how, multipliers, kkt, tuple(c.text for c in active))
+
+
+def _second_order(pt, n, hess_f, active, grad, nu, J, s, one, sense):
+    """(class, how) from the first-order signs s and the Lagrangian's Hessian on T(S)."""
     W = [[pt.value(hess_f[a][b]) for b in range(n)] for a in range(n)]
     for j, c in enumerate(active):
         if nu[j].is_zero():
@@ -215,9 +229,4 @@ def _candidate(pt, f, gens, grad_f, hess_f, active, grad, cons, sense):
         cls = "saddle"
     else:
         cls = "degenerate"
-    how = "bordered hessian" if active else "hessian"
-    multipliers = {c.text: zero for c in cons}
-    for j, c in enumerate(active):
-        multipliers[c.text] = nu[j]
-    kkt = possible_min if sense == "minimize" else possible_max
-    return Candidate(pt, cls, how, multipliers, kkt, tuple(c.text for c in active))
+    return cls, ("bordered hessian" if active else "hessian")

@@ -21,8 +21,6 @@ neither works the sign is *unknown* (:class:`UnknownSign`), and the classifier t
 """
 from __future__ import annotations
 
-from fractions import Fraction
-
 import mpmath
 import sympy as sp
 from sympy.polys.densearith import (dup_add, dup_mul, dup_mul_ground, dup_neg, dup_rem,
@@ -151,6 +149,13 @@ class AlgebraicPoint:
         extra = expr.free_symbols - set(self.coords)
         if extra:
             raise ValueError(f"no value for {sorted(map(str, extra))}")
+        if not expr.is_polynomial(*gens):  # a rational function: numerator / denominator
+            num, den = sp.together(expr).as_numer_denom()
+            if den.free_symbols:
+                d = self.value(den)
+                if d.is_zero():
+                    raise UnknownSign(f"{expr} is not finite at this point")
+                return self.value(num) * d.inverse()
         poly = sp.Poly(expr, *gens, domain=QQ) if gens else None
         if poly is None:
             return self.const(expr)
@@ -400,6 +405,3 @@ def rational_point(values: dict, gens) -> AlgebraicPoint:
               values.items()}
     return AlgebraicPoint([QQ(1), QQ(0)], (QQ(0), QQ(0)), coords, gens)
 
-
-def to_fraction(value) -> Fraction:
-    return Fraction(int(value.numerator), int(value.denominator))

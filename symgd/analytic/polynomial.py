@@ -158,8 +158,12 @@ def _family(exprs, gens, result):
         result.undecided.append(description)
 
 
-def _real_sample(exprs, gens, depth=0):
-    """A real point of V(exprs) on generic rational slices, or None."""
+def _real_sample(exprs, gens, depth=0, budget=None):
+    """A real point of V(exprs) on generic rational slices, or None (at most 60 slices)."""
+    budget = [60] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
     G = _groebner(exprs, gens)
     if list(G.exprs) == [1]:
         return None
@@ -180,7 +184,7 @@ def _real_sample(exprs, gens, depth=0):
             if not sub:
                 pt = rational_point({h: 0 for h in rest}, rest)
             else:
-                pt = _real_sample(sub, rest, depth + 1)
+                pt = _real_sample(sub, rest, depth + 1, budget)
             if pt is not None:
                 coords = dict(pt.coords)
                 coords[g] = [QQ.convert(v)] if v != 0 else []

@@ -607,7 +607,8 @@ class _SchemaReader:
             if not isinstance(rel, (sp.core.relational.Relational,
                                     sp.logic.boolalg.BooleanAtom)):
                 raise self.error(item, field, "a constraint needs ==, <= or >=")
-            out.append(rel)
+            # Keep the user's own text: multipliers are keyed by it (SPEC §4).
+            out.append((" ".join(str(item.value).split()), rel))
         return out
 
     def options(self, node: Node | None) -> dict:

@@ -39,7 +39,8 @@ def _run_gd(kernels, x0, lower, upper, opts, deadline):
     fpar = [opts["tol"], lr, p0, p1, p2]
     ipar = [opts["max_iter"], 0, code, 5]
     return run_loop(loops.gd_loop, (kernels.addresses[1],), x0, lower, upper, fpar, ipar,
-                    deadline=deadline, report_best_always=True)
+                    deadline=deadline, report_best_always=True,
+                    progress=opts.get("_progress"))
 
 
 def _run_linesearch(kernels, x0, lower, upper, opts, deadline):
@@ -49,12 +50,12 @@ def _run_linesearch(kernels, x0, lower, upper, opts, deadline):
     if opts["line_search"] == "exact":
         return run_loop(loops.exact_linesearch_loop, kernels.addresses[:2] + (kernels.line_poly,),
                         x0, lower, upper, [opts["tol"]], [opts["max_iter"], 0],
-                        deadline=deadline)
+                        deadline=deadline, progress=opts.get("_progress"))
     kind = {"armijo": 0, "wolfe": 1}[opts["line_search"]]
     fpar = [opts["tol"], opts["c1"], opts["c2"]]
     ipar = [opts["max_iter"], 0, kind]
     return run_loop(loops.linesearch_loop, kernels.addresses[:2], x0, lower, upper, fpar, ipar,
-                    deadline=deadline)
+                    deadline=deadline, progress=opts.get("_progress"))
 
 
 def _run_newton(kernels, x0, lower, upper, opts, deadline):
@@ -64,7 +65,7 @@ def _run_newton(kernels, x0, lower, upper, opts, deadline):
     fpar = [opts["tol"], opts["c1"]]
     ipar = [opts["max_iter"], 0]
     return run_loop(loops.newton_loop, kernels.addresses, x0, lower, upper, fpar, ipar,
-                    deadline=deadline)
+                    deadline=deadline, progress=opts.get("_progress"))
 
 
 REGISTRY = {
@@ -81,10 +82,12 @@ REGISTRY = {
                              summary="steepest descent with a line search"),
     "newton": MethodSpec("newton", {"c1": 1e-4}, 500, True, False, _run_newton,
                          summary="Newton with a modified Cholesky, damped by a line search"),
-    "lm": MethodSpec("lm", {}, None, False, False, None, planned=True,
+    # Data fits only: run by symgd.fit (lm there; sgd in methods/sgd.py, whose
+    # SGD_OPTIONS symgd.fit checks), so no loop runner here.
+    "lm": MethodSpec("lm", {"damping": 1e-3}, 10_000, False, False, None,
                      summary="Levenberg-Marquardt for least-squares fits"),
-    "sgd": MethodSpec("sgd", {}, None, False, False, None, planned=True,
-                      summary="minibatch stochastic gradient descent"),
+    "sgd": MethodSpec("sgd", {}, None, False, False, None,
+                      summary="minibatch stochastic gradient descent (data fits)"),
     "auglag": MethodSpec("auglag", {}, None, False, True, None, planned=True,
                          summary="augmented Lagrangian"),
     "bfgs": MethodSpec("bfgs", {}, None, False, False, None, planned=True,
@@ -127,14 +130,25 @@ def _number(opts, key, *, positive=False, integer=False, lo=None, hi=None):
 
 
 def resolve_options(method: str, given: dict) -> dict:
-    """Defaults filled in and every value checked; unknown names are an InputError."""
+    """Defaults filled in and every value checked.
+
+    A name no method knows is an InputError naming the valid ones. A name that belongs
+    to another method (a file written for ``gd`` solved with ``--method newton``) is
+    left out and listed under ``_ignored``, so switching methods needs no file edit.
+    """
     spec = method_spec(method)
     valid = {**COMMON_OPTIONS, **spec.options}
+    known_elsewhere = {k for s in REGISTRY.values() for k in s.options}
+    ignored = []
     for key in given:
         if key not in valid:
+            if key in known_elsewhere:
+                ignored.append(key)
+                continue
             raise InputError(unknown_name_message(f"option for method '{method}'", key, valid),
                              field=f"options.{key}", kind="option")
-    opts = {**valid, **given}
+    opts = {**valid, **{k: v for k, v in given.items() if k not in ignored}}
+    opts["_ignored"] = tuple(ignored)
     if opts["max_iter"] is None:
         opts["max_iter"] = spec.default_max_iter or 1000
     _number(opts, "max_iter", positive=True, integer=True)

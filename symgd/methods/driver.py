@@ -35,7 +35,7 @@ class Outcome:
 
 
 def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None,
-             deadline=None, first_chunk=1_000_000, report_best_always=False):
+             deadline=None, first_chunk=1_000_000, report_best_always=False, progress=None):
     """Call ``loop(*kernel_args, W, fs, js)`` (packed arrays, see methods/loops.py)
     until it stops, the deadline passes (status 'timeout') or Ctrl-C ('interrupted').
 
@@ -44,6 +44,8 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
         time_limit: seconds for this loop; deadline: an absolute perf_counter() time.
         report_best_always: report the best point seen even on convergence (methods
             whose f is not monotone, like fixed-step gradient descent).
+        progress: called as progress(iterations, f, grad_norm) between chunks (then the
+            run is chunked like a run with a deadline).
     """
     t0 = time.perf_counter()
     if time_limit is not None:
@@ -65,7 +67,7 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
     x, g, xbest = W[S.W_X], W[S.W_G], W[S.W_XBEST]
     # Without a deadline the whole run is one call (cheapest); otherwise start small
     # and grow the chunk until a call lasts about TARGET_CHUNK_S.
-    js[1] = first_chunk if deadline is None else 16
+    js[1] = first_chunk if (deadline is None and progress is None) else 16
     code = S.RUNNING
     stopped = None
     try:
@@ -75,6 +77,8 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
             if code != S.RUNNING:
                 break
             now = time.perf_counter()
+            if progress is not None:
+                progress(int(istate[S.I_ITER]), float(fstate[S.F_F]), float(fstate[S.F_GNORM]))
             if deadline is not None and now >= deadline:
                 stopped = "timeout"
                 break

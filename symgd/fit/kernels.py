@@ -1,0 +1,158 @@
+"""A fit's compiled data kernels, bound to its data, callable from Python.
+
+Generates the kernel module (symgd.fit.codegen), loads it through the kernel cache
+(symgd.compile.cache: a module named by the hash of its source, compiled by numba with
+``cache=True``), and runs the kernels over the data with the parallel drivers of
+symgd.fit.parallel. Sums are returned as sums; the 1/n of a mean is applied here.
+"""
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from symgd.compile import cache
+from symgd.compile.fastcall import entry_point
+from symgd.fit import codegen, parallel
+from symgd.fit.derive import derive
+
+
+@dataclass
+class FitKernels:
+    """Kernels of one fit over one dataset.
+
+    ``scale`` is 1/n for mean losses and 1 for sums: the objective minimised is
+    F(theta) = scale * sum_i l_i. ``addresses[kind]`` are the cfunc addresses
+    (``addresses["batch"]`` is what minibatch SGD takes).
+    """
+
+    spec: object
+    data: object            # symgd.io.data.Dataset
+    kinds: frozenset
+    addresses: dict
+    module_name: str
+    derive_s: float
+    compile_s: float
+    _keep: tuple = field(repr=False, default=())
+    _targets: np.ndarray | None = field(repr=False, default=None)
+
+    @property
+    def p(self) -> int:
+        return self.spec.p
+
+    @property
+    def n(self) -> int:
+        return self.data.n_samples
+
+    @property
+    def scale(self) -> float:
+        return 1.0 / self.n if self.spec.mean else 1.0
+
+    # -- raw passes over the data -------------------------------------------------------
+    def _reduce(self, kind: str, theta, n_out: int):
+        out = np.empty(n_out)
+        th = np.ascontiguousarray(theta, dtype=np.float64)
+        n = self.n
+        nc = parallel.n_chunks(n, n_out)
+        if nc == 1:
+            f = entry_point(parallel.reduce_serial)(self.addresses[kind], th, self.data.array,
+                                                     n, out)
+        else:
+            f = entry_point(parallel.reduce_chunks)(self.addresses[kind], th, self.data.array,
+                                                     n, nc, out)
+        return float(f), out
+
+    def _unpack(self, packed, H):
+        """The packed upper triangle (row-major, j <= k) into a full symmetric H."""
+        iu = np.triu_indices(self.p)
+        H[iu] = packed
+        H[(iu[1], iu[0])] = packed
+
+    def loss_sum(self, theta) -> float:
+        """sum_i l_i (one pass)."""
+        return self._reduce("f", theta, 0)[0]
+
+    def value(self, theta) -> float:
+        """F = scale * sum_i l_i."""
+        return self.scale * self.loss_sum(theta)
+
+    def value_grad(self, theta, g) -> float:
+        """F and its gradient (written into g), one pass."""
+        f, out = self._reduce("fg", theta, self.p)
+        g[:] = out * self.scale
+        return self.scale * f
+
+    def value_grad_hess(self, theta, g, H) -> float:
+        """F, its gradient and its Hessian (p x p, written into H), one pass."""
+        p = self.p
+        f, out = self._reduce("fgh", theta, p + p * (p + 1) // 2)
+        g[:] = out[:p] * self.scale
+        self._unpack(out[p:] * self.scale, H)
+        return self.scale * f
+
+    def lsq(self, theta, g, A) -> float:
+        """S = sum r_i**2, Jᵀr (into g) and JᵀJ (into A, p x p), one pass."""
+        p = self.p
+        f, out = self._reduce("lsq", theta, p + p * (p + 1) // 2)
+        g[:] = out[:p]
+        self._unpack(out[p:], A)
+        return f
+
+    def avv(self, theta, w, out) -> None:
+        """Jᵀ r_ww (into out): r_ww,i = w' (d2r_i/dtheta2) w, the residuals' second
+        derivative along w (one pass; geodesic acceleration)."""
+        _, o = self._reduce("avv", np.concatenate([theta, w]), self.p)
+        out[:] = o
+
+    @property
+    def has_avv(self) -> bool:
+        return "avv" in self.addresses
+
+    def predict(self, theta):
+        """(model_i, target_i) for every sample; per-sample fits: (phi_i, 0)."""
+        n = self.n
+        out = np.empty(2 * n)
+        th = np.ascontiguousarray(theta, dtype=np.float64)
+        entry_point(parallel.map_chunks)(self.addresses["pred"], th, self.data.array, n,
+                                         parallel.n_chunks(n), out)
+        return out[:n], out[n:]
+
+    def targets(self) -> np.ndarray:
+        """The target of every sample (independent of theta; computed once)."""
+        if self._targets is None:
+            self._targets = self.predict(np.zeros(self.p))[1]
+        return self._targets
+
+    def batch(self, theta, idx, grad) -> float:
+        """The batch kernel from Python: mean loss over samples idx, mean gradient."""
+        th = np.ascontiguousarray(theta, dtype=np.float64)
+        return float(entry_point(parallel.call_batch)(
+            self.addresses["batch"], th, self.data.array, self.n,
+            np.ascontiguousarray(idx, dtype=np.int64), grad))
+
+
+_DERIVED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def build(problem, spec, data, kinds) -> FitKernels:
+    """Generate (or load from the cache) the kernels ``kinds`` of a fit."""
+    kinds = frozenset(kinds) | {"f", "pred"}
+    if not spec.least_squares:
+        kinds -= {"lsq"}
+    t0 = time.perf_counter()
+    der = derive(spec, hessian=bool(kinds & {"fgh", "avv"}))
+    if not der.hess:  # r is linear in theta: no geodesic acceleration
+        kinds -= {"avv"}
+    t1 = time.perf_counter()
+    src = codegen.module_source(problem.name, spec, der, kinds)
+    module = cache.load_module(src)
+    addresses, keep = {}, []
+    for kind in codegen.KINDS:
+        if kind in kinds:
+            k = getattr(module, f"k_{kind}")
+            addresses[kind] = k.address
+            keep.append(k)
+    return FitKernels(spec, data, kinds, addresses, module.__name__, t1 - t0,
+                      time.perf_counter() - t1, tuple(keep))

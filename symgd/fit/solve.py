@@ -1,0 +1,258 @@
+"""Solve a data-fitting problem: choose the method, run it, and make one Result.
+
+``auto`` for fits (SPEC §2): ``lm`` for least-squares losses (mse, sse, a per-sample
+square) with at most 100 variables, else ``newton`` up to 50 variables, else
+``linesearch``; never the closed form (an N-sample loss has no useful one).
+"""
+from __future__ import annotations
+
+import math
+import time
+import weakref
+
+import numpy as np
+
+from symgd import methods
+from symgd.errors import InputError, unknown_name_message
+from symgd.fit.spec import fit_spec
+from symgd.result import Result
+
+FIT_METHODS = ("auto", "lm", "gd", "linesearch", "newton", "sgd")
+FIT_OPTIONS = {"delta": 1.0}        # options of every fit method (huber's threshold)
+AUTO_LM_MAX_VARS = 100
+AUTO_NEWTON_MAX_VARS = 50
+
+_DATA: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_KERNELS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+# ----------------------------------------------------------------------------- options
+def _check_number(value, field, *, positive=True):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value) or (positive and value <= 0):
+        raise InputError(f"expected a {'positive ' if positive else ''}finite number, got "
+                         f"{value!r}", field=field, kind="option")
+    return float(value)
+
+
+def _auto_choice(spec):
+    p = spec.p
+    if spec.least_squares and p <= AUTO_LM_MAX_VARS:
+        return "lm", f"lm ({spec.loss} loss, {p} variables <= {AUTO_LM_MAX_VARS})"
+    if p <= AUTO_NEWTON_MAX_VARS:
+        why = "not least squares" if not spec.least_squares else f"{p} variables > 100"
+        return "newton", f"newton ({spec.loss} loss: {why}; {p} variables <= " \
+                         f"{AUTO_NEWTON_MAX_VARS})"
+    return "linesearch", f"linesearch ({p} variables > {AUTO_NEWTON_MAX_VARS}, no Hessian)"
+
+
+def _resolve_sgd(given):
+    try:
+        from symgd.methods.sgd import SGD_OPTIONS
+    except ImportError:
+        raise InputError("method 'sgd' (minibatch stochastic gradient descent) is not "
+                         "available in this build; use lm, newton or linesearch",
+                         field="method", kind="unavailable") from None
+    valid = {**methods.COMMON_OPTIONS, **SGD_OPTIONS}
+    for key in given:
+        if key not in valid:
+            raise InputError(unknown_name_message("option for method 'sgd'", key,
+                                                  {**valid, **FIT_OPTIONS}),
+                             field=f"options.{key}", kind="option")
+    opts = {**valid, **given}
+    if opts.get("max_iter") is not None:
+        _check_number(opts["max_iter"], "options.max_iter")
+    _check_number(opts["tol"], "options.tol")
+    if opts.get("time_limit") is not None:
+        _check_number(opts["time_limit"], "options.time_limit")
+    if opts.get("seed") is not None and (isinstance(opts["seed"], bool)
+                                         or not isinstance(opts["seed"], int)):
+        raise InputError(f"expected a whole number, got {opts['seed']!r}",
+                         field="options.seed", kind="option")
+    if opts.get("device", "cpu") != "cpu":
+        raise InputError("device 'cuda' is planned and not available yet; use device: cpu",
+                         field="options.device", kind="unavailable")
+    return opts
+
+
+def _resolve(method, given, spec):
+    """(method to run, its options, the path note for auto)."""
+    if method == "auto":
+        chosen, why = _auto_choice(spec)
+        valid = {**methods.COMMON_OPTIONS, **methods.REGISTRY["auto"].options}
+        for m in ("lm", "newton", "linesearch"):
+            valid.update(methods.REGISTRY[m].options)
+        for key in given:
+            if key not in valid:
+                raise InputError(unknown_name_message("option for method 'auto'", key,
+                                                      {**valid, **FIT_OPTIONS}),
+                                 field=f"options.{key}", kind="option")
+        mine = {**methods.COMMON_OPTIONS, **methods.REGISTRY[chosen].options}
+        opts = methods.resolve_options(chosen, {k: v for k, v in given.items() if k in mine})
+        return chosen, opts, f"auto chose {why}"
+    if method == "sgd":
+        return "sgd", _resolve_sgd(given), None
+    try:
+        opts = methods.resolve_options(method, given)
+    except InputError as err:
+        if err.field and err.field.startswith("options.") and "unknown option" in err.message:
+            valid = {**methods.COMMON_OPTIONS, **methods.REGISTRY[method].options,
+                     **FIT_OPTIONS}
+            raise InputError(unknown_name_message(f"option for method '{method}'",
+                                                  err.field[8:], valid),
+                             field=err.field, kind="option") from None
+        raise
+    return method, opts, None
+
+
+def _check_method(problem, method, spec):
+    if method == "analytic":
+        raise InputError("data fits are solved iteratively (their loss is a sum over "
+                         "samples); use auto, lm, newton, linesearch, gd or sgd",
+                         field="method", kind="option")
+    methods.method_spec(method)
+    if method not in FIT_METHODS:
+        raise InputError(f"method '{method}' does not fit data; use one of "
+                         f"{', '.join(FIT_METHODS)}", field="method", kind="option")
+    if method == "lm" and not spec.least_squares:
+        raise InputError(f"method 'lm' (Levenberg-Marquardt) needs a least-squares loss "
+                         f"(mse, sse or a per-sample square), not {spec.loss}; use newton, "
+                         "linesearch or sgd", field="method", kind="option")
+    if problem.constraints:
+        raise InputError(f"the fit methods ({', '.join(FIT_METHODS[1:])}) cannot enforce "
+                         f"the {len(problem.constraints)} constraint(s); use bounds on the "
+                         "variables instead. Refusing rather than returning an "
+                         "unconstrained answer", field="constraints", kind="option")
+
+
+# ----------------------------------------------------------------------------- data, kernels
+def dataset(problem):
+    """The problem's samples (symgd.io.data.Dataset), read once per Problem."""
+    spec = fit_spec(problem)
+    want = tuple(s.name for s in spec.data_symbols)
+    entry = _DATA.get(problem)
+    if entry is not None and entry.symbols == want:
+        return entry
+    from symgd.io.data import load
+    entry = load(problem.data, want)
+    _DATA[problem] = entry
+    return entry
+
+
+def kernels(problem, spec, data, kinds):
+    """Compiled kernels of the fit (built once per Problem, loss and kernel set)."""
+    from symgd.fit.kernels import build
+    store = _KERNELS.setdefault(problem, {})
+    key = (spec.loss, spec.delta)
+    entry = store.get(key)
+    if entry is not None and set(kinds) <= entry.kinds and entry.data is data:
+        return entry
+    if entry is not None and entry.data is data:
+        kinds = set(kinds) | entry.kinds
+    entry = build(problem, spec, data, kinds)
+    store[key] = entry
+    return entry
+
+
+def _kinds(method, spec):
+    kinds = {"fg"}
+    if method == "lm" or spec.least_squares:
+        kinds.add("lsq")
+    if method == "lm":
+        kinds.add("avv")
+    if method == "newton" or spec.loss == "cross_entropy":
+        kinds.add("fgh")
+    if method == "sgd":
+        kinds.add("batch")
+    return kinds
+
+
+def _check_labels(K, data):
+    y = K.targets()
+    bad = np.flatnonzero((y != 0.0) & (y != 1.0))
+    if bad.size:
+        i = int(bad[0])
+        line = int(data.lines[i]) if data.lines is not None else None
+        raise InputError(f"cross_entropy needs binary labels (0 or 1); the target is "
+                         f"{y[i]:g} at {data.where(i)}", file=data.source, field="target",
+                         line=line, kind="data")
+
+
+def _check_start(problem, K, x, least_squares):
+    p = x.size
+    g = np.empty(p)
+    if least_squares:
+        f = K.lsq(x, g, np.empty((p, p)))
+    else:
+        f = K.value_grad(x, g)
+    pt = ", ".join(f"{n}={v:.6g}" for n, v in zip(problem.names, x))
+    if not math.isfinite(f):
+        raise InputError(f"the loss is {f} at the start ({pt}): the model is not finite on "
+                         "some samples there; choose another start", field="variables",
+                         kind="domain")
+    if not np.all(np.isfinite(g)):
+        bad = [problem.names[i] for i in range(p) if not math.isfinite(g[i])]
+        raise InputError(f"the gradient is not finite at the start ({pt}) in "
+                         f"{', '.join(bad)}; choose another start", field="variables",
+                         kind="domain")
+
+
+# ----------------------------------------------------------------------------- solve
+def solve_fit(problem, method: str, options: dict, x0=None, t_start=None, *,
+              progress=None) -> Result:
+    """Solve a data-fitting Problem (SPEC §1, §2, §4).
+
+    Args:
+        problem: a Problem with ``data``.
+        method: auto, lm, gd, linesearch, newton or sgd.
+        options: the merged options (file < keyword arguments), unchecked.
+        x0: a start overriding the variables' starts.
+        t_start: ``time.perf_counter()`` when the solve began (time_limit counts from it).
+
+    Returns:
+        A Result whose ``extra`` holds n_samples, loss, dof, rss, r_squared, history,
+        stderr and correlation.
+    """
+    from symgd.methods.common import box
+
+    t_start = time.perf_counter() if t_start is None else t_start
+    given = dict(options)
+    delta = given.pop("delta", None)
+    if delta is not None:
+        delta = _check_number(delta, "options.delta")
+        if problem.loss != "huber":
+            raise InputError(f"'delta' is the threshold of the huber loss; this fit's loss "
+                             f"is {problem.loss or 'a per-sample objective'}",
+                             field="options.delta", kind="option")
+    spec = fit_spec(problem, delta=1.0 if delta is None else delta)
+    _check_method(problem, method, spec)
+    chosen, opts, note = _resolve(method, given, spec)
+    if opts.get("line_search") == "exact":
+        raise InputError("line_search 'exact' is not available for data fits; use armijo "
+                         "or wolfe", field="options.line_search", kind="option")
+    if chosen == "lm":
+        opts["damping"] = _check_number(opts.get("damping", 1e-3), "options.damping")
+    if progress is not None:
+        opts["_progress"] = progress
+    path = [note] if note else []
+
+    t0 = time.perf_counter()
+    data = dataset(problem)
+    t_load = time.perf_counter() - t0
+    K = kernels(problem, spec, data, _kinds(chosen, spec))
+    if spec.loss == "cross_entropy":
+        _check_labels(K, data)
+    lo, hi = box([v.lower for v in problem.variables], [v.upper for v in problem.variables],
+                 spec.p)
+    from symgd.solver import _start_point
+    x = _start_point(problem, x0, lo, hi)
+    _check_start(problem, K, x, chosen == "lm")
+    deadline = None if opts.get("time_limit") is None else t_start + float(opts["time_limit"])
+    timings = {"load": t_load, "derive": K.derive_s, "compile": K.compile_s}
+
+    from symgd.fit import run
+    t1 = time.perf_counter()
+    run_out = run.run_method(chosen, problem, spec, K, x, lo, hi, opts, deadline)
+    timings["iterate"] = time.perf_counter() - t1
+    return run.finish(problem, spec, K, run_out, opts, method, chosen, path, timings,
+                      t_start, lo, hi)

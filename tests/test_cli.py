@@ -1,0 +1,143 @@
+"""The command line in subprocesses: output, JSON, exit statuses, --out, Ctrl-C."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBLEMS = ROOT / "problems"
+
+
+def run(*args, timeout=300, **kw):
+    return subprocess.run([sys.executable, "-m", "symgd", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def test_help():
+    r = run("--help")
+    assert r.returncode == 0 and "solve" in r.stdout and "derive" in r.stdout
+
+
+def test_solve_human_output():
+    r = run("solve", PROBLEMS / "rosenbrock.yaml")
+    assert r.returncode == 0, r.stderr
+    assert "converged" in r.stdout and "x" in r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def test_solve_json_is_exactly_one_object(tmp_path):
+    out = tmp_path / "result.json"
+    out.write_text("previous result\n")
+    r = run("solve", PROBLEMS / "rosenbrock.yaml", "--json", "--out", out)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)  # the whole stdout parses: nothing else was printed
+    for key in ("problem", "method", "success", "status", "message", "x", "fun", "grad_norm",
+                "iterations", "evaluations", "time_s", "analytic", "requested_method", "path",
+                "timings"):
+        assert key in d
+    assert d["status"] == "converged" and d["success"] is True
+    assert d["x"]["x"] == pytest.approx(1.0, abs=1e-9) and d["x"]["y"] == pytest.approx(1.0, abs=1e-9)
+    assert json.loads(out.read_text()) == d
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".symgd_")]
+
+
+def test_shim_and_console_script_do_the_same():
+    shim = subprocess.run([sys.executable, "cli.py", "solve", "problems/booth.yaml", "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert shim.returncode == 0, shim.stderr
+    assert json.loads(shim.stdout)["x"] == pytest.approx({"x": 1.0, "y": 3.0})
+    exe = Path(sys.executable).parent / "symgd"
+    if exe.exists():
+        script = subprocess.run([str(exe), "solve", "problems/booth.yaml", "--json"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=300)
+        assert json.loads(script.stdout)["x"] == json.loads(shim.stdout)["x"]
+
+
+def test_not_converged_exits_1_and_says_so():
+    r = run("solve", PROBLEMS / "rosenbrock.yaml", "--method", "linesearch",
+            "--set", "options.max_iter=5", "--json")
+    assert r.returncode == 1
+    d = json.loads(r.stdout)
+    assert d["status"] == "max_iter" and d["success"] is False and d["iterations"] == 5
+
+
+def test_method_flag_beats_set(tmp_path):
+    r = run("solve", PROBLEMS / "booth.yaml", "--set", "method=gd", "--method", "newton", "--json")
+    assert json.loads(r.stdout)["method"] == "newton"
+
+
+def test_bad_input_exit_2_no_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("variables: {x: 1}\nminimize: x**2 + foo\n")
+    r = run("solve", bad)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "bad.yaml" in r.stderr and "foo" in r.stderr and ":2" in r.stderr
+    r = run("solve", bad, "--json")
+    assert r.returncode == 2
+    err = json.loads(r.stdout)["error"]
+    assert err["file"].endswith("bad.yaml") and err["line"] == 2 and "foo" in err["message"]
+    assert set(err) == {"kind", "file", "field", "line", "column", "message"}
+
+
+def test_unknown_option_names_the_line(tmp_path):
+    bad = tmp_path / "opt.yaml"
+    bad.write_text("variables: {x: 1}\nminimize: x**2\nmethod: newton\noptions:\n  tl: 1.0e-3\n")
+    r = run("solve", bad, "--json")
+    assert r.returncode == 2
+    err = json.loads(r.stdout)["error"]
+    assert err["field"] == "options.tl" and err["line"] == 5 and "tol" in err["message"]
+
+
+def test_missing_file_is_input_error(tmp_path):
+    r = run("solve", tmp_path / "nope.yaml")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_derive_prints_gradient_and_hessian():
+    r = run("derive", PROBLEMS / "booth.yaml")
+    assert r.returncode == 0, r.stderr
+    # d/dx (x + 2y - 7)^2 + (2x + y - 5)^2 = 10x + 8y - 34; Hessian [[10, 8], [8, 10]]
+    assert "10*x + 8*y - 34" in r.stdout
+    assert "[10, 8]" in r.stdout and "[8, 10]" in r.stdout
+    r = run("derive", PROBLEMS / "booth.yaml", "--latex")
+    assert r.returncode == 0 and "\\left[" in r.stdout or "matrix" in r.stdout
+
+
+def test_cache_commands(tmp_path):
+    env = dict(os.environ, SYMGD_CACHE_DIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "symgd", "cache", "info"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and str(tmp_path) in r.stdout
+    r = subprocess.run([sys.executable, "-m", "symgd", "cache", "clear"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "removed" in r.stdout
+
+
+def test_ctrl_c_returns_best_point_and_writes_out(tmp_path):
+    slow = tmp_path / "slow.yaml"
+    slow.write_text("variables: {x: -1.2, y: 1.0}\nminimize: (1 - x)**2 + 100*(y - x**2)**2\n"
+                    "method: gd\noptions: {learning_rate: 1.0e-7, max_iter: 1000000000}\n")
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "symgd", "solve", str(slow), "--json",
+                             "--verbose", "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    # wait until iterations are running (the first progress line), then interrupt
+    deadline = time.time() + 120
+    line = ""
+    while time.time() < deadline and "iteration" not in line:
+        line = proc.stderr.readline()
+    assert "iteration" in line
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    d = json.loads(stdout)
+    assert d["status"] == "interrupted" and d["iterations"] > 0
+    assert d["fun"] < 24.2  # better than the start, f(-1.2, 1) = 24.2
+    assert json.loads(out.read_text()) == d
+    assert "Traceback" not in stderr

@@ -1,0 +1,65 @@
+"""Every file in problems/ is solved with its own method and checked against its known
+answer, worked by hand (each file's header comment shows the working)."""
+from pathlib import Path
+
+import pytest
+
+import symgd
+
+PROBLEMS = Path(__file__).resolve().parents[1] / "problems"
+
+# file -> (expected x, expected f in the user's sense, absolute tolerance on x)
+# Tolerances follow each method's stopping rule: gradient <= tol * max(1, |f|).
+KNOWN = {
+    "rosenbrock.yaml": ({"x": 1.0, "y": 1.0}, 0.0, 1e-9),
+    "beale.yaml": ({"x": 3.0, "y": 0.5}, 0.0, 1e-7),
+    "booth.yaml": ({"x": 1.0, "y": 3.0}, 0.0, 1e-9),
+    "quadratic3.yaml": ({"x": 2 / 9, "y": 1 / 9, "z": 13 / 9}, -43 / 18, 1e-9),
+    "fence_area.yaml": ({"l": 50.0}, 2500.0, 1e-6),
+    "max_gaussian_bump.yaml": ({"x": 1.0, "y": -0.5}, 1.0, 1e-7),
+    "bounded_quadratic.yaml": ({"x": 2.0, "y": 0.0}, 2.0, 1e-9),
+    # closed form (method: analytic); every point and class is checked in test_analytic.py
+    "degenerate.yaml": ({"x": 0.0, "y": 0.0}, 0.0, 1e-12),
+    "fencing.yaml": ({"l": 50.0, "w": 50.0}, 2500.0, 1e-12),
+    "himmelblau.yaml": ({"x": 3.0, "y": 2.0}, 0.0, 1e-12),
+    "kkt.yaml": ({"x": 1.5, "y": 0.5}, 0.5, 1e-12),
+    "lagrange.yaml": ({"x": -2 ** -0.5, "y": -2 ** -0.5}, -2 ** 0.5, 1e-12),
+}
+
+# Files whose objective has no minimum (the closed form proves it unbounded): the run must
+# say so, with status 'unbounded', and not claim success.
+UNBOUNDED = {"saddle.yaml", "cubic_saddle.yaml"}
+ANALYTIC = UNBOUNDED
+
+
+def problem_files():
+    return sorted(p.name for p in PROBLEMS.glob("*.yaml"))
+
+
+def test_every_problem_file_has_a_known_answer():
+    missing = [f for f in problem_files() if f not in KNOWN and f not in ANALYTIC]
+    assert not missing, f"add the known answer of {missing} to tests/test_problems.py"
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN))
+def test_problem_file_solves_to_known_answer(name):
+    problem = symgd.load(PROBLEMS / name)
+    result = symgd.solve(problem)
+    assert result.success, f"{name}: {result.status}: {result.message}"
+    x_expected, f_expected, x_tol = KNOWN[name]
+    assert result.x_dict == pytest.approx(x_expected, abs=x_tol)
+    assert result.fun == pytest.approx(f_expected, abs=max(1e-9, 1e-12 * abs(f_expected)))
+
+
+@pytest.mark.parametrize("name", sorted(UNBOUNDED))
+def test_unbounded_problem_file_says_so(name):
+    result = symgd.solve(symgd.load(PROBLEMS / name))
+    assert result.status == "unbounded" and not result.success
+    assert result.analytic is not None and result.analytic.best is None
+
+
+def test_every_problem_file_says_what_it_shows():
+    for name in problem_files():
+        first = (PROBLEMS / name).read_text().splitlines()[0]
+        assert first.startswith("#"), f"{name} must begin with a comment"
+        assert "answer" in (PROBLEMS / name).read_text().lower(), f"{name}: state the answer"
