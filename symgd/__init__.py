@@ -31,7 +31,7 @@ def critical_points(problem, *, timeout: float = 10.0):
 
 def verify(problem):
     """Closed form vs iterative answer, and derivatives vs finite differences."""
-    from symgd.verify import verify as _verify
+    from symgd.verifier import verify as _verify
     return _verify(problem)
 
 

@@ -320,7 +320,7 @@ def test_timeout_and_interrupt_return_best_point(fit):
     r = sgd(data, epochs=10 ** 6, deadline=time.perf_counter() + 0.2)
     assert r.status == "timeout" and 0 < r.iterations < 10 ** 6
     assert np.all(np.isfinite(r.x)) and r.f < 0.1
-    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
     try:
         r = sgd(data, epochs=10 ** 6)

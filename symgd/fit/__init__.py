@@ -17,6 +17,6 @@ Layout (one job per module):
     solve      solve_fit: method choice, options, data, kernels
 """
 from symgd.fit.report import fit_report
-from symgd.fit.solve import solve_fit
+from symgd.fit.solve import fit_kernels, solve_fit
 
-__all__ = ["solve_fit", "fit_report"]
+__all__ = ["solve_fit", "fit_report", "fit_kernels"]

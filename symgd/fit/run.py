@@ -21,6 +21,7 @@ class RunOutcome:
     message: str
     history: list = field(default_factory=list)
     curvature: float = 0.0
+    lsq: tuple | None = None   # (S, Jᵀr, JᵀJ) at x where known (lm): saves two passes
 
 
 def _lm(spec, K, x, lo, hi, opts, deadline) -> RunOutcome:
@@ -32,6 +33,10 @@ def _lm(spec, K, x, lo, hi, opts, deadline) -> RunOutcome:
     tol = opts["tol"]
     kw = dict(tol=tol, damping=opts["damping"], deadline=deadline, y_norm2=y_norm2)
     o = levenberg_marquardt(K.lsq, x, lo, hi, max_iter=opts["max_iter"], **kw)
+    if o.status == "diverged" and o.iterations == 0:
+        from symgd.fit.solve import start_error
+        raise start_error(problem, o.x, o.rss, o.g if np.all(np.isfinite(o.g)) else
+                          np.where(np.isfinite(np.diag(o.A)), o.g, np.nan))
     attempts = "lm"
     if o.status == "stalled" and K.has_avv and o.iterations < opts["max_iter"]:
         # second attempt, from the same start, with geodesic acceleration
@@ -78,7 +83,8 @@ def _lm(spec, K, x, lo, hi, opts, deadline) -> RunOutcome:
     if attempts != "lm":
         msg = f"{attempts}: {msg}"
     ev = {"f": o.nfev, "grad": o.nfev, "jtj": o.nfev, "avv": o.navv}
-    return RunOutcome(o.status, o.x, it, ev, msg, [K.scale * h for h in o.history])
+    return RunOutcome(o.status, o.x, it, ev, msg, [K.scale * h for h in o.history],
+                      lsq=(o.rss, o.g, o.A))
 
 
 def _fullbatch(method, problem, K, x, lo, hi, opts, deadline) -> RunOutcome:
@@ -100,9 +106,11 @@ def _fullbatch(method, problem, K, x, lo, hi, opts, deadline) -> RunOutcome:
 
 def _sgd(problem, K, x, lo, hi, opts, deadline) -> RunOutcome:
     from symgd.methods.sgd import run_sgd
-    o = run_sgd(K.addresses["batch"], K.data.array, x, lo, hi, opts, deadline, K.value)
+    # F = scale * sum = (n * scale) * mean: the batch kernel gives means
+    o = run_sgd(K.addresses["batch"], K.data.array, x, lo, hi, opts, deadline, K.value,
+                objective_scale=K.scale * K.n)
     msg = getattr(o, "message", None) or f"{o.status} after {o.iterations} epochs"
-    hist = list(getattr(o, "history", None) or [])
+    hist = [float(h) for h in getattr(o, "history", ())]
     return RunOutcome(o.status, np.array(o.x, dtype=float), int(o.iterations),
                       dict(getattr(o, "evaluations", {}) or {}), msg, hist)
 
@@ -123,8 +131,11 @@ def finish(problem, spec, K, out: RunOutcome, opts, requested, method, path, tim
     from symgd.methods.common import projected_grad_norm
 
     x = out.x
-    g = np.empty(spec.p)
-    f = K.value_grad(x, g)
+    if out.lsq is not None:  # F = scale S, grad F = 2 scale Jᵀr
+        f, g = K.scale * out.lsq[0], 2.0 * K.scale * out.lsq[1]
+    else:
+        g = np.empty(spec.p)
+        f = K.value_grad(x, g)
     gnorm = float(projected_grad_norm(x, g, lo, hi))
     status, message = out.status, out.message
     if out.curvature < 0.0:
@@ -133,7 +144,7 @@ def finish(problem, spec, K, out: RunOutcome, opts, requested, method, path, tim
         message = (f"saddle point: the gradient vanishes but the Hessian has an eigenvalue "
                    f"below {out.curvature / 2:.3g}, so this is not a {kind}; start elsewhere")
     ts = time.perf_counter()
-    extra, notes = statistics(spec, K, x, lo, hi)
+    extra, notes = statistics(spec, K, x, lo, hi, lsq=out.lsq)
     timings = {**timings, "statistics": time.perf_counter() - ts}
     extra["history"] = [spec.sign * h for h in out.history]
     if notes:

@@ -154,6 +154,14 @@ def kernels(problem, spec, data, kinds):
     return entry
 
 
+def fit_kernels(problem, kinds=("fg",), *, delta: float = 1.0):
+    """The compiled data kernels of a fit problem (symgd.fit.kernels.FitKernels), bound
+    to its data: ``value``, ``value_grad``, ``value_grad_hess``, ``lsq``, ``predict`` and
+    ``addresses["batch"]`` (the minibatch kernel for SGD). For benchmarks and tools."""
+    spec = fit_spec(problem, delta=delta)
+    return kernels(problem, spec, dataset(problem), set(kinds))
+
+
 def _kinds(method, spec):
     kinds = {"fg"}
     if method == "lm" or spec.least_squares:
@@ -178,23 +186,26 @@ def _check_labels(K, data):
                          line=line, kind="data")
 
 
-def _check_start(problem, K, x, least_squares):
-    p = x.size
-    g = np.empty(p)
-    if least_squares:
-        f = K.lsq(x, g, np.empty((p, p)))
-    else:
-        f = K.value_grad(x, g)
+def start_error(problem, x, f, g):
+    """The InputError for a loss or gradient that is not finite at the start, or None."""
     pt = ", ".join(f"{n}={v:.6g}" for n, v in zip(problem.names, x))
     if not math.isfinite(f):
-        raise InputError(f"the loss is {f} at the start ({pt}): the model is not finite on "
-                         "some samples there; choose another start", field="variables",
-                         kind="domain")
+        return InputError(f"the loss is {f} at the start ({pt}): the model is not finite on "
+                          "some samples there; choose another start", field="variables",
+                          kind="domain")
     if not np.all(np.isfinite(g)):
-        bad = [problem.names[i] for i in range(p) if not math.isfinite(g[i])]
-        raise InputError(f"the gradient is not finite at the start ({pt}) in "
-                         f"{', '.join(bad)}; choose another start", field="variables",
-                         kind="domain")
+        bad = [problem.names[i] for i in range(x.size) if not math.isfinite(g[i])]
+        return InputError(f"the gradient is not finite at the start ({pt}) in "
+                          f"{', '.join(bad)}; choose another start", field="variables",
+                          kind="domain")
+    return None
+
+
+def _check_start(problem, K, x):
+    g = np.empty(x.size)
+    err = start_error(problem, x, K.value_grad(x, g), g)
+    if err is not None:
+        raise err
 
 
 # ----------------------------------------------------------------------------- solve
@@ -246,7 +257,8 @@ def solve_fit(problem, method: str, options: dict, x0=None, t_start=None, *,
                  spec.p)
     from symgd.solver import _start_point
     x = _start_point(problem, x0, lo, hi)
-    _check_start(problem, K, x, chosen == "lm")
+    if chosen != "lm":  # lm checks its first evaluation itself
+        _check_start(problem, K, x)
     deadline = None if opts.get("time_limit") is None else t_start + float(opts["time_limit"])
     timings = {"load": t_load, "derive": K.derive_s, "compile": K.compile_s}
 

@@ -44,8 +44,9 @@ def on_bound(x, lower, upper):
     return (x <= lower) | (x >= upper)
 
 
-def statistics(spec, kernels, x, lower, upper) -> tuple:
-    """(fields for Result.extra, notes explaining nulls) at the solution x.
+def statistics(spec, kernels, x, lower, upper, lsq=None) -> tuple:
+    """(fields for Result.extra, notes explaining nulls) at the solution x; ``lsq`` =
+    (S, Jᵀr, JᵀJ) at x when the caller has them (least squares; saves two data passes).
 
     Fields: n_samples, loss, dof, rss, r_squared, stderr {name: float or None},
     correlation {name: {name: float}} or None.
@@ -55,25 +56,31 @@ def statistics(spec, kernels, x, lower, upper) -> tuple:
     notes = []
     out = {"n_samples": int(n), "loss": spec.loss, "dof": int(n - p), "rss": None,
            "r_squared": None}
-    pred, y = kernels.predict(x)
+    if lsq is None and spec.least_squares:
+        A = np.empty((p, p))
+        lsq = (float(kernels.lsq(x, np.empty(p), A)), None, A)
     if spec.model is not None and spec.loss != "cross_entropy":
-        r = pred - y
-        rss = float(r @ r)
+        if lsq is not None:
+            rss = float(lsq[0])
+            y = kernels.targets()
+        else:
+            pred, y = kernels.predict(x)
+            r = pred - y
+            rss = float(r @ r)
         out["rss"] = rss
         tss = float(np.sum((y - y.mean()) ** 2))
         out["r_squared"] = (1.0 - rss / tss) if tss > 0.0 else None
         if tss <= 0.0:
             notes.append("R² undefined: the target is constant")
     elif spec.least_squares:  # per-sample square: RSS is the sum of the squares
-        out["rss"] = float(kernels.lsq(x, np.empty(p), np.empty((p, p))))
+        out["rss"] = float(lsq[0])
     stderr = {nm: None for nm in names}
     corr = None
     fixed = on_bound(x, lower, upper)
     free = np.flatnonzero(~fixed)
     if spec.least_squares or spec.loss == "cross_entropy":
         if spec.least_squares:
-            A = np.empty((p, p))
-            rss = float(kernels.lsq(x, np.empty(p), A))
+            rss, A = float(lsq[0]), lsq[2]
             if n <= p:
                 notes.append(f"standard errors need more samples than parameters (n = {n}, "
                              f"p = {p})")

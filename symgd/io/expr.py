@@ -1,10 +1,31 @@
-"""The safe expression parser: problem-file text -> SymPy, never through ``eval``.
+"""The safe expression parser: problem-file text -> sympy, and back.
 
-User text is parsed by :func:`ast.parse` and walked against a whitelist of node
-types; SymPy objects are built here, node by node. ``sympify``/``parse_expr`` are
-never used on user text because they call ``eval`` (DESIGN.md). Limits on length,
-depth, node count, integer size and the size of exact powers keep small inputs from
-taking long or using much memory.
+User text is never given to ``eval``, ``exec``, ``sympify``, ``parse_expr`` or
+``Float(str)``: those run code or hang on hostile input (DESIGN.md, "Hard
+facts"). Instead the text is checked cheaply (length, characters, nesting,
+digit runs), parsed by :func:`ast.parse` in ``eval`` mode, and the syntax tree
+is walked against a whitelist of node types; every sympy object is built here,
+bottom up, after size checks that keep sympy from evaluating anything huge.
+
+The grammar (SPEC §1) is Python expression syntax with
+
+* numbers (``int`` and ``float`` literals), the constants ``pi`` and ``E``,
+* the names in the ``symbols`` mapping (declared variables, parameters, data
+  columns),
+* ``+ - * / **`` and unary ``-``/``+``,
+* calls of exactly these functions: ``exp``, ``log`` (``log(x)`` or
+  ``log(x, base)``), ``sqrt``, ``sin``, ``cos``, ``tan``, ``asin``, ``acos``,
+  ``atan``, ``atan2(y, x)``, ``sinh``, ``cosh``, ``tanh``, ``Abs``, ``sign``,
+  ``Max`` and ``Min`` (two or more arguments),
+* and, for constraints (``relation=True``), one comparison ``==``, ``<=`` or
+  ``>=`` at the top (``<`` and ``>`` are read as ``<=`` and ``>=``).
+
+Newlines and tabs (from YAML block scalars) are read as spaces.
+
+Public API: :func:`parse_expression`, :func:`validate_symbol_name`,
+:func:`to_source`, :class:`ExprLimits`, :data:`DEFAULT_LIMITS`, and the
+grammar's tables :data:`FUNCTIONS` and :data:`CONSTANTS`. Every refusal is an
+:class:`~symgd.errors.InputError` with ``kind="expression"``.
 """
 from __future__ import annotations
 
@@ -12,324 +33,828 @@ import ast
 import keyword
 import math
 import re
+import time
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import sympy as sp
+from sympy.printing.precedence import precedence
+from sympy.printing.str import StrPrinter
 
 from symgd.errors import InputError, nearest
 
+__all__ = ["ExprLimits", "DEFAULT_LIMITS", "FUNCTIONS", "CONSTANTS", "parse_expression",
+           "validate_symbol_name", "to_source"]
 
+
+# --------------------------------------------------------------------------------------
+# Limits
+# --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ExprLimits:
-    """Size limits on one expression (documented in SPEC-facing errors)."""
+    """Bounds on what one expression may ask of the parser and of sympy.
 
-    max_length: int = 100_000        # characters
-    max_depth: int = 200             # nesting of operations
-    max_nodes: int = 20_000          # syntax-tree nodes
-    max_int_digits: int = 1000       # digits of an integer literal
-    max_power_bits: int = 100_000    # estimated bits of an exact power's value
+    Attributes:
+        max_length: characters of expression text.
+        max_depth: nesting depth of the expression (brackets, function calls,
+            operators of different kinds; a flat chain ``a + b - c + ...`` or
+            ``a * b / c * ...`` counts as one level).
+        max_nodes: syntax-tree nodes (names, numbers, operators, calls).
+        max_int_digits: digits of one integer literal (checked on the text,
+            before Python converts it to an ``int``).
+        max_power_bits: largest exact number, in bits, that a power, product or
+            sum of exact numbers may produce, estimated *before* sympy computes
+            it (``bits(base) * exponent`` for powers, so ``9**9**9`` and
+            ``2**2**2**2**2`` are refused).
+        max_root_bits: largest exact integer or rational (bits of numerator plus
+            denominator) whose root sympy is asked to simplify, e.g. ``sqrt(n)``
+            (sympy's perfect-power search grows steeply with the size of n).
+        max_seconds: wall-clock budget for building the sympy expression; a
+            safety net against sympy constructions that are slow but not large
+            (deeply nested Max/Min, for one).
+    """
+
+    max_length: int = 100_000
+    max_depth: int = 200
+    max_nodes: int = 20_000
+    max_int_digits: int = 1000
+    max_power_bits: int = 100_000
+    max_root_bits: int = 2048
+    max_seconds: float = 5.0
 
 
 DEFAULT_LIMITS = ExprLimits()
 
-# name -> (sympy constructor, minimum args, maximum args (None: any))
-FUNCTIONS = {
-    "exp": (sp.exp, 1, 1), "log": (sp.log, 1, 2), "sqrt": (sp.sqrt, 1, 1),
-    "sin": (sp.sin, 1, 1), "cos": (sp.cos, 1, 1), "tan": (sp.tan, 1, 1),
-    "asin": (sp.asin, 1, 1), "acos": (sp.acos, 1, 1), "atan": (sp.atan, 1, 1),
-    "atan2": (sp.atan2, 2, 2), "sinh": (sp.sinh, 1, 1), "cosh": (sp.cosh, 1, 1),
-    "tanh": (sp.tanh, 1, 1), "Abs": (sp.Abs, 1, 1), "sign": (sp.sign, 1, 1),
-    "Max": (sp.Max, 2, None), "Min": (sp.Min, 2, None),
+# --------------------------------------------------------------------------------------
+# The grammar's names
+# --------------------------------------------------------------------------------------
+#: name -> (sympy constructor, fewest arguments, most arguments or None for any)
+FUNCTIONS: dict[str, tuple[Callable, int, int | None]] = {
+    "exp": (sp.exp, 1, 1),
+    "log": (sp.log, 1, 2),
+    "sqrt": (sp.sqrt, 1, 1),  # the parser builds it as a checked power x**(1/2)
+    "sin": (sp.sin, 1, 1),
+    "cos": (sp.cos, 1, 1),
+    "tan": (sp.tan, 1, 1),
+    "asin": (sp.asin, 1, 1),
+    "acos": (sp.acos, 1, 1),
+    "atan": (sp.atan, 1, 1),
+    "atan2": (sp.atan2, 2, 2),
+    "sinh": (sp.sinh, 1, 1),
+    "cosh": (sp.cosh, 1, 1),
+    "tanh": (sp.tanh, 1, 1),
+    "Abs": (sp.Abs, 1, 1),
+    "sign": (sp.sign, 1, 1),
+    "Max": (sp.Max, 2, None),
+    "Min": (sp.Min, 2, None),
 }
-CONSTANTS = {"pi": sp.pi, "E": sp.E}
+
+#: the named constants of the grammar
+CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
+
+#: names people write that mean one of ours
+_ALIASES = {
+    "ln": "log", "abs": "Abs", "fabs": "Abs", "max": "Max", "min": "Min", "sgn": "sign",
+    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
+    "e": "E", "Pi": "pi", "PI": "pi", "power": "**", "pow": "**",
+}
+
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_NAME_LENGTH = 64
+_NAME_SHORT_FORMS = {"lambda": "lam"}
+# a decimal digit run that starts a number (not inside a name, not after a '.')
+_DIGIT_RUN_RE = re.compile(r"(?<![A-Za-z0-9_.])[0-9][0-9_]*")
+_LONE_EQUALS_RE = re.compile(r"(?<![=<>!:])=(?!=)")
+_LOG10_2 = math.log10(2)
 
-_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
-_REFUSED = {
-    ast.Attribute: "attribute access (a.b) is not allowed",
-    ast.Subscript: "subscripts (a[i]) are not allowed",
-    ast.Lambda: "lambda is not allowed",
-    ast.ListComp: "comprehensions are not allowed", ast.SetComp: "comprehensions are not allowed",
-    ast.DictComp: "comprehensions are not allowed",
-    ast.GeneratorExp: "comprehensions are not allowed",
-    ast.JoinedStr: "f-strings are not allowed", ast.FormattedValue: "f-strings are not allowed",
-    ast.Starred: "starred arguments are not allowed", ast.BoolOp: "and/or are not allowed",
-    ast.IfExp: "conditional expressions (a if c else b) are not allowed",
-    ast.NamedExpr: "assignment expressions (:=) are not allowed",
-    ast.List: "lists are not allowed", ast.Tuple: "tuples are not allowed",
-    ast.Dict: "mappings are not allowed", ast.Set: "sets are not allowed",
-    ast.Await: "await is not allowed", ast.Yield: "yield is not allowed",
-    ast.YieldFrom: "yield is not allowed", ast.Slice: "slices are not allowed",
+# Characters people paste from documents, with what to write instead.
+_UNICODE_HINTS = {
+    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
+    "\u2219": "*", "\u00f7": "/", "\u2215": "/", "\u00b2": "**2", "\u00b3": "**3",
+    "\u03c0": "pi", "\u221a": "sqrt(...)", "\u2264": "<=", "\u2265": ">=",
+    "\u00a0": "a plain space",
 }
 
 
-class _Refuse(Exception):
-    """Raised inside the walk; turned into an InputError with the location."""
+# --------------------------------------------------------------------------------------
+# Symbol names
+# --------------------------------------------------------------------------------------
+def validate_symbol_name(name: str, *, field: str | None = None, file=None, line=None,
+                         column=None) -> str:
+    """Check that ``name`` can be a symbol in a problem file and return it.
 
-    def __init__(self, message, node=None):
-        super().__init__(message)
-        self.message = message
-        self.offset = getattr(node, "col_offset", None)
-
-
-def validate_symbol_name(name: str, *, field=None, file=None, line=None, column=None) -> str:
-    """Check a variable, parameter or column name (SPEC §1); return it unchanged."""
-    def refuse(msg):
-        raise InputError(msg, field=field, file=file, line=line, column=column,
+    A name matches ``[A-Za-z_][A-Za-z0-9_]*`` (ASCII), is at most 64 characters,
+    and is not a Python keyword, a function of the grammar, ``pi``, ``E`` or a
+    name starting with ``__``. Raises :class:`InputError` (``kind="expression"``)
+    saying what to write instead.
+    """
+    def fail(message: str):
+        raise InputError(message, field=field, file=file, line=line, column=column,
                          kind="expression")
 
-    if not isinstance(name, str) or not name:
-        refuse(f"a name must be a non-empty string, got {name!r}")
-    shown = name if len(name) <= 80 else name[:77] + "..."
+    if not isinstance(name, str):
+        fail(f"a name must be text, got {type(name).__name__} {name!r}")
+    if not name:
+        fail("a name cannot be empty")
     if len(name) > MAX_NAME_LENGTH:
-        refuse(f"the name '{shown}' is longer than {MAX_NAME_LENGTH} characters")
+        fail(f"the name '{name[:20]}...' is {len(name)} characters long; names are limited "
+             f"to {MAX_NAME_LENGTH}")
+    bad = next((c for c in name if ord(c) > 127), None)
+    if bad is not None:
+        fail(f"the name {name!r} contains the non-ASCII character {bad!r}; names use ASCII "
+             "letters, digits and '_'")
     if not NAME_RE.match(name):
-        refuse(f"'{shown}' is not a valid name: use ASCII letters, digits and _, not starting "
-               "with a digit")
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        hint = "lam" if name == "lambda" else name + "_"
-        refuse(f"'{name}' is a Python keyword and cannot be a name; did you mean '{hint}'?")
+        if name[0].isdigit():
+            fail(f"the name '{name}' starts with a digit; names start with a letter or '_'")
+        bad = next(c for c in name if not (c.isalnum() or c == "_"))
+        better = re.sub(r"[^A-Za-z0-9_]", "_", name)
+        fail(f"the name '{name}' contains {bad!r}; names use only ASCII letters, digits and "
+             f"'_' (e.g. '{better}')")
+    if keyword.iskeyword(name):
+        fail(f"'{name}' is a Python keyword and cannot be a name; did you mean "
+             f"'{_NAME_SHORT_FORMS.get(name, name + '_')}'?")
+    if name.startswith("__"):
+        fail(f"names starting with '__' are reserved: '{name}'")
     if name in FUNCTIONS:
-        refuse(f"'{name}' is a function name and cannot be a variable; did you mean "
-               f"'{name}_'?")
+        fail(f"'{name}' is a function of the expression language and cannot be a name; "
+             f"did you mean '{name}_'?")
     if name in CONSTANTS:
-        refuse(f"'{name}' is the constant {name} and cannot be a name; did you mean "
-               f"'{name.lower()}_'?")
-    if name.startswith("__") and name.endswith("__"):
-        refuse(f"'{name}': names beginning and ending with __ are not allowed")
+        fail(f"'{name}' is the constant {'pi' if name == 'pi' else 'e = 2.718...'} and "
+             f"cannot be a name; did you mean '{name}_'?")
     return name
 
 
-class _Builder:
-    """Walks a parsed tree, checking limits, and builds SymPy objects."""
+# --------------------------------------------------------------------------------------
+# Helpers on exact numbers (cheap, non-recursive)
+# --------------------------------------------------------------------------------------
+def _bits(n: int) -> int:
+    """Bits of |n|, counting 0 and +-1 as free (they never grow under powers)."""
+    n = abs(int(n))
+    return 0 if n <= 1 else n.bit_length()
 
-    def __init__(self, symbols: Mapping[str, sp.Symbol], limits: ExprLimits):
+
+def _is_exact_root(e) -> bool:
+    return e.is_Pow and e.base.is_Rational and e.exp.is_Rational
+
+
+def _exact_parts(e) -> tuple[int, int, int]:
+    """(numerator bits, denominator bits, root-base bits) of the exact numbers
+    at the top of ``e``: what sympy multiplies, adds or powers when ``e`` is
+    combined with other terms. Looks one level into Mul and Add only."""
+    if e.is_Rational:
+        return _bits(e.p), _bits(e.q), 0
+    if _is_exact_root(e):
+        return 0, 0, _bits(e.base.p) + _bits(e.base.q)
+    if e.is_Mul:
+        num = den = root = 0
+        for a in e.args:
+            if a.is_Rational:
+                num += _bits(a.p)
+                den += _bits(a.q)
+            elif _is_exact_root(a):
+                root += _bits(a.base.p) + _bits(a.base.q)
+        return num, den, root
+    if e.is_Add:
+        num = den = 0
+        for a in e.args:
+            n, d, _ = _exact_parts(a)  # the terms of an Add are never Adds: 2 levels at most
+            num = max(num, n)
+            den += d
+        return num, den, 0
+    return 0, 0, 0
+
+
+def _digits_from_bits(bits: int) -> str:
+    """'1,234' or '1.23e+45': the decimal digits of a number of ``bits`` bits (any size)."""
+    bits = int(bits)
+    if bits < 10**15:
+        return f"{bits * _LOG10_2:,.0f}"
+    lg = math.log10(bits) + math.log10(_LOG10_2)  # math.log10 takes ints of any size
+    e = math.floor(lg)
+    return f"{10 ** (lg - e):.2f}e+{e}"
+
+
+_BAD_CONSTANTS = (sp.S.ComplexInfinity, sp.S.NaN, sp.S.Infinity, sp.S.NegativeInfinity,
+                  sp.S.ImaginaryUnit)
+
+
+def _defect(e) -> str | None:
+    """Why ``e`` itself (one node, not its subtree) is not a finite real value, or None."""
+    if any(e is c for c in _BAD_CONSTANTS):
+        if e is sp.S.NaN:
+            return "is undefined (like 0/0 or atan2(0, 0))"
+        if e is sp.S.ImaginaryUnit:
+            return "is not a real number (a root or log of a negative number?)"
+        return "is infinite (a division by zero, or log(0)?)"
+    if e.is_Float and not e.is_finite:
+        return "is infinite"
+    if e.is_Pow and e.base.is_Number and e.base.is_negative and e.exp.is_Rational \
+            and not e.exp.is_Integer:
+        return ("is not a real number (sympy reads a fractional power of a negative number "
+                "as a complex root; for a real cube root write e.g. -(8**(1/3)))")
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# The parser
+# --------------------------------------------------------------------------------------
+_VISIT, _APPLY = 0, 1
+
+_OPERATOR_TEXT = {
+    ast.FloorDiv: "floor division '//' is not allowed; use / for division",
+    ast.Mod: "the remainder operator '%' is not allowed",
+    ast.MatMult: "matrix multiplication '@' is not allowed; use *",
+    ast.LShift: "the shift operator '<<' is not allowed",
+    ast.RShift: "the shift operator '>>' is not allowed",
+    ast.BitOr: "the operator '|' is not allowed",
+    ast.BitAnd: "the operator '&' is not allowed",
+    ast.BitXor: "use ** for powers, ^ is not a power (in Python it is bitwise xor)",
+}
+
+_COMPARE_TEXT = {ast.Eq: "==", ast.LtE: "<=", ast.GtE: ">=", ast.Lt: "<", ast.Gt: ">",
+                 ast.NotEq: "!=", ast.Is: "is", ast.IsNot: "is not", ast.In: "in",
+                 ast.NotIn: "not in"}
+
+_NODE_TEXT = {
+    "Attribute": "attribute access (.name) is not allowed",
+    "Subscript": "indexing with [...] is not allowed",
+    "Slice": "slices are not allowed",
+    "Lambda": "lambda is not allowed",
+    "ListComp": "comprehensions are not allowed",
+    "SetComp": "comprehensions are not allowed",
+    "DictComp": "comprehensions are not allowed",
+    "GeneratorExp": "generator expressions are not allowed",
+    "List": "lists [...] are not allowed",
+    "Tuple": "tuples (comma-separated values) are not allowed; give one expression",
+    "Set": "sets {...} are not allowed",
+    "Dict": "dictionaries {...} are not allowed",
+    "JoinedStr": "f-strings are not allowed",
+    "FormattedValue": "f-strings are not allowed",
+    "Starred": "'*' unpacking is not allowed",
+    "IfExp": "conditional expressions (a if c else b) are not allowed; Max, Min, Abs or "
+             "sign may express what you need",
+    "NamedExpr": "assignment ':=' is not allowed",
+    "Await": "'await' is not allowed",
+    "Yield": "'yield' is not allowed",
+    "YieldFrom": "'yield' is not allowed",
+}
+
+
+class _Parser:
+    """One parse: the cleaned text, where errors point, and the walk's counters."""
+
+    def __init__(self, text: str, symbols: Mapping[str, sp.Symbol], relation: bool,
+                 limits: ExprLimits, where: dict):
+        self.raw = text
         self.symbols = symbols
+        self.relation = relation
         self.limits = limits
+        self.where = where
+        self.text = ""
+        self.shift = 0  # characters stripped from the front of the raw text
         self.nodes = 0
+        self.start = time.perf_counter()
 
-    def build(self, node, depth=0):
+    # -- errors ---------------------------------------------------------------------------
+    def fail(self, message: str, node: ast.AST | None = None, *, at: int | None = None):
+        """Raise the InputError; ``node`` or ``at`` (0-based, in the cleaned text) locate it."""
+        if node is not None and getattr(node, "col_offset", None) is not None:
+            at = node.col_offset
+        if at is not None:
+            message = f"{message} (at character {at + self.shift + 1})"
+        raise InputError(message, kind="expression", **self.where)
+
+    def segment(self, node: ast.AST, limit: int = 40) -> str:
+        """The source text of ``node``, shortened for messages."""
+        start = getattr(node, "col_offset", None)
+        end = getattr(node, "end_col_offset", None)
+        if start is None or end is None:
+            return "this part"
+        seg = self.text[start:end]
+        return seg if len(seg) <= limit else seg[: limit - 3] + "..."
+
+    # -- stage 1: text checks before Python sees the text -----------------------------------
+    def clean(self) -> str:
+        text, lim = self.raw, self.limits
+        if len(text) > lim.max_length:
+            self.fail(f"the expression is {len(text):,} characters long; the limit is "
+                      f"{lim.max_length:,}")
+        if not text.isascii():
+            i, ch = next((i, c) for i, c in enumerate(text) if ord(c) > 127)
+            hint = _UNICODE_HINTS.get(ch)
+            self.fail(f"non-ASCII character {ch!r} (U+{ord(ch):04X}) in the expression"
+                      + (f"; write {hint} instead" if hint else
+                         "; names and operators use ASCII only"), at=i)
+        bad = re.search(r"[\x00-\x08\x0e-\x1f\x7f]", text)
+        if bad is not None:
+            self.fail(f"control character U+{ord(bad.group()):04X} in the expression",
+                      at=bad.start())
+        # Newlines may come from YAML block scalars: read them as spaces (same offsets).
+        text = re.sub(r"[\t\n\r\f\v]", " ", text)
+        stripped = text.lstrip(" ")
+        self.shift = len(text) - len(stripped)
+        text = stripped.rstrip(" ")
+        self.text = text
+        if not text:
+            self.fail("the expression is empty")
+        depth = 0
+        for i, ch in enumerate(text):
+            if ch in "([{":
+                depth += 1
+                if depth > lim.max_depth:
+                    self.fail(f"brackets are nested more than {lim.max_depth} levels deep",
+                              at=i)
+            elif ch in ")]}" and depth > 0:
+                depth -= 1
+        for m in _DIGIT_RUN_RE.finditer(text):
+            digits = len(m.group()) - m.group().count("_")
+            if digits > lim.max_int_digits:
+                self.fail(f"a number literal has {digits:,} digits; the limit is "
+                          f"{lim.max_int_digits:,}", at=m.start())
+        return text
+
+    # -- stage 2: Python's parser ---------------------------------------------------------
+    def parse_ast(self) -> ast.Expression:
+        try:
+            return ast.parse(self.text, mode="eval")
+        except SyntaxError as exc:  # IndentationError included
+            self._syntax_error(exc)
+        except RecursionError:
+            self.fail("the expression is too long or too deeply nested to parse; group long "
+                      "sums or products with parentheses, e.g. (a + b + ...) + (c + d + ...)")
+        except MemoryError:
+            self.fail("the expression is too deeply nested or too complex to parse (long "
+                      "runs of '-' or '**'?)")
+        except (ValueError, OverflowError) as exc:
+            self.fail(f"the expression cannot be parsed: {exc}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _syntax_error(self, exc: SyntaxError):
+        msg = str(exc.msg or "invalid syntax")
+        at = exc.offset - 1 if isinstance(exc.offset, int) and exc.offset > 0 else None
+        if at is not None:
+            at = min(at, len(self.text))
+        if "too many nested parentheses" in msg:
+            self.fail("brackets are nested too deeply (Python allows fewer than 200 levels)",
+                      at=at)
+        if "Exceeds the limit" in msg:
+            self.fail("a number literal has too many digits", at=at)
+        eq = _LONE_EQUALS_RE.search(self.text)
+        if eq is not None:
+            self.fail("'=' is not allowed; use == for an equality constraint", at=eq.start())
+        if "invalid decimal literal" in msg or "invalid imaginary literal" in msg:
+            self.fail("invalid number; for a product write 2*x, not 2x", at=at)
+        if "leading zeros" in msg:
+            self.fail("a number cannot start with 0 (write 10, not 010)", at=at)
+        if "forgot a comma" in msg:
+            self.fail("two terms with no operator between them; for a product write a*b, "
+                      "not a b", at=at)
+        if at is not None and re.search(r"[A-Za-z0-9_.)\]]\s+\Z", self.text[:at]) \
+                and re.match(r"[A-Za-z0-9_.(]", self.text[at:]):
+            self.fail("two terms with no operator between them; for a product write a*b, "
+                      "not a b", at=at)
+        if msg.startswith("invalid syntax"):
+            self.fail("invalid syntax", at=at)
+        self.fail(f"invalid syntax: {msg}", at=at)
+
+    # -- stage 3: the whitelist walk, building sympy bottom up ------------------------------
+    def build(self, tree: ast.Expression):
+        """Walk the tree iteratively (no Python recursion) and return the sympy result."""
+        body = tree.body
+        if self.relation and not isinstance(body, ast.Compare):
+            if isinstance(body, ast.BoolOp):
+                self.fail("'and'/'or' cannot join constraints; write each condition as its "
+                          "own constraint", body)
+            self.fail("expected a constraint with ==, <= or >=, e.g. 'x + y <= 3'; found an "
+                      "expression without a comparison")
+        work: list[tuple] = [(_VISIT, body, 1)]
+        values: list = []
+        while work:
+            item = work.pop()
+            if item[0] == _APPLY:
+                _, fn, n, node = item
+                args = values[len(values) - n:]
+                del values[len(values) - n:]
+                values.append(self._apply(fn, args, node))
+                continue
+            _, node, depth = item
+            self._count(node, depth)
+            leaf, children, fn = self._classify(node, depth, is_root=node is body)
+            if fn is None:
+                values.append(leaf)
+                continue
+            work.append((_APPLY, fn, len(children), node))
+            for child in reversed(children):
+                work.append((_VISIT, child, depth + 1))
+        (result,) = values
+        self._final_check(result)
+        return result
+
+    def _count(self, node: ast.AST, depth: int):
+        lim = self.limits
         self.nodes += 1
-        if self.nodes > self.limits.max_nodes:
-            raise _Refuse(f"the expression has more than {self.limits.max_nodes} parts "
-                          "(limit); split it using parameters", node)
-        if depth > self.limits.max_depth:
-            raise _Refuse(f"the expression is nested more than {self.limits.max_depth} "
-                          "levels deep (limit)", node)
-        kind = type(node)
-        if kind is ast.Constant:
-            return self.constant(node)
-        if kind is ast.Name:
-            return self.name(node)
-        if kind is ast.UnaryOp:
+        if self.nodes > lim.max_nodes:
+            self.fail(f"the expression has more than {lim.max_nodes:,} parts (names, numbers, "
+                      "operators); simplify it, e.g. with parameters")
+        if depth > lim.max_depth:
+            self.fail(f"the expression is nested more than {lim.max_depth} levels deep", node)
+        if (self.nodes & 255) == 0:
+            self._check_time(node)
+
+    def _check_time(self, node):
+        if time.perf_counter() - self.start > self.limits.max_seconds:
+            self.fail(f"the expression is too complex: building it took more than "
+                      f"{self.limits.max_seconds:g} s", node)
+
+    def _apply(self, fn, args, node):
+        self._check_time(node)
+        result = fn(args)
+        if isinstance(result, sp.Basic):
+            self._node_check(result, node)
+        return result
+
+    def _sym(self, node, make: Callable, *args, **kwargs):
+        """Call a sympy constructor, turning its failures into InputErrors at ``node``."""
+        try:
+            return make(*args, **kwargs)
+        except InputError:
+            raise
+        except RecursionError:
+            self.fail("the expression is nested too deeply for sympy to build", node)
+        except MemoryError:
+            self.fail(f"{self.segment(node)} is too large to build", node)
+        except Exception as exc:  # sympy's own refusals: ValueError, TypeError, ...
+            self.fail(f"{self.segment(node)} cannot be evaluated: {exc}", node)
+
+    def _node_check(self, e, node):
+        """Refuse a freshly built node that is (or directly holds) zoo, nan, oo or I."""
+        why = _defect(e)
+        if why is None and (e.is_Add or e.is_Mul or e.is_Pow or e.is_Function
+                            or e.is_Relational):
+            for a in e.args:
+                why = _defect(a)
+                if why is not None:
+                    break
+        if why is not None:
+            self.fail(f"{self.segment(node)} {why}", node)
+
+    def _final_check(self, result):
+        """One iterative pass over the whole result (no recursion, shared nodes once)."""
+        stack, seen = [result], set()
+        while stack:
+            e = stack.pop()
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            why = _defect(e)
+            if why is not None:
+                self.fail(f"the expression {why}")
+            stack.extend(e.args)
+
+    # -- node classification ----------------------------------------------------------------
+    def _classify(self, node: ast.AST, depth: int, is_root: bool):
+        """(leaf value, children, combine function or None for a leaf)."""
+        if isinstance(node, ast.Constant):
+            return self._number(node), (), None
+        if isinstance(node, ast.Name):
+            return self._name(node), (), None
+        if isinstance(node, ast.BinOp):
+            op = type(node.op)
+            if op in (ast.Add, ast.Sub):
+                return self._chain(node, depth, (ast.Add, ast.Sub), self._add)
+            if op in (ast.Mult, ast.Div):
+                return self._chain(node, depth, (ast.Mult, ast.Div), self._mul)
+            if op is ast.Pow:
+                return None, (node.left, node.right), lambda a: self._pow(a[0], a[1], node)
+            self.fail(_OPERATOR_TEXT.get(op, f"the operator {op.__name__} is not allowed"),
+                      node)
+        if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
-                return -self.build(node.operand, depth + 1)
+                return None, (node.operand,), lambda a: self._sym(node, lambda v: -v, a[0])
             if isinstance(node.op, ast.UAdd):
-                return self.build(node.operand, depth + 1)
-            raise _Refuse(f"the operator {_op_text(node.op)} is not allowed", node)
-        if kind is ast.BinOp:
-            return self.binop(node, depth)
-        if kind is ast.Call:
-            return self.call(node, depth)
-        if kind is ast.Compare:
-            raise _Refuse("a comparison is not allowed here", node)
-        raise _Refuse(_REFUSED.get(kind, f"'{kind.__name__}' syntax is not allowed"), node)
+                return None, (node.operand,), lambda a: a[0]
+            if isinstance(node.op, ast.Not):
+                self.fail("'not' is not allowed", node)
+            self.fail("the operator '~' is not allowed", node)
+        if isinstance(node, ast.Call):
+            return self._call_node(node)
+        if isinstance(node, ast.Compare):
+            return self._compare_node(node, is_root)
+        if isinstance(node, ast.BoolOp):
+            self.fail(f"'{'and' if isinstance(node.op, ast.And) else 'or'}' is not allowed"
+                      + ("; write each condition as its own constraint" if self.relation
+                         else ""), node)
+        name = type(node).__name__
+        self.fail(_NODE_TEXT.get(name, f"{name} is not allowed in an expression"), node)
 
-    def constant(self, node):
+    def _number(self, node: ast.Constant):
         v = node.value
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            what = "strings" if isinstance(v, (str, bytes)) else f"{type(v).__name__} values"
-            raise _Refuse(f"{what} are not allowed in expressions", node)
+        if isinstance(v, bool):
+            self.fail(f"{v} is not a number here", node)
         if isinstance(v, int):
+            # decimal literals were measured in clean(); this catches 0x/0o/0b literals
+            if v.bit_length() * _LOG10_2 > self.limits.max_int_digits:
+                self.fail(f"a number literal has about {_digits_from_bits(v.bit_length())} "
+                          f"digits; the limit is {self.limits.max_int_digits:,}", node)
             return sp.Integer(v)
-        if not math.isfinite(v):
-            raise _Refuse("number too large (it overflows a double)", node)
-        return sp.Float(v)  # from Python's own double, never from text
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                self.fail(f"number too large: {self.segment(node)} is beyond the largest "
+                          "double (about 1.8e308)", node)
+            return sp.Float(v)  # from Python's own double, never from the text
+        if isinstance(v, complex):
+            self.fail("complex numbers (like 1j) are not allowed", node)
+        if isinstance(v, (str, bytes)):
+            self.fail("strings are not allowed in an expression", node)
+        if v is None:
+            self.fail("None is not allowed in an expression", node)
+        if v is Ellipsis:
+            self.fail("'...' is not allowed in an expression", node)
+        self.fail(f"the constant {v!r} is not allowed", node)
 
-    def name(self, node):
-        ident = node.id
-        if ident in self.symbols:
-            return self.symbols[ident]
-        if ident in CONSTANTS:
-            return CONSTANTS[ident]
-        if ident in FUNCTIONS:
-            raise _Refuse(f"'{ident}' is a function: call it, e.g. {ident}(x)", node)
-        if not ident.isascii():
-            raise _Refuse("names must be ASCII", node)
-        declared = sorted(self.symbols)
-        guess = nearest(ident, declared)
+    def _name(self, node: ast.Name):
+        name = node.id
+        if name.startswith("__"):
+            self.fail(f"names starting with '__' are not allowed: '{name}'", node)
+        if name in FUNCTIONS:
+            self.fail(f"'{name}' is a function; call it like {name}(x)", node)
+        if name in CONSTANTS:
+            return CONSTANTS[name]
+        if name in self.symbols:
+            return self.symbols[name]
+        self.fail(self._unknown_name_message(name), node)
+
+    def _unknown_name_message(self, name: str) -> str:
+        declared = sorted(str(s) for s in self.symbols)
+        guess = nearest(name, declared)
+        if guess is None:
+            alias = _ALIASES.get(name)
+            guess = alias if alias in CONSTANTS else nearest(name, list(CONSTANTS))
         hint = f"; did you mean '{guess}'?" if guess else ""
-        raise _Refuse(f"unknown name '{ident}'{hint} (declared: "
-                      f"{', '.join(declared) or 'none'})", node)
+        if name in FUNCTIONS or _ALIASES.get(name) in FUNCTIONS:
+            hint = f"; '{_ALIASES.get(name, name)}' is a function, call it with (...)"
+        if declared:
+            shown = ", ".join(declared[:20]) + (f", ... ({len(declared)} in all)"
+                                               if len(declared) > 20 else "")
+            listing = f" (declared: {shown})"
+        else:
+            listing = " (no names are declared)"
+        return f"unknown name '{name}'{hint}{listing}"
 
-    def binop(self, node, depth):
-        op = type(node.op)
-        if op is ast.BitXor:
-            raise _Refuse("'^' is not a power here: write x**2", node)
-        if op not in _BINOPS:
-            raise _Refuse(f"the operator {_op_text(node.op)} is not allowed", node)
-        left = self.build(node.left, depth + 1)
-        right = self.build(node.right, depth + 1)
-        if op is ast.Add:
-            return left + right
-        if op is ast.Sub:
-            return left - right
-        if op is ast.Mult:
-            return left * right
-        if op is ast.Div:
-            return left / right
-        self.check_power(left, right, node)
-        return left ** right
+    def _chain(self, node: ast.BinOp, depth: int, ops: tuple, combine):
+        """Flatten ``a op b op c ...`` (one precedence level) into one list of operands."""
+        rights = []
+        n = node
+        while isinstance(n, ast.BinOp) and isinstance(n.op, ops):
+            if n is not node:
+                self._count(n, depth)
+            rights.append((type(n.op), n.right))
+            n = n.left
+        rights.reverse()
+        operands = [n] + [r for _, r in rights]
+        kinds = [ops[0]] + [k for k, _ in rights]
+        return None, operands, lambda args: combine(args, kinds, operands, node)
 
-    def check_power(self, base, exp, node):
-        """Refuse exact powers whose value would be huge (9**9**9 has 369 million digits)."""
-        if not (base.is_number and exp.is_number):
-            if exp.is_Integer and abs(int(exp)) > 10_000:
-                raise _Refuse(f"the exponent {exp} is too large (limit 10000)", node)
-            return
-        if exp.is_Integer or exp.is_Rational:
-            e = abs(exp.p) if exp.is_Rational else abs(int(exp))
-            if base.is_Rational:
-                if base in (0, 1, -1):
-                    return
-                bits = max(_log2(abs(base.p)), _log2(base.q), 1.0)
-                if bits * e > self.limits.max_power_bits:
-                    digits = int(bits * e * 0.30103)
-                    raise _Refuse(f"the exact power would have about {digits} digits (limit "
-                                  f"{int(self.limits.max_power_bits * 0.30103)}); write it "
-                                  "as a float if you mean an approximate value", node)
-            elif e > 10_000:
-                raise _Refuse(f"the exponent {exp} is too large (limit 10000)", node)
-        elif exp.is_Float and base.is_Float:
-            return
+    # -- arithmetic with size checks ----------------------------------------------------------
+    def _add(self, args, kinds, operands, node):
+        num = den = 0
+        for a in args:
+            n, d, _ = _exact_parts(a)
+            num = max(num, n)
+            den += d
+        est = num + 2 * den + len(args).bit_length()
+        if est > self.limits.max_power_bits:
+            self.fail(f"{self.segment(node)} is too large to compute exactly: the sum would "
+                      f"have up to about {_digits_from_bits(est)} digits (limit: "
+                      f"max_power_bits={self.limits.max_power_bits:,})", node)
+        terms = [a if k is ast.Add else self._sym(o, lambda v: -v, a)
+                 for a, k, o in zip(args, kinds, operands)]
+        return self._sym(node, sp.Add, *terms)
 
-    def call(self, node, depth):
-        if not isinstance(node.func, ast.Name):
-            raise _Refuse("only the functions exp, log, sqrt, sin, ... can be called", node)
-        fname = node.func.id
-        if fname not in FUNCTIONS:
-            if fname in self.symbols:
-                raise _Refuse(f"'{fname}' is a symbol, not a function; write {fname}*(...) "
-                              "to multiply", node)
-            guess = nearest(fname, FUNCTIONS)
-            hint = f"; did you mean '{guess}'?" if guess else ""
-            raise _Refuse(f"unknown function '{fname}'{hint} (allowed: "
-                          f"{', '.join(sorted(FUNCTIONS))})", node)
+    def _mul(self, args, kinds, operands, node):
+        bits = root = 0
+        for a in args:
+            n, d, r = _exact_parts(a)
+            bits += n + d
+            root += r
+        if bits > self.limits.max_power_bits:
+            self.fail(f"{self.segment(node)} is too large to compute exactly: the product "
+                      f"would have up to about {_digits_from_bits(bits)} digits (limit: "
+                      f"max_power_bits={self.limits.max_power_bits:,})", node)
+        if root > self.limits.max_root_bits:
+            self.fail(f"{self.segment(node)}: the exact roots in this product are of numbers "
+                      f"too large to simplify (limit: max_root_bits="
+                      f"{self.limits.max_root_bits:,})", node)
+        factors = []
+        for a, k, o in zip(args, kinds, operands):
+            if k is ast.Div:
+                if a.is_Number and a.is_zero:
+                    self.fail(f"division by zero in {self.segment(node)}", o)
+                a = self._sym(o, sp.Pow, a, sp.S.NegativeOne)
+            factors.append(a)
+        return self._sym(node, sp.Mul, *factors)
+
+    def _pow(self, base, exponent, node):
+        lim = self.limits
+        if base.is_Number and base.is_zero and exponent.is_Number and exponent.is_negative:
+            self.fail(f"division by zero: {self.segment(node)} is 0 to a negative power", node)
+        if exponent.is_Rational and not base.is_Add:
+            n, d, r = _exact_parts(base)
+            size = n + d + r
+            if size:
+                est = size * abs(exponent.p) // exponent.q  # exact int: no float overflow
+                if est > lim.max_power_bits:
+                    self.fail(f"{self.segment(node)} would have up to about "
+                              f"{_digits_from_bits(est)} digits; exact powers are limited to "
+                              f"{lim.max_power_bits:,} bits (bits(base) * exponent); write "
+                              "the base as a float (e.g. 9.0) for a floating-point value",
+                              node)
+                if not exponent.is_Integer and size > lim.max_root_bits:
+                    self.fail(f"{self.segment(node)}: the exact root of a number with about "
+                              f"{_digits_from_bits(size)} digits is too expensive to simplify "
+                              f"(limit: max_root_bits={lim.max_root_bits:,}); write the base "
+                              "as a float", node)
+        return self._sym(node, sp.Pow, base, exponent)
+
+    # -- calls ----------------------------------------------------------------------------
+    def _call_node(self, node: ast.Call):
+        func = node.func
+        if not isinstance(func, ast.Name):
+            if isinstance(func, ast.Attribute):
+                self.fail("attribute access (.name) is not allowed", func)
+            self.fail(f"only the functions {', '.join(FUNCTIONS)} can be called", node)
+        name = func.id
+        if name.startswith("__"):
+            self.fail(f"names starting with '__' are not allowed: '{name}'", func)
+        if name not in FUNCTIONS:
+            if name in self.symbols:
+                self.fail(f"'{name}' is a declared symbol, not a function; for a product "
+                          f"write {name}*(...)", func)
+            if name in CONSTANTS:
+                self.fail(f"'{name}' is a constant, not a function; for a product write "
+                          f"{name}*(...)", func)
+            alias = _ALIASES.get(name) or nearest(name, list(FUNCTIONS))
+            hint = f"; did you mean '{alias}'?" if alias in FUNCTIONS else ""
+            if alias == "**":
+                hint = "; write a**b for powers"
+            self.fail(f"unknown function '{name}'{hint} (functions: "
+                      f"{', '.join(FUNCTIONS)})", func)
         if node.keywords:
-            raise _Refuse(f"{fname}() takes no keyword arguments", node)
-        ctor, lo, hi = FUNCTIONS[fname]
-        n = len(node.args)
-        if n < lo or (hi is not None and n > hi):
-            want = str(lo) if lo == hi else (f"{lo} or more" if hi is None else f"{lo} or {hi}")
-            raise _Refuse(f"{fname}() takes {want} argument(s), got {n}", node)
-        args = [self.build(a, depth + 1) for a in node.args]
-        return ctor(*args)
+            self.fail(f"keyword arguments are not allowed in {name}(...)", node.keywords[0])
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                self.fail("'*' unpacking is not allowed", a)
+        _, lo, hi = FUNCTIONS[name]
+        k = len(node.args)
+        if k < lo or (hi is not None and k > hi):
+            if hi is None:
+                want = f"at least {lo} arguments"
+            elif lo == hi:
+                want = f"{lo} argument{'s' if lo != 1 else ''}"
+            else:
+                want = f"{lo} to {hi} arguments"
+            usage = {"log": " (log(x) or log(x, base))", "atan2": " (atan2(y, x))"}.get(name, "")
+            self.fail(f"{name}() takes {want}{usage}, got {k}", node)
+        return None, tuple(node.args), lambda args: self._call(name, args, node)
+
+    def _call(self, name: str, args: list, node: ast.Call):
+        if name == "sqrt":
+            return self._pow(args[0], sp.S.Half, node)
+        if name == "log" and len(args) == 2:
+            base = args[1]
+            if base.is_Number and (base.is_zero or base.is_negative or base == 1):
+                self.fail(f"the base of a logarithm must be positive and not 1, got {base}",
+                          node.args[1])
+        return self._sym(node, FUNCTIONS[name][0], *args)
+
+    # -- relations ------------------------------------------------------------------------
+    def _compare_node(self, node: ast.Compare, is_root: bool):
+        ops = [type(o) for o in node.ops]
+        texts = [_COMPARE_TEXT.get(o, "?") for o in ops]
+        if not self.relation:
+            self.fail(f"a comparison ('{texts[0]}') is not allowed here: this field takes an "
+                      "expression, not a constraint", node)
+        if not is_root:
+            self.fail("a comparison can only be a whole constraint, not part of an "
+                      "expression", node)
+        if len(ops) > 1:
+            parts = [node.left] + list(node.comparators)
+            pairs = " and ".join(f"'{self.segment(parts[i])} {texts[i]} "
+                                 f"{self.segment(parts[i + 1])}'" for i in range(len(ops)))
+            self.fail(f"chained comparisons are not allowed; write separate constraints: "
+                      f"{pairs} (or use the variable's lower/upper bounds)", node)
+        op = ops[0]
+        if op is ast.NotEq:
+            self.fail("'!=' cannot be a constraint; use ==, <= or >=", node)
+        if op not in (ast.Eq, ast.LtE, ast.GtE, ast.Lt, ast.Gt):
+            self.fail(f"'{texts[0]}' is not allowed; a constraint uses ==, <= or >=", node)
+        rel = {ast.Eq: sp.Eq, ast.LtE: sp.Le, ast.Lt: sp.Le, ast.GtE: sp.Ge,
+               ast.Gt: sp.Ge}[op]
+        return None, (node.left, node.comparators[0]), \
+            lambda a: self._relation(rel, a[0], a[1], node)
+
+    def _relation(self, rel, lhs, rhs, node):
+        """The relation, unevaluated (no assumption queries); a constant one is refused."""
+        if not (lhs.free_symbols or rhs.free_symbols):
+            truth = self._sym(node, rel, lhs, rhs)
+            what = {sp.true: "always true, so it restricts nothing",
+                    sp.false: "never true, so no point can satisfy it"}.get(truth, "constant")
+            self.fail(f"the constraint '{self.segment(node, 60)}' involves no symbol: it is "
+                      f"{what}", node)
+        return self._sym(node, rel, lhs, rhs, evaluate=False)
 
 
-def _log2(n: int) -> float:
-    """log2 of a positive integer of any size (no float overflow)."""
-    extra = max(n.bit_length() - 60, 0)
-    return math.log2(n >> extra) + extra if n > 0 else 0.0
-
-
-def _op_text(op) -> str:
-    return {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<",
-            ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&", ast.Invert: "~",
-            ast.Not: "not"}.get(type(op), type(op).__name__)
-
-
-_COMPARE = {ast.Eq: "==", ast.LtE: "<=", ast.GtE: ">=", ast.Lt: "<=", ast.Gt: ">="}
-
-
-def parse_expression(text, symbols: Mapping[str, sp.Symbol], *, field=None, file=None,
-                     line=None, column=None, relation: bool = False,
-                     limits: ExprLimits = DEFAULT_LIMITS):
-    """Parse ``text`` into a SymPy expression (or, with ``relation``, a relation).
+def parse_expression(text: str, symbols: Mapping[str, sp.Symbol], *, field: str | None = None,
+                     file: str | None = None, line: int | None = None,
+                     column: int | None = None, relation: bool = False,
+                     limits: ExprLimits = DEFAULT_LIMITS) -> sp.Expr | sp.Relational:
+    """Read expression text into sympy, safely.
 
     Args:
-        text: the user's expression, e.g. ``"(1 - x)**2 + 100*(y - x**2)**2"``.
-        symbols: the declared names (variables, parameters, data columns) -> Symbol.
-        field, file, line, column: where the text came from, for error messages.
-        relation: expect exactly one ``==``, ``<=`` or ``>=`` (``<``/``>`` read as
-            ``<=``/``>=``); returns a SymPy Eq/Le/Ge (or true/false when constant).
+        text: the expression, in the grammar of the module docstring.
+        symbols: name -> sympy Symbol for every name the text may use (declared
+            variables, parameters, data columns); these Symbol objects are used as
+            they are. ``pi``, ``E`` and the function names always mean the constant
+            or function.
+        field, file, line, column: where the text came from, copied to errors.
+        relation: True for a constraint: the text must be one comparison
+            ``lhs == rhs``, ``lhs <= rhs`` or ``lhs >= rhs`` (``<``/``>`` read as
+            ``<=``/``>=``), returned unevaluated as ``sympy.Eq``/``Le``/``Ge``; a
+            comparison without any symbol is refused. False: the text must not
+            contain a comparison.
+        limits: size limits (:class:`ExprLimits`).
+
+    Returns:
+        A sympy expression (or relation), with exact Integers and Rationals for
+        integer literals and their quotients, and Floats equal to Python's double
+        for float literals. Chains ``a + b - c`` and ``a * b / c`` are built in one
+        ``sympy.Add``/``sympy.Mul`` call (linear time for long sums).
 
     Raises:
-        InputError: kind ``expression``, naming the field and what is wrong.
+        InputError: ``kind="expression"``, with ``field``/``file``/``line``/
+            ``column`` as given; the message says what is wrong and, where it
+            helps, ``at character N`` (1-based, within ``text``). Division by zero,
+            ``log(0)``, results that are not real (``sqrt(-1)``) and numbers
+            beyond the limits are refused too.
     """
-    def fail(message, offset=None):
-        where = f" (at character {offset + 1})" if offset is not None else ""
-        raise InputError(message + where, field=field, file=file, line=line, column=column,
-                         kind="expression")
-
+    where = {"field": field, "file": file, "line": line, "column": column}
     if not isinstance(text, str):
-        fail(f"expected an expression as text, got {type(text).__name__}")
-    if len(text) > limits.max_length:
-        fail(f"the expression is {len(text)} characters long (limit {limits.max_length})")
-    if not text.strip():
-        fail("the expression is empty")
-    if not text.isascii():
-        bad = next(i for i, ch in enumerate(text) if not ch.isascii())
-        fail(f"non-ASCII character {text[bad]!r} in the expression", bad)
-    if "\n" in text.strip() or "\r" in text or ";" in text:
-        fail("an expression is one line without ';'")
-    # A cheap pre-check: runs of nesting that Python's own parser may choke on.
-    run = max((len(m.group()) for m in re.finditer(r"[(\-+~]+", text)), default=0)
-    if run > limits.max_depth:
-        fail(f"the expression is nested more than {limits.max_depth} levels deep (limit)")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as err:
-        msg = err.msg or "invalid syntax"
-        fail(f"syntax error: {msg}", None if err.offset is None else err.offset - 1)
-    except (RecursionError, MemoryError, ValueError, OverflowError):
-        fail("the expression is too deeply nested or too large to parse")
-    body = tree.body
-    builder = _Builder(symbols, limits)
-    try:
-        if relation:
-            if not isinstance(body, ast.Compare):
-                fail("a constraint needs ==, <= or >= (e.g. x + y <= 3)")
-            if len(body.ops) != 1:
-                fail("write a chain like 0 <= x <= 1 as two constraints, or as bounds "
-                     "(lower/upper) of the variable")
-            op = type(body.ops[0])
-            if op not in _COMPARE:
-                fail(f"the comparison {'!=' if op is ast.NotEq else op.__name__} is not "
-                     "allowed; use ==, <= or >=")
-            lhs = builder.build(body.left, 1)
-            rhs = builder.build(body.comparators[0], 1)
-            rel = _COMPARE[op]
-            if rel == "==":
-                return sp.Eq(lhs, rhs, evaluate=False)
-            return (sp.Le if rel == "<=" else sp.Ge)(lhs, rhs, evaluate=False)
-        if isinstance(body, ast.Compare):
-            fail("a comparison (==, <=, >=) is not allowed here; constraints go under "
-                 "'constraints'")
-        out = builder.build(body, 0)
-    except InputError:
-        raise
-    except _Refuse as err:
-        fail(err.message, err.offset)
-    except RecursionError:
-        fail("the expression is too deeply nested (limit)")
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError, MemoryError) as err:
-        fail(f"cannot build the expression: {type(err).__name__}: {err}")
-    if out.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I):
-        fail("the expression is not a finite real expression (it contains a division by "
-             "zero, infinity or the imaginary unit)")
-    return out
+        raise InputError(f"expected an expression as text, got {type(text).__name__}",
+                         kind="expression", **where)
+    parser = _Parser(text, symbols if symbols is not None else {}, relation, limits, where)
+    parser.clean()
+    tree = parser.parse_ast()
+    return parser.build(tree)
 
 
-class _SourcePrinter(sp.printing.str.StrPrinter):
-    """Problem-file syntax: Python operators and the whitelisted function names."""
+# --------------------------------------------------------------------------------------
+# Printing back
+# --------------------------------------------------------------------------------------
+_PRINTABLE_FUNCTIONS = tuple(f for f, _, _ in FUNCTIONS.values() if isinstance(f, type))
+_RELATION_TEXT = {sp.Equality: "==", sp.LessThan: "<=", sp.GreaterThan: ">=",
+                  sp.StrictLessThan: "<", sp.StrictGreaterThan: ">"}
+
+
+class _SourcePrinter(StrPrinter):
+    """StrPrinter restricted to the problem-file grammar (whitelist of node types)."""
+
+    def _print(self, expr, **kwargs):
+        if isinstance(expr, sp.Basic):
+            self._check(expr)
+        return super()._print(expr, **kwargs)
+
+    @staticmethod
+    def _check(expr):
+        ok = (
+            (isinstance(expr, sp.Symbol) and not isinstance(expr, (sp.Dummy, sp.Wild)))
+            or isinstance(expr, (sp.Rational, sp.Add, sp.Mul, sp.Pow))
+            or (isinstance(expr, sp.Float) and expr.is_finite)
+            or expr is sp.pi or expr is sp.E
+            or type(expr) in _PRINTABLE_FUNCTIONS
+            or type(expr) in _RELATION_TEXT
+        )
+        if not ok:
+            raise ValueError(f"{sp.sstr(expr)[:60]} ({type(expr).__name__}) cannot be written "
+                             "in a problem file")
+
+    def _print_Symbol(self, expr):
+        name = expr.name
+        if (not NAME_RE.match(name) or keyword.iskeyword(name) or name.startswith("__")
+                or name in FUNCTIONS or name in CONSTANTS or len(name) > MAX_NAME_LENGTH):
+            raise ValueError(f"the symbol name {name!r} cannot be written in a problem file")
+        return name
 
     def _print_Float(self, expr):
-        return repr(float(expr))
+        value = float(expr)
+        if not math.isfinite(value):
+            raise ValueError(f"{expr} cannot be written in a problem file")
+        return repr(value)
+
+    def _print_Integer(self, expr):
+        return str(expr.p)
 
     def _print_Rational(self, expr):
-        return f"({expr.p}/{expr.q})"
+        return f"{expr.p}/{expr.q}" if expr.q != 1 else str(expr.p)
 
     def _print_Exp1(self, expr):
         return "E"
@@ -337,35 +862,43 @@ class _SourcePrinter(sp.printing.str.StrPrinter):
     def _print_Pi(self, expr):
         return "pi"
 
-    def _print_ImaginaryUnit(self, expr):
-        raise ValueError("the imaginary unit has no problem-file syntax")
-
-    def _print_Infinity(self, expr):
-        raise ValueError("infinity has no problem-file syntax")
-
-    _print_NegativeInfinity = _print_Infinity
-    _print_ComplexInfinity = _print_Infinity
-
-    def _print_NaN(self, expr):
-        raise ValueError("nan has no problem-file syntax")
-
     def _print_Function(self, expr):
-        name = type(expr).__name__
-        if name not in FUNCTIONS:
-            raise ValueError(f"{name} has no problem-file syntax")
-        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+        return f"{type(expr).__name__}({', '.join(self._print(a) for a in expr.args)})"
 
-    def _print_Piecewise(self, expr):
-        raise ValueError("Piecewise has no problem-file syntax")
+    def _print_Max(self, expr):
+        return "Max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
-    _print_Heaviside = _print_Piecewise
-    _print_DiracDelta = _print_Piecewise
+    def _print_Min(self, expr):
+        return "Min(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Relational(self, expr):
+        op = _RELATION_TEXT.get(type(expr))
+        if op is None:
+            raise ValueError(f"the relation {sp.sstr(expr)} cannot be written in a problem "
+                             "file; use ==, <= or >=")
+        return (f"{self.parenthesize(expr.lhs, precedence(expr))} {op} "
+                f"{self.parenthesize(expr.rhs, precedence(expr))}")
 
 
-def to_source(expr) -> str:
-    """Print ``expr`` in problem-file syntax, readable back by :func:`parse_expression`.
+def to_source(expr: sp.Basic) -> str:
+    """Write a sympy expression (or relation) in problem-file syntax.
+
+    The text uses ``**``, the grammar's function names, ``pi`` and ``E``;
+    :func:`parse_expression` reads it back to an equal expression (relations with
+    ``relation=True``). Floats print with Python's shortest round-trip ``repr``
+    (exact for 53-bit Floats; higher-precision Floats are rounded to a double),
+    rationals as ``p/q``, in parentheses where precedence needs them. ``<`` and
+    ``>`` print as such and are read back as ``<=``/``>=``.
 
     Raises:
-        ValueError: for things the grammar cannot express (I, oo, Piecewise, ...).
+        ValueError: for anything outside the grammar (``I``, ``oo``, ``nan``,
+            Piecewise, Heaviside, other functions, symbols that are not valid names).
+        TypeError: for objects that are not sympy expressions or Python numbers.
     """
-    return _SourcePrinter({"order": "none"}).doprint(sp.sympify(expr))
+    if isinstance(expr, bool) or not isinstance(expr, (sp.Basic, int, float)):
+        raise TypeError(f"to_source expects a sympy expression, got {type(expr).__name__}")
+    if isinstance(expr, int):
+        expr = sp.Integer(expr)
+    elif isinstance(expr, float):
+        expr = sp.Float(expr)
+    return _SourcePrinter().doprint(expr)

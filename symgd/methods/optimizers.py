@@ -13,9 +13,10 @@ SGD loop (symgd.methods.sgd) runs any optimizer without allocating. ``t`` is the
     momentum   v <- mu v + g;                step = -lr v            (heavy ball, Polyak 1964;
                                                                        PyTorch / optax form)
     nesterov   v <- mu v + g;                step = -lr (g + mu v)    (Nesterov's accelerated
-               gradient as reformulated by Sutskever, Martens, Dahl & Hinton, "On the
-               importance of initialization and momentum in deep learning", ICML 2013, with
-               the look-ahead folded into the parameters; PyTorch's nesterov=True)
+               gradient in the momentum form of Sutskever, Martens, Dahl & Hinton, "On the
+               importance of initialization and momentum in deep learning", ICML 2013,
+               eq. 3-4, rewritten in the look-ahead parameters as in Bengio,
+               Boulanger-Lewandowski & Pascanu, ICASSP 2013; PyTorch's nesterov=True)
     adagrad    G <- G + g^2;                 step = -lr g / (sqrt(G) + eps)
                (Duchi, Hazan & Singer, "Adaptive subgradient methods", JMLR 12, 2011;
                G starts at 0, eps 1e-10 as in PyTorch)

@@ -12,9 +12,11 @@ At each epoch's end, in this order:
       (1/n) sum_B |B| L_B, recorded in ``history``; non-finite: ``diverged``;
     * the full-data test of SPEC §2, ||g||_inf <= tol max(1, |F|) with F = scale * mean
       loss over all samples and g its projected gradient (``objective_scale``: 1 for a
-      mean loss, n for a sum), gives ``converged``;
-    * the loss rising three epochs running above the starting loss: ``diverged`` (the
-      message suggests learning_rate / 10);
+      mean loss, n for a sum), gives ``converged`` where F is no higher than at the
+      start (on the way to overflow, |F| ~ 1e128 passes any relative test);
+    * the epoch loss rising three epochs running while above the start's full-data
+      loss: ``diverged`` (the message suggests learning_rate / 10); so does a
+      non-finite loss, gradient or parameter at any step;
     * early stopping (``patience``): no epoch loss below (1 - min_delta) times the
       reference for ``patience`` epochs gives ``converged``, and the best parameters are
       restored (Prechelt, "Early stopping - but when?", 1998; Keras' EarlyStopping with
@@ -35,7 +37,8 @@ The loop (:func:`sgd_loop`) is compiled once for all problems (explicit signatur
 steps per call, so Python checks the deadline and Ctrl-C about every 20 ms. Shuffles
 come from ``numpy.random.Generator(PCG64(seed))`` in Python, one permutation per epoch
 drawn in order, and enter the loop as int64 index arrays: the same seed gives bitwise
-the same run, however the run is cut into calls (DESIGN.md, reproducibility).
+the same run, however the run is cut into calls (DESIGN.md, reproducibility); no seed
+means seed 0, so runs are reproducible unless a seed is asked for.
 """
 from __future__ import annotations
 
@@ -46,14 +49,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, types
 
+from symgd.errors import InputError, unknown_name_message
 from symgd.kernel_types import ADDR, MAT, VEC
+from symgd.methods import optimizers as O
 from symgd.methods import status as S
 from symgd.methods.batchcall import DATA, IVEC, call_batch_kernel, full_pass
-from symgd.methods.common import UNBOUNDED_F, all_finite, converged_test, copy_into, project
-from symgd.methods.common import projected_grad_norm
+from symgd.methods.common import (UNBOUNDED_F, all_finite, converged_test, copy_into, project,
+                                  projected_grad_norm)
 from symgd.methods.driver import Outcome
-from symgd.errors import InputError, unknown_name_message
-from symgd.methods import optimizers as O
 from symgd.methods.optimizers import update
 from symgd.methods.schedules import PLATEAU, learning_rate, pack_schedule
 
@@ -407,8 +410,8 @@ def _message(status, reason, o, js, fs, gnorm, which, lr):
     e, b, tol = int(js[J_EPOCH]), int(js[J_BEST_EPOCH]), o["tol"]
     avg = f" x is the average of the last {int(js[J_NSWA])} epochs (SWA)." if which == "swa" else ""
     if status == "converged" and reason == S.R_GRAD:
-        return (f"full-data gradient norm {gnorm:.3g} <= tol {tol:g} * max(1, |f|) at the end "
-                f"of epoch {e}")
+        return (f"full-data gradient norm {gnorm:.3g} <= tol {tol:g} * max(1, |f|) "
+                + (f"at the end of epoch {e}" if e else "at the start"))
     if status == "converged":
         kept = avg or (f" restored {f'epoch {b}' if b else 'the start'} (full-data loss "
                        f"{fs[X_BEST]:.6g}).")
@@ -449,6 +452,10 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
             mean loss (1 for mean losses, n for sums); used by the gradient test.
         chunk_steps: minibatch steps per compiled call (tests); default adaptive (~20 ms).
 
+    ``options["_progress"]``, if given, is called between calls as progress(epochs,
+    F at the last epoch's end, its gradient norm); ``options["time_limit"]`` counts
+    from this call when no deadline is given.
+
     Returns:
         SGDOutcome, with the per-epoch ``history``.
     """
@@ -476,6 +483,9 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
     perms = shuffles.next()
     call = _entry()
     ipar[I_STEPS] = chunk_steps or 64
+    if deadline is None and o["time_limit"] is not None:
+        deadline = t0 + o["time_limit"]
+    progress = o.get("_progress")
     stopped, code = None, S.RUNNING
     try:
         while True:
@@ -485,6 +495,8 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
                 break
             if js[J_ROW] >= perms.shape[0]:
                 perms, js[J_ROW] = shuffles.next(), 0
+            if progress is not None:
+                progress(int(js[J_EPOCH]), scale * float(fs[X_FULL]), float(fs[X_GNORM]))
             now = time.perf_counter()
             if deadline is not None and now >= deadline:
                 stopped = "timeout"
@@ -500,24 +512,32 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
     status = stopped or S.NAMES[code]
     reason = int(js[J_REASON])
 
+    passes = [int(js[J_NFULL])]
+
+    def pass_at(th):
+        passes[0] += 1
+        return full_pass(addr, data, th)
+
     def mean_loss(th):
-        f = full_pass(addr, data, th)[0]
+        f = pass_at(th)[0]
         return f if math.isfinite(f) else math.inf
 
     x, which = _choose(status, reason, W, js, theta0, mean_loss)
     lo, hi = W[W_LO], W[W_HI]
-    if which == "current" and status == "converged":
+    e = int(js[J_EPOCH])
+    # The loop ends right after an epoch's full-data pass when it converges on the
+    # gradient test or runs out of epochs: its loss and gradient at x are known.
+    if which == "current" and reason in (S.R_MAXITER, S.R_GRAD) and status != "timeout":
         fm, gm = float(fs[X_FULL]), W[W_G].copy()
     else:
-        fm, gm = full_pass(addr, data, x)
+        fm, gm = pass_at(x)
     g = scale * gm
     f = float(full_loss(x)) if full_loss is not None else scale * fm
     gnorm = float(projected_grad_norm(x, g, lo, hi)) if all_finite(g) else math.nan
     lr = float(o["learning_rate"])
-    e = int(js[J_EPOCH])
     return SGDOutcome(
         status=status, reason=reason, x=x, f=f, grad_norm=gnorm, g=g, iterations=e,
-        evaluations={"f": int(js[J_NFULL]), "grad": int(js[J_NFULL]), "hess": 0,
+        evaluations={"f": passes[0], "grad": passes[0], "hess": 0,
                      "batch": int(js[J_STEP])},
         time_s=time.perf_counter() - t0, last_step=float(fs[X_RATE]),
         history=hist[H_LOSS, :e].copy(), full_history=hist[H_FULL, :e].copy(),

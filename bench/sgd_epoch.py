@@ -1,0 +1,256 @@
+"""One epoch of minibatch SGD on a linear least-squares model, side by side in one run.
+
+Model y ~ w.x + b with 10 features (p = 11), 1e6 samples, batch 32, plain SGD with
+lr 0.01, one epoch over a fresh shuffle. Competitors:
+
+  symgd        run_sgd (symgd.methods.sgd) with a batch kernel written exactly as
+               symgd.fit.codegen generates it for this model (k_batch below); includes
+               the shuffle, the full-data passes of the gradient test at the start and
+               at the epoch's end, and the result's bookkeeping;
+  hand+perm    a hand-written numba epoch loop with the model inlined, plus the same
+               numpy shuffle (what a user would write by hand);
+  hand         the same loop given a ready-made shuffle (the floor);
+  torch        torch.optim.SGD on nn.Linear, the usual minibatch loop;
+  jax          jax.lax.scan over the epoch's minibatches, jitted (compiled beforehand).
+
+torch and jax are not symgd dependencies: they run only where importable (DESIGN.md,
+"Benchmarks"). Prints median seconds per epoch over interleaved rounds, samples/s,
+and the ratios against the targets (>= 100x torch, >= 2x jax, within 1.5x of the
+hand-written loop). Run: python bench/sgd_epoch.py [--rounds 5] [--n 1000000]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+from numba import cfunc, njit
+
+from symgd.fit.abi import BATCH_SIG
+from symgd.methods.sgd import SGD_OPTIONS, run_sgd
+
+P_FEATURES = 10
+BATCH = 32
+LR = 0.01
+_OPTS = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+
+
+@cfunc(BATCH_SIG, **_OPTS)
+def k_batch(th, d, n, idx, m, grad):
+    # As symgd.fit.codegen prints it for model = w0*x0 + ... + w9*x9 + b, loss mse.
+    v0, v1, v2, v3, v4 = th[0], th[1], th[2], th[3], th[4]
+    v5, v6, v7, v8, v9, v10 = th[5], th[6], th[7], th[8], th[9], th[10]
+    f = 0.0
+    g0 = g1 = g2 = g3 = g4 = g5 = g6 = g7 = g8 = g9 = g10 = 0.0
+    for q_ in range(m):
+        i = idx[q_]
+        c0 = d[i]
+        c1 = d[n + i]
+        c2 = d[2 * n + i]
+        c3 = d[3 * n + i]
+        c4 = d[4 * n + i]
+        c5 = d[5 * n + i]
+        c6 = d[6 * n + i]
+        c7 = d[7 * n + i]
+        c8 = d[8 * n + i]
+        c9 = d[9 * n + i]
+        c10 = d[10 * n + i]
+        r = (c0*v0 + c1*v1 - c10 + c2*v2 + c3*v3 + c4*v4 + c5*v5 + c6*v6 + c7*v7 + c8*v8
+             + c9*v9 + v10)
+        l = r * r  # noqa: E741
+        l1 = 2.0 * r
+        f += l
+        g0 += l1 * c0
+        g1 += l1 * c1
+        g2 += l1 * c2
+        g3 += l1 * c3
+        g4 += l1 * c4
+        g5 += l1 * c5
+        g6 += l1 * c6
+        g7 += l1 * c7
+        g8 += l1 * c8
+        g9 += l1 * c9
+        g10 += l1 * 1.0
+    if m <= 0:
+        return 0.0
+    inv_ = 1.0 / m
+    grad[0] = g0 * inv_
+    grad[1] = g1 * inv_
+    grad[2] = g2 * inv_
+    grad[3] = g3 * inv_
+    grad[4] = g4 * inv_
+    grad[5] = g5 * inv_
+    grad[6] = g6 * inv_
+    grad[7] = g7 * inv_
+    grad[8] = g8 * inv_
+    grad[9] = g9 * inv_
+    grad[10] = g10 * inv_
+    return f * inv_
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def hand_epoch(data, perm, theta, lr, bs):
+    """Plain minibatch SGD over one epoch, model and gradient inlined (the floor)."""
+    n = data.shape[1]
+    p = data.shape[0] - 1
+    g = np.empty(p + 1)
+    total = 0.0
+    for s in range(0, n, bs):
+        m = min(bs, n - s)
+        g[:] = 0.0
+        f = 0.0
+        for q in range(s, s + m):
+            i = perm[q]
+            r = theta[p] - data[p, i]
+            for j in range(p):
+                r += theta[j] * data[j, i]
+            f += r * r
+            for j in range(p):
+                g[j] += 2.0 * r * data[j, i]
+            g[p] += 2.0 * r
+        total += f
+        for j in range(p + 1):
+            theta[j] -= lr * g[j] / m
+    return total / n
+
+
+def make_data(n, seed=0):
+    rng = np.random.Generator(np.random.PCG64(seed))
+    data = np.empty((P_FEATURES + 1, n))
+    data[:P_FEATURES] = rng.standard_normal((P_FEATURES, n))
+    w = np.linspace(-1.0, 1.0, P_FEATURES)
+    data[P_FEATURES] = w @ data[:P_FEATURES] + 0.5 + 0.1 * rng.standard_normal(n)
+    return data
+
+
+def bench_symgd(data):
+    p = P_FEATURES + 1
+    opts = {**SGD_OPTIONS, "optimizer": "sgd", "learning_rate": LR, "batch_size": BATCH,
+            "epochs": 1, "seed": 1}
+    lo, hi = np.full(p, -np.inf), np.full(p, np.inf)
+
+    def run():
+        t = time.perf_counter()
+        r = run_sgd(k_batch.address, data, np.zeros(p), lo, hi, opts, None, None)
+        return time.perf_counter() - t, r.history[0]
+    return run
+
+
+def bench_hand(data, with_shuffle):
+    n = data.shape[1]
+    rng = np.random.Generator(np.random.PCG64(1))
+    ready = rng.permutation(n)
+
+    def run():
+        t = time.perf_counter()
+        perm = rng.permutation(n) if with_shuffle else ready
+        loss = hand_epoch(data, perm, np.zeros(P_FEATURES + 1), LR, BATCH)
+        return time.perf_counter() - t, loss
+    return run
+
+
+def bench_torch(data):
+    import torch
+
+    X = torch.from_numpy(np.ascontiguousarray(data[:P_FEATURES].T))
+    y = torch.from_numpy(data[P_FEATURES].copy())
+    n = X.shape[0]
+    gen = torch.Generator().manual_seed(1)
+
+    def run():
+        model = torch.nn.Linear(P_FEATURES, 1, dtype=torch.float64)
+        torch.nn.init.zeros_(model.weight)
+        torch.nn.init.zeros_(model.bias)
+        opt = torch.optim.SGD(model.parameters(), lr=LR)
+        t = time.perf_counter()
+        perm = torch.randperm(n, generator=gen)
+        total = 0.0
+        for s in range(0, n, BATCH):
+            idx = perm[s:s + BATCH]
+            loss = ((model(X[idx]).squeeze(1) - y[idx]) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * idx.numel()
+        return time.perf_counter() - t, total / n
+    return run
+
+
+def bench_jax(data):
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    X = jnp.asarray(data[:P_FEATURES].T)
+    y = jnp.asarray(data[P_FEATURES])
+    n = X.shape[0]
+    nb = n // BATCH  # 1e6 / 32: no partial batch
+
+    def loss_fn(params, idx):
+        w, b = params
+        r = X[idx] @ w + b - y[idx]
+        return jnp.mean(r * r)
+
+    @jax.jit
+    def epoch(params, batches):
+        def step(params, idx):
+            loss, g = jax.value_and_grad(loss_fn)(params, idx)
+            return jax.tree_util.tree_map(lambda p, d: p - LR * d, params, g), loss
+        params, losses = jax.lax.scan(step, params, batches)
+        return params, jnp.mean(losses)
+
+    rng = np.random.Generator(np.random.PCG64(1))
+    params0 = (jnp.zeros(P_FEATURES), jnp.zeros(()))
+    epoch(params0, jnp.asarray(rng.permutation(n)[:nb * BATCH].reshape(nb, BATCH)))  # compile
+
+    def run():
+        t = time.perf_counter()
+        batches = jnp.asarray(rng.permutation(n)[:nb * BATCH].reshape(nb, BATCH))
+        params, loss = epoch(params0, batches)
+        jax.block_until_ready(params)
+        return time.perf_counter() - t, float(loss)
+    return run
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--n", type=int, default=1_000_000)
+    args = ap.parse_args()
+    data = make_data(args.n)
+    runners = {"symgd": bench_symgd(data), "hand+perm": bench_hand(data, True),
+               "hand": bench_hand(data, False)}
+    for name, make in (("torch", bench_torch), ("jax", bench_jax)):
+        try:
+            runners[name] = make(data)
+        except ImportError:
+            print(f"{name}: not installed")
+    times = {name: [] for name in runners}
+    losses = {}
+    for name, run in runners.items():  # warm up: compile / load caches
+        losses[name] = run()[1]
+    for _ in range(args.rounds):  # interleaved rounds
+        for name, run in runners.items():
+            time.sleep(0.05)  # let spinning BLAS / intra-op threads settle
+            dt, losses[name] = run()
+            times[name].append(dt)
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    n = args.n
+    print(f"linear model, {P_FEATURES} features, n = {n:.0e}, batch {BATCH}, one epoch of SGD "
+          f"(lr {LR}); median of {args.rounds} rounds")
+    for name, t in med.items():
+        print(f"  {name:10s} {t * 1e3:9.1f} ms  {n / t:12.3e} samples/s  "
+              f"epoch loss {losses[name]:.5f}")
+    s = med["symgd"]
+    print(f"symgd / hand+perm: {s / med['hand+perm']:.2f}x the time (target <= 1.5)")
+    print(f"symgd / hand:      {s / med['hand']:.2f}x the time")
+    for name, target in (("torch", 100), ("jax", 2)):
+        if name in med:
+            print(f"{name} / symgd: {med[name] / s:.1f}x faster (target >= {target})")
+        else:
+            print(f"{name}: not installed (target >= {target}x)")
+
+
+if __name__ == "__main__":
+    main()
