@@ -107,7 +107,7 @@ def torch_kernel(x, y):
         r = t[0] * torch.exp(-t[1] * xt) + t[2] - yt
         f = torch.mean(r * r)
         f.backward()
-        return float(f), t.grad.numpy().copy()
+        return float(f.detach()), t.grad.numpy().copy()
     return run
 
 

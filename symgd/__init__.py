@@ -5,10 +5,17 @@ gradient and Hessian exactly, finds critical points in closed form where it can,
 otherwise runs numba-compiled gradient descent, line searches or Newton steps.
 """
 from symgd.errors import InputError
-from symgd.problem import Constraint, Problem, Variable
 from symgd.result import Result
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Problem and friends import sympy (~0.3 s); a warm CLI run never needs it.
+    if name in ("Problem", "Variable", "Constraint"):
+        from symgd import problem as _problem
+        return getattr(_problem, name)
+    raise AttributeError(f"module 'symgd' has no attribute {name!r}")
 
 
 def load(path, overrides=()):

@@ -61,10 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(args):
     from symgd.io.problem_file import load
 
-    overrides = list(args.set)
-    if getattr(args, "method", None):
-        overrides.append(f"method={args.method}")
-    return load(args.problem, overrides=overrides)
+    return load(args.problem, overrides=_overrides(args))
 
 
 def write_atomically(path: str, text: str) -> None:
@@ -103,12 +100,39 @@ def _progress_printer():
     return report
 
 
+def _overrides(args) -> list:
+    overrides = list(args.set)
+    if getattr(args, "method", None):
+        overrides.append(f"method={args.method}")
+    return overrides
+
+
+def _solve_file(args):
+    """(problem, result): from the warm index when this file was solved before (no sympy),
+    else the full path, which then records the file in the index."""
+    from symgd import warm
+    from symgd.solver import solve
+
+    progress = _progress_printer() if args.verbose else None
+    light = warm.lookup(args.problem, _overrides(args))
+    if light is not None:
+        try:
+            return light, solve(light, progress=progress)
+        except LookupError:
+            pass  # its kernels were cleared: take the full path
+    problem = _load(args)
+    result = solve(problem, progress=progress)
+    from symgd.solver import _COMPILED
+    entry = _COMPILED.get(problem)
+    if entry is not None:
+        warm.record(args.problem, _overrides(args), problem, entry.kernels)
+    return problem, result
+
+
 def _cmd_solve(args) -> int:
-    import symgd
     from symgd.report import format_result
 
-    problem = _load(args)
-    result = symgd.solve(problem, progress=_progress_printer() if args.verbose else None)
+    problem, result = _solve_file(args)
     payload = _dumps(result.to_dict())
     if args.out:
         write_atomically(args.out, payload + "\n")

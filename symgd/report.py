@@ -12,8 +12,18 @@ def _num(v) -> str:
     return f"{v:.12g}"
 
 
+def _fit_header(problem) -> str:
+    """One line saying what a data fit minimises."""
+    if problem.model is not None:
+        return f"{problem.name}: fit {problem.model} to {problem.target} (loss {problem.loss})"
+    return f"{problem.name}: {problem.sense} the {problem.reduce} over samples of " \
+           f"{problem.objective}"
+
+
 def format_result(problem, result) -> str:
-    lines = [f"{problem.name}: {problem.sense} {problem.objective}"]
+    objective = getattr(problem, "objective_text", None) or problem.objective  # warm index
+    lines = [_fit_header(problem) if getattr(problem, "is_fit", False)
+             else f"{problem.name}: {problem.sense} {objective}"]
     lines.append(f"status:   {result.status} ({'success' if result.success else 'not solved'})")
     lines.append(f"method:   {result.method}" + (
         f" (requested {result.requested_method})"
@@ -29,6 +39,9 @@ def format_result(problem, result) -> str:
     if result.iterations or result.evaluations:
         ev = ", ".join(f"{k} {v}" for k, v in result.evaluations.items())
         lines.append(f"iterations: {result.iterations}; evaluations: {ev}")
+    if "n_samples" in result.extra:  # data fits: RSS, R², standard errors, correlations
+        from symgd.fit.report import fit_report
+        lines.append(fit_report(result))
     mult = result.extra.get("multipliers")
     if mult:
         lines.append("multipliers:")

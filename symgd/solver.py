@@ -36,8 +36,18 @@ def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False
     if entry is not None and (entry.kernels.has_hessian or not need_hessian) and (
             entry.kernels.line_poly or not need_line_poly):
         return entry
+    if getattr(problem, "light", False):  # from the warm index: kernels exist already
+        from symgd.warm import kernels_for
+        k = kernels_for(problem)
+        if k is None:
+            raise LookupError("the indexed kernel module is gone")
+        lo, hi = box([v.lower for v in problem.variables],
+                     [v.upper for v in problem.variables], len(problem.variables))
+        entry = _Compiled(None, k, lo, hi)
+        _COMPILED[problem] = entry
+        return entry
     from symgd import calculus
-    from symgd.compile import compile_problem
+    from symgd.compile.kernels import compile_problem
 
     d = calculus.derive(problem, hessian=True)
     with_h = True
@@ -232,7 +242,7 @@ def solve(problem, method: str | None = None, x0=None, *, progress=None, **optio
                 "(auglag is planned). Refusing rather than returning an unconstrained answer",
                 field="constraints", kind="option")
         if opts.get("line_search") == "exact" and requested in ("linesearch",) and \
-                not problem.objective.is_polynomial(*problem.symbols):
+                not _is_polynomial(problem):
             raise InputError("line_search 'exact' needs a polynomial objective (the step "
                              "solves d/da f(x + a d) = 0 in closed form); use armijo or wolfe",
                              field="options.line_search", kind="option")
@@ -254,6 +264,12 @@ def solve(problem, method: str | None = None, x0=None, *, progress=None, **optio
     return result
 
 
+def _is_polynomial(problem) -> bool:
+    if getattr(problem, "light", False):
+        return problem.is_polynomial
+    return bool(problem.objective.is_polynomial(*problem.symbols))
+
+
 def _deadline(opts, t_start):
     return None if opts["time_limit"] is None else t_start + float(opts["time_limit"])
 
@@ -271,8 +287,9 @@ def _solve_iterative(problem, method, opts, x0, t_start, requested, path, timing
     tc = time.perf_counter()
     comp = compiled(problem, need_hessian=spec.needs_hessian,
                     need_line_poly=opts.get("line_search") == "exact")
-    timings = {**timings, "derive": comp.derivatives.time_s,
-               "compile": max(time.perf_counter() - tc - comp.derivatives.time_s, 0.0)}
+    derive_s = comp.derivatives.time_s if comp.derivatives is not None else 0.0
+    timings = {**timings, "derive": derive_s,
+               "compile": max(time.perf_counter() - tc - derive_s, 0.0)}
     x = _start_point(problem, x0, comp.lower, comp.upper)
     outcome = spec.run(comp.kernels, x, comp.lower, comp.upper, opts, _deadline(opts, t_start))
     if outcome.iterations == 0 and outcome.reason == S.R_NONFINITE:

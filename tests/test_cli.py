@@ -141,3 +141,41 @@ def test_ctrl_c_returns_best_point_and_writes_out(tmp_path):
     assert d["fun"] < 24.2  # better than the start, f(-1.2, 1) = 24.2
     assert json.loads(out.read_text()) == d
     assert "Traceback" not in stderr
+
+
+WARM = """
+import sys, json, io, contextlib
+from symgd.cli import main
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    code = main(["solve", sys.argv[1], "--json"])
+print(json.dumps({"code": code, "sympy": "sympy" in sys.modules,
+                  "result": json.loads(buf.getvalue())}))
+"""
+
+
+def test_warm_run_skips_sympy_and_gives_the_same_answer(tmp_path):
+    env = dict(os.environ, SYMGD_CACHE_DIR=str(tmp_path / "cache"))
+    prob = tmp_path / "p.yaml"
+    prob.write_text("variables: {x: 3.0, y: -1.0}\nminimize: (x - 1)**4 + (x - y)**2\n"
+                    "method: newton\n")
+
+    def once():
+        r = subprocess.run([sys.executable, "-c", WARM, str(prob)], env=env, cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout.splitlines()[-1])
+
+    cold, warm = once(), once()
+    assert cold["sympy"] is True and warm["sympy"] is False
+    for d in (cold, warm):
+        assert d["code"] == 0 and d["result"]["status"] == "converged"
+    assert warm["result"]["x"] == cold["result"]["x"]
+    # (x - 1)^4 + (x - y)^2 has its minimum at x = y = 1 (a quartic-flat minimum)
+    assert warm["result"]["x"]["x"] == pytest.approx(1.0, abs=1e-2)
+    # an edited file is a different problem: the index entry is not reused
+    prob.write_text("variables: {x: 3.0, y: -1.0}\nminimize: (x - 2)**2 + (x - y)**2\n"
+                    "method: newton\n")
+    edited = once()
+    assert edited["sympy"] is True
+    assert edited["result"]["x"] == pytest.approx({"x": 2.0, "y": 2.0}, abs=1e-8)

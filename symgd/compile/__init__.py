@@ -1,4 +1,4 @@
-"""sympy -> generated Python module -> numba kernels, cached on disk."""
-from symgd.compile.kernels import Kernels, compile_problem
+"""sympy -> generated Python module -> numba kernels, cached on disk.
 
-__all__ = ["Kernels", "compile_problem"]
+Nothing is imported eagerly: loading cached kernels (symgd.warm) must not import sympy.
+"""

@@ -82,6 +82,13 @@ def load_module(source: str):
         current = None
     if current != source:
         _write_atomically(path, source)
+    return import_cached(name, path)
+
+
+def import_cached(name: str, path: Path):
+    """Import the generated module ``name`` from ``path`` (once per process)."""
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

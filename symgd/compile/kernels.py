@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symgd.compile import cache, codegen
+from symgd.compile import cache
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ def compile_problem(problem, derivatives=None, *, with_hessian: bool = True,
         with_line_poly: include the exact-line-search kernel where f is a polynomial.
     """
     from symgd import calculus
+    from symgd.compile import codegen
 
     t0 = time.perf_counter()
     d = derivatives or calculus.derive(problem, hessian=with_hessian)
@@ -65,9 +66,14 @@ def compile_problem(problem, derivatives=None, *, with_hessian: bool = True,
     src = codegen.kernel_source(problem.name, d.f, d.grad, hess, d.symbols,
                                 line_poly=with_line_poly)
     module = cache.load_module(src)
+    return kernels_from_module(module, len(d.symbols), time.perf_counter() - t0)
+
+
+def kernels_from_module(module, n: int, time_s: float) -> Kernels:
+    """The Kernels record of a loaded generated module."""
     h = getattr(module, "hess", None)
     lp = getattr(module, "line_poly", None)
     cfuncs = (module.fun, module.fg, h, lp)
     addresses = (module.fun.address, module.fg.address, 0 if h is None else h.address)
-    return Kernels(len(d.symbols), addresses, cfuncs, module.__name__,
-                   time.perf_counter() - t0, 0 if lp is None else lp.address)
+    return Kernels(n, addresses, cfuncs, module.__name__, time_s,
+                   0 if lp is None else lp.address)

@@ -24,7 +24,7 @@ class RunOutcome:
     lsq: tuple | None = None   # (S, Jᵀr, JᵀJ) at x where known (lm): saves two passes
 
 
-def _lm(spec, K, x, lo, hi, opts, deadline) -> RunOutcome:
+def _lm(problem, spec, K, x, lo, hi, opts, deadline) -> RunOutcome:
     from symgd.fit.lm import levenberg_marquardt
     y_norm2 = None
     if spec.model is not None:
@@ -35,8 +35,7 @@ def _lm(spec, K, x, lo, hi, opts, deadline) -> RunOutcome:
     o = levenberg_marquardt(K.lsq, x, lo, hi, max_iter=opts["max_iter"], **kw)
     if o.status == "diverged" and o.iterations == 0:
         from symgd.fit.solve import start_error
-        raise start_error(problem, o.x, o.rss, o.g if np.all(np.isfinite(o.g)) else
-                          np.where(np.isfinite(np.diag(o.A)), o.g, np.nan))
+        raise start_error(problem, o.x, o.rss, o.g)
     attempts = "lm"
     if o.status == "stalled" and K.has_avv and o.iterations < opts["max_iter"]:
         # second attempt, from the same start, with geodesic acceleration
@@ -118,7 +117,7 @@ def _sgd(problem, K, x, lo, hi, opts, deadline) -> RunOutcome:
 def run_method(method, problem, spec, K, x, lo, hi, opts, deadline) -> RunOutcome:
     """Run ``method`` (lm, gd, linesearch, newton, sgd) from x."""
     if method == "lm":
-        return _lm(spec, K, x, lo, hi, opts, deadline)
+        return _lm(problem, spec, K, x, lo, hi, opts, deadline)
     if method == "sgd":
         return _sgd(problem, K, x, lo, hi, opts, deadline)
     return _fullbatch(method, problem, K, x, lo, hi, opts, deadline)
@@ -148,7 +147,7 @@ def finish(problem, spec, K, out: RunOutcome, opts, requested, method, path, tim
     timings = {**timings, "statistics": time.perf_counter() - ts}
     extra["history"] = [spec.sign * h for h in out.history]
     if notes:
-        message = message + "; " + "; ".join(notes)
+        message = message.rstrip(". ") + "; " + "; ".join(notes)
     path = tuple(path) + (f"{method}: {status}",)
     return Result(problem=problem.name, method=method, requested_method=requested,
                   status=status, message=message, names=problem.names, x=x.copy(),

@@ -108,7 +108,8 @@ def statistics(spec, kernels, x, lower, upper, lsq=None) -> tuple:
                 for a, j in enumerate(free):
                     for b, k in enumerate(free):
                         den = se[a] * se[b]
-                        corr[names[j]][names[k]] = float(cov[a, b] / den) if den > 0 else None
+                        c = 1.0 if a == b else (float(cov[a, b] / den) if den > 0 else None)
+                        corr[names[j]][names[k]] = c
         if fixed.any():
             held = ", ".join(names[j] for j in np.flatnonzero(fixed))
             notes.append(f"no standard error for {held}: on a bound")

@@ -270,9 +270,10 @@ def _csv_header(fh, p: Path):
     """(names, raw header length) from the first line, bounded in size and columns."""
     try:
         line = fh.readline(MAX_HEADER_BYTES + 1)
-    except UnicodeDecodeError as err:
-        raise InputError(f"the header is not UTF-8 text (byte 0x{err.object[err.start]:02x})",
-                         file=str(p), field="data.file", line=1, kind="data") from None
+    except UnicodeDecodeError:
+        line, byte = _utf8_error(p)
+        raise InputError(f"the file is not UTF-8 text (byte 0x{byte:02x})", file=str(p),
+                         field="data.file", line=line, kind="data") from None
     if len(line) > MAX_HEADER_BYTES:
         raise InputError(f"the header line is longer than {MAX_HEADER_BYTES} characters "
                          "(limit); is this a CSV file with a header row?", file=str(p),

@@ -314,7 +314,7 @@ def check_sgd_options(opts: dict) -> dict:
     _real(o, "weight_decay", lo=0.0)
     _real(o, "min_delta", lo=0.0, hi=1.0, hi_closed=False)
     _real(o, "time_limit", lo=0.0, lo_closed=False, none_ok=True)
-    if o["optimizer"] not in O.CODES:
+    if not isinstance(o["optimizer"], str) or o["optimizer"] not in O.CODES:
         _bad("optimizer", unknown_name_message("optimizer", o["optimizer"], O.CODES))
     if o.get("device", "cpu") != "cpu":
         raise InputError("method 'sgd' runs on device 'cpu' only (cuda is planned)",
