@@ -287,6 +287,9 @@ def _solve_iterative(problem, method, opts, x0, t_start, requested, path, timing
     tc = time.perf_counter()
     comp = compiled(problem, need_hessian=spec.needs_hessian,
                     need_line_poly=opts.get("line_search") == "exact")
+    if comp.kernels.backend == "python":
+        path = list(path) + ["kernels: Python fallback (the generated code is longer than the "
+                             "compile budget SYMGD_MAX_COMPILE_LINES)"]
     derive_s = comp.derivatives.time_s if comp.derivatives is not None else 0.0
     timings = {**timings, "derive": derive_s,
                "compile": max(time.perf_counter() - tc - derive_s, 0.0)}

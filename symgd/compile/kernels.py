@@ -26,6 +26,7 @@ class Kernels:
     module_name: str
     time_s: float
     line_poly: int = 0
+    backend: str = "numba"  # or "python": the fallback for code too large to compile
 
     @property
     def has_hessian(self) -> bool:
@@ -63,8 +64,8 @@ def compile_problem(problem, derivatives=None, *, with_hessian: bool = True,
     t0 = time.perf_counter()
     d = derivatives or calculus.derive(problem, hessian=with_hessian)
     hess = d.hess if with_hessian else ()
-    src = codegen.kernel_source(problem.name, d.f, d.grad, hess, d.symbols,
-                                line_poly=with_line_poly)
+    src, backend = codegen.kernel_source(problem.name, d.f, d.grad, hess, d.symbols,
+                                         line_poly=with_line_poly)
     module = cache.load_module(src)
     return kernels_from_module(module, len(d.symbols), time.perf_counter() - t0)
 
@@ -75,5 +76,7 @@ def kernels_from_module(module, n: int, time_s: float) -> Kernels:
     lp = getattr(module, "line_poly", None)
     cfuncs = (module.fun, module.fg, h, lp)
     addresses = (module.fun.address, module.fg.address, 0 if h is None else h.address)
+    backend = "python" if getattr(module.KERNEL, "__module__", "") == "symgd.compile.pykernel" \
+        else "numba"
     return Kernels(n, addresses, cfuncs, module.__name__, time_s,
-                   0 if lp is None else lp.address)
+                   0 if lp is None else lp.address, backend)

@@ -33,6 +33,7 @@ import ast
 import keyword
 import math
 import re
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -69,9 +70,17 @@ class ExprLimits:
         max_root_bits: largest exact integer or rational (bits of numerator plus
             denominator) whose root sympy is asked to simplify, e.g. ``sqrt(n)``
             (sympy's perfect-power search grows steeply with the size of n).
+        max_minmax_args: arguments of one Max or Min, counting those of a Max
+            nested directly in a Max (sympy merges them); sympy compares every pair,
+            and its cost grows steeply (200 arguments take seconds).
+        max_minmax_depth: Max/Min calls nested inside one another (sympy's
+            simplification of alternating Max/Min nests also grows steeply).
         max_seconds: wall-clock budget for building the sympy expression; a
-            safety net against sympy constructions that are slow but not large
-            (deeply nested Max/Min, for one).
+            safety net against sympy constructions that are slow but not large.
+
+    Independently of these, no exact number in the result may have more decimal
+    digits than Python will convert to text (``sys.get_int_max_str_digits()``,
+    4300 by default): sympy could not print it, nor generate code from it.
     """
 
     max_length: int = 100_000
@@ -80,6 +89,8 @@ class ExprLimits:
     max_int_digits: int = 1000
     max_power_bits: int = 100_000
     max_root_bits: int = 2048
+    max_minmax_args: int = 50
+    max_minmax_depth: int = 20
     max_seconds: float = 5.0
 
 
@@ -300,6 +311,11 @@ _NODE_TEXT = {
 }
 
 
+def _is_minmax_call(node) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in ("Max", "Min"))
+
+
 class _Parser:
     """One parse: the cleaned text, where errors point, and the walk's counters."""
 
@@ -427,7 +443,7 @@ class _Parser:
                           "own constraint", body)
             self.fail("expected a constraint with ==, <= or >=, e.g. 'x + y <= 3'; found an "
                       "expression without a comparison")
-        work: list[tuple] = [(_VISIT, body, 1)]
+        work: list[tuple] = [(_VISIT, body, 1, 0)]
         values: list = []
         while work:
             item = work.pop()
@@ -437,15 +453,21 @@ class _Parser:
                 del values[len(values) - n:]
                 values.append(self._apply(fn, args, node))
                 continue
-            _, node, depth = item
+            _, node, depth, minmax = item
             self._count(node, depth)
             leaf, children, fn = self._classify(node, depth, is_root=node is body)
             if fn is None:
                 values.append(leaf)
                 continue
+            if _is_minmax_call(node):
+                minmax += 1
+                if minmax > self.limits.max_minmax_depth:
+                    self.fail(f"Max/Min calls are nested more than "
+                              f"{self.limits.max_minmax_depth} deep (limit: max_minmax_depth)",
+                              node)
             work.append((_APPLY, fn, len(children), node))
             for child in reversed(children):
-                work.append((_VISIT, child, depth + 1))
+                work.append((_VISIT, child, depth + 1, minmax))
         (result,) = values
         self._final_check(result)
         return result
@@ -500,6 +522,8 @@ class _Parser:
 
     def _final_check(self, result):
         """One iterative pass over the whole result (no recursion, shared nodes once)."""
+        max_digits = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") \
+            else 0
         stack, seen = [result], set()
         while stack:
             e = stack.pop()
@@ -509,6 +533,11 @@ class _Parser:
             why = _defect(e)
             if why is not None:
                 self.fail(f"the expression {why}")
+            if max_digits and e.is_Rational and \
+                    max(_bits(e.p), _bits(e.q)) * _LOG10_2 > max_digits - 2:
+                self.fail(f"the expression holds an exact number with about "
+                          f"{_digits_from_bits(max(_bits(e.p), _bits(e.q)))} digits, more than "
+                          f"can be printed ({max_digits}); write a factor as a float")
             stack.extend(e.args)
 
     # -- node classification ----------------------------------------------------------------
@@ -720,6 +749,12 @@ class _Parser:
     def _call(self, name: str, args: list, node: ast.Call):
         if name == "sqrt":
             return self._pow(args[0], sp.S.Half, node)
+        if name in ("Max", "Min"):
+            cls = FUNCTIONS[name][0]
+            count = sum(len(a.args) if type(a) is cls else 1 for a in args)
+            if count > self.limits.max_minmax_args:
+                self.fail(f"{name}() would compare {count} arguments; the limit is "
+                          f"{self.limits.max_minmax_args} (max_minmax_args)", node)
         if name == "log" and len(args) == 2:
             base = args[1]
             if base.is_Number and (base.is_zero or base.is_negative or base == 1):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from symgd.compile import pykernel
 from symgd.compile.fastcall import entry_point
 from symgd.methods import status as S
 
@@ -74,6 +75,8 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
         while True:
             tc = time.perf_counter()
             code = int(call(*kernel_args, W, fs, js))
+            if pykernel.interrupted and pykernel.take_interrupt():
+                raise KeyboardInterrupt  # arrived inside a Python fallback kernel
             if code != S.RUNNING:
                 break
             now = time.perf_counter()
