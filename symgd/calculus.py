@@ -24,8 +24,9 @@ class Derivatives:
     symbols: tuple
     f: sp.Expr
     grad: tuple
-    hess: tuple  # tuple of row tuples, symmetric
+    hess: tuple  # tuple of row tuples, symmetric; () when not built
     time_s: float
+    hess_skipped: str = ""  # why the Hessian is missing, when it was asked for
 
     def hess_matrix(self) -> sp.Matrix:
         return sp.Matrix(self.hess)
@@ -41,29 +42,63 @@ def _smooth(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
-def derive(problem, *, hessian: bool = True) -> Derivatives:
+# Wall-clock budget for symbolic differentiation. Past it, the Hessian is given up (the
+# methods that need none still run) or, for the gradient, the user is told. Override
+# with the environment variable SYMGD_DERIVE_BUDGET (seconds).
+DEFAULT_DERIVE_BUDGET_S = 30.0
+
+
+def derive_budget() -> float:
+    import os
+    try:
+        return float(os.environ.get("SYMGD_DERIVE_BUDGET", DEFAULT_DERIVE_BUDGET_S))
+    except ValueError:
+        return DEFAULT_DERIVE_BUDGET_S
+
+
+def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> Derivatives:
     """Gradient and (optionally) Hessian of the minimised objective.
 
     Args:
         problem: a :class:`symgd.Problem` that is not a data fit.
         hessian: also build the Hessian (Newton, verify, the saddle check need it).
+        budget_s: seconds for the whole derivation (default :func:`derive_budget`).
+            A Hessian not finished in time is left out (``hess == ()``, with
+            ``hess_skipped`` saying why); a gradient not finished in time is an
+            InputError of kind ``limit``.
     """
     t0 = time.perf_counter()
+    budget = derive_budget() if budget_s is None else budget_s
     syms = problem.symbols
     f = problem.minimized_objective()
-    grad = tuple(_smooth(sp.diff(f, s)) for s in syms)
+    grad = []
+    for s in syms:
+        grad.append(_smooth(sp.diff(f, s)))
+        if time.perf_counter() - t0 > budget:
+            raise InputError(
+                f"differentiating the objective took longer than the derivation budget of "
+                f"{budget:g} s (after {len(grad)} of {len(syms)} partial derivatives); "
+                "simplify the objective or raise SYMGD_DERIVE_BUDGET",
+                field=problem.sense, kind="limit")
+    grad = tuple(grad)
     hess: tuple = ()
+    skipped = ""
     if hessian:
-        rows = []
+        n = len(syms)
+        rows = [[None] * n for _ in range(n)]
         for i, gi in enumerate(grad):
-            rows.append([None] * len(syms))
-        for i, gi in enumerate(grad):
-            for j in range(i, len(syms)):
+            for j in range(i, n):
                 hij = _smooth(sp.diff(gi, syms[j]))
                 rows[i][j] = hij
                 rows[j][i] = hij
-        hess = tuple(tuple(r) for r in rows)
-    return Derivatives(syms, f, grad, hess, time.perf_counter() - t0)
+            if time.perf_counter() - t0 > budget:
+                skipped = (f"the Hessian was not finished within the derivation budget of "
+                           f"{budget:g} s; methods that need it (newton) are unavailable: try "
+                           "method=linesearch, or raise SYMGD_DERIVE_BUDGET")
+                break
+        else:
+            hess = tuple(tuple(r) for r in rows)
+    return Derivatives(syms, f, grad, hess, time.perf_counter() - t0, skipped)
 
 
 def user_sense_derivatives(problem, d: Derivatives) -> tuple:

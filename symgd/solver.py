@@ -50,12 +50,15 @@ def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False
     from symgd.compile.kernels import compile_problem
 
     d = calculus.derive(problem, hessian=True)
-    with_h = True
+    with_h = bool(d.hess)
+    if not with_h and need_hessian:
+        raise problem.input_error(d.hess_skipped, field=problem.sense, kind="limit")
     try:
-        calculus.check_size([h for row in d.hess for h in row], "Hessian")
-    except InputError:
+        if with_h:
+            calculus.check_size([h for row in d.hess for h in row], "Hessian")
+    except InputError as err:
         if need_hessian:
-            raise
+            raise _located(problem, err) from None
         with_h = False
     k = compile_problem(problem, d, with_hessian=with_h, with_line_poly=need_line_poly)
     lo, hi = box([v.lower for v in problem.variables], [v.upper for v in problem.variables],

@@ -205,6 +205,7 @@ def test_syntax_error_positions():
     assert "at character 3" in refused("x = 1").message
     assert "==" in refused("x = 1").message
     assert "at character 1" in refused("2x").message
+    assert "write >= instead of =>" in refused("x => 1", relation=True).message
 
 
 def test_unknown_name_suggests_and_lists():
@@ -265,6 +266,26 @@ def test_power_message_names_the_expression():
     assert err.message.startswith("9**9**9 would have up to about 466,500,752 digits")
 
 
+def test_max_min_limits():
+    many = "Max(" + ", ".join(f"x + {i}*y" for i in range(51)) + ")"
+    err, dt = timed(lambda: refused(many))
+    assert "51 arguments" in err.message and dt < 2.0
+    # a Max nested in a Max is merged by sympy, so its arguments count too
+    nested = "Max(" + ", ".join(f"Max(x, {i}*y + z)" for i in range(30)) + ")"
+    assert "max_minmax_args" in refused(nested).message
+    deep = "Max(x + 1, Min(y, -" * 25 + "z" + "))" * 25
+    err, dt = timed(lambda: refused(deep))
+    assert "nested more than 20" in err.message and dt < 2.0
+    assert P("Max(x, Min(y, z))") == sp.Max(x, sp.Min(y, z))
+
+
+def test_exact_numbers_must_stay_printable():
+    err = refused("2**20000")  # below max_power_bits, but over Python's int-to-text limit
+    assert "more than can be printed" in err.message
+    e = P("3**2000 * x")
+    assert str(e)  # printable
+
+
 def test_exact_powers_below_the_limit_are_computed():
     assert P("2**1000") == sp.Integer(2)**1000
     assert P("sqrt(10**100)") == sp.Integer(10)**50
@@ -287,6 +308,9 @@ def test_custom_limits():
     assert (DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.max_depth, DEFAULT_LIMITS.max_nodes,
             DEFAULT_LIMITS.max_int_digits, DEFAULT_LIMITS.max_power_bits) == (
         100_000, 200, 20_000, 1000, 100_000)
+    lim = ExprLimits(max_seconds=0.0)
+    long_sum = " + ".join(f"sin({i}*x)" for i in range(300))
+    assert "took more than" in refused(long_sum, limits=lim).message
 
 
 def test_text_must_be_a_string():
@@ -312,6 +336,10 @@ HOSTILE = [
     "1/(" * 180 + "x" + ")" * 180,
     "9" * 999 + "**" + "9" * 999,
     "(" + "+".join(["1/" + str(p) for p in range(2, 3000)]) + ")**1000",
+    "Max(" + ", ".join(f"{i}*x + y" for i in range(1500)) + ")",
+    "Max(x + 1, Min(y, -" * 90 + "z" + "))" * 90,
+    "*".join(f"sqrt({i})" for i in range(2, 1000)),
+    "*".join(f"{i}**x" for i in range(10**6, 10**6 + 800)),   # 6**x*7**x -> 42**x: huge base
 ]
 
 

@@ -68,3 +68,30 @@ def fit_report(result, *, min_correlation: float = MIN_CORRELATION) -> str:
             for _, a, b, c in sorted(pairs, reverse=True):
                 lines.append(f"    C({a}, {b}) = {c:+.4f}")
     return "\n".join(lines)
+
+
+def format_fit_derivatives(problem, *, latex: bool = False) -> str:
+    """What ``symgd derive`` can show for a data fit: the per-sample residual (or logit,
+    or objective) and its derivatives in the parameters; the loss is applied to it
+    per sample (symgd.fit.losses), never expanded into a sum over the data."""
+    import sympy as sp
+
+    from symgd.fit.derive import derive
+    from symgd.fit.spec import fit_spec
+
+    show = sp.latex if latex else sp.sstr
+    spec = fit_spec(problem)
+    der = derive(spec, hessian=True)
+    what = {"per_sample": "per-sample objective phi", "cross_entropy": "logit z"}.get(
+        spec.loss, "residual r = model - target")
+    red = "mean" if spec.mean else "sum"
+    out = [f"{problem.name}: data fit, loss {spec.loss} ({red} over samples)",
+           f"{what} = {show(der.value)}", "", "gradient (per sample):"]
+    for s, gj in zip(spec.symbols, der.grad):
+        out.append(f"  d/d{s} = {show(gj)}")
+    out += ["", "second derivatives (per sample, nonzero):"]
+    for (j, k), h in sorted(der.hess.items()):
+        out.append(f"  d2/d{spec.symbols[j]}d{spec.symbols[k]} = {show(h)}")
+    if not der.hess:
+        out.append("  none: linear in the parameters")
+    return "\n".join(out)

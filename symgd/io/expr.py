@@ -415,6 +415,9 @@ class _Parser:
                       at=at)
         if "Exceeds the limit" in msg:
             self.fail("a number literal has too many digits", at=at)
+        arrow = re.search(r"=[<>]", self.text)
+        if arrow is not None:
+            self.fail(f"write {arrow.group()[::-1]} instead of {arrow.group()}", at=arrow.start())
         eq = _LONE_EQUALS_RE.search(self.text)
         if eq is not None:
             self.fail("'=' is not allowed; use == for an equality constraint", at=eq.start())
