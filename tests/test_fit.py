@@ -349,3 +349,12 @@ def test_sgd_problem_files():
     np.testing.assert_allclose(r.x, ols, atol=5e-3)
     # reproducible: the same seed gives the same run
     assert np.array_equal(symgd.solve(symgd.load(PROBLEMS / "linreg_sgd.yaml")).x, r.x)
+
+
+def test_fit_derivatives_text_is_per_sample():
+    from symgd.fit.report import format_fit_derivatives
+    X, Y = exp_data(10)
+    text = format_fit_derivatives(exp_problem(X, Y, "sse"))
+    assert "residual r = model - target = a*exp(-b*x) + c - y" in text
+    assert "d/db = -a*x*exp(-b*x)" in text and "d/dc = 1" in text
+    assert "d2/dbdb = a*x**2*exp(-b*x)" in text
