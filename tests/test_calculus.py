@@ -29,29 +29,37 @@ def _big_problem(n=40):
     return symgd.Problem(minimize=f, variables=list(xs))
 
 
-def _gradient_seconds(p):
-    import time
+class _TickClock:
+    """A clock that advances one 'second' per reading: derive() reads it once per
+    partial derivative and once per Hessian row, so budgets count steps, not time."""
 
-    from sympy.core.cache import clear_cache
-    clear_cache()  # sympy caches derivatives: time them cold, and leave the cache cold
-    t = time.perf_counter()
-    derive(p, hessian=False)
-    elapsed = time.perf_counter() - t
-    clear_cache()
-    return elapsed
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        self.t += 1.0
+        return self.t
 
 
-def test_hessian_over_budget_is_left_out_with_a_reason():
-    # the Hessian has 820 entries to the gradient's 40: two gradient times cannot hold it
-    p = _big_problem()
-    d = derive(p, budget_s=2 * _gradient_seconds(p))
+def test_hessian_over_budget_is_left_out_with_a_reason(monkeypatch):
+    monkeypatch.setattr("symgd.calculus.time.perf_counter", _TickClock())
+    # 40 gradient readings fit in a budget of 45; the 40 Hessian rows do not
+    d = derive(_big_problem(), budget_s=45)
     assert len(d.grad) == 40 and d.hess == ()
     assert "derivation budget" in d.hess_skipped and "linesearch" in d.hess_skipped
 
 
+def test_gradient_over_budget_is_an_input_error(monkeypatch):
+    monkeypatch.setattr("symgd.calculus.time.perf_counter", _TickClock())
+    with pytest.raises(symgd.InputError) as err:
+        derive(_big_problem(), budget_s=10)
+    assert err.value.kind == "limit" and "after 11 of 40" in err.value.message  # t0 = 1; the 11th reading is 12 > 1 + 10
+
+
 def test_newton_over_derivation_budget_is_an_input_error_that_says_what_to_do(monkeypatch):
     p = _big_problem()
-    monkeypatch.setenv("SYMGD_DERIVE_BUDGET", str(2 * _gradient_seconds(p)))
+    monkeypatch.setattr("symgd.calculus.time.perf_counter", _TickClock())
+    monkeypatch.setenv("SYMGD_DERIVE_BUDGET", "45")
     with pytest.raises(symgd.InputError) as err:
         symgd.solve(p, method="newton", max_iter=1)
     assert err.value.kind == "limit" and "method=linesearch" in err.value.message

@@ -148,6 +148,16 @@ def symbol_names(data) -> list:
     return names + [s for s in column_map(data) if s not in names]
 
 
+def _err(message, path, *, line=None, column=None, field="data.file", kind="data"):
+    """An error about a data file. With a line it points into the file (file, line and
+    column: 1 where the whole row is meant); without one it names the file in its
+    message and leaves the location to the problem file's ``data`` entry."""
+    if line is None:
+        return InputError(f"data file {path}: {message}", field=field, kind=kind)
+    return InputError(message, file=str(path), field=field, line=line,
+                      column=1 if column is None else column, kind=kind)
+
+
 # ----------------------------------------------------------------------------- loading
 def load(data, symbols, *, field: str = "data") -> Dataset:
     """Read the columns behind ``symbols`` from ``data`` and check them.
@@ -213,37 +223,36 @@ def _missing(name: str, symbol: str, available, file, field: str) -> InputError:
     listed = ", ".join(list(available)[:20]) + (", ..." if len(available) > 20 else "")
     via = f" (for the symbol '{symbol}')" if name != symbol else ""
     fld = f"data.columns.{symbol}" if name != symbol else field
-    return InputError(f"no column named '{name}'{via}{hint} (columns: {listed})",
-                      file=file, field=fld, line=1 if file and str(file).endswith(".csv")
-                      else None, kind="data")
+    where = f" in {file}" if file else ""
+    return InputError(f"no column named '{name}'{via}{where}{hint} (columns: {listed})",
+                      field=fld, kind="data")
 
 
 def _check_unique(names, file, line=None):
     seen: dict = {}
     for i, nm in enumerate(names):
         if nm in seen:
-            raise InputError(f"column name '{nm}' appears twice (fields {seen[nm] + 1} and "
-                             f"{i + 1}); column names must be unique", file=file,
-                             field="data", line=line, column=i + 1, kind="data")
+            msg = (f"column name '{nm}' appears twice (fields {seen[nm] + 1} and {i + 1}); "
+                   "column names must be unique")
+            if file is None:
+                raise InputError(msg, field="data", kind="data")
+            raise _err(msg, file, line=line, column=i + 1)
         seen[nm] = i
 
 
 def _check_file(p: Path) -> None:
     if p.suffix.lower() not in SUFFIXES:
-        raise InputError(f"data files are CSV (.csv) or NumPy (.npz), got '{p.name}'",
-                         file=str(p), field="data.file", kind="data")
+        raise _err("data files are CSV (.csv) or NumPy (.npz)", p)
     try:
         size = p.stat().st_size
     except OSError:
-        raise InputError("data file not found", file=str(p), field="data.file",
-                         kind="data") from None
+        raise _err("not found", p) from None
     if p.is_dir():
-        raise InputError("is a folder, not a data file", file=str(p), field="data.file",
-                         kind="data")
+        raise _err("is a folder, not a data file", p)
     if size == 0:
-        raise InputError("the data file is empty (expected a header row and data rows)"
-                         if p.suffix.lower() == ".csv" else "the data file is empty",
-                         file=str(p), field="data.file", line=1, kind="data")
+        raise _err("the data file is empty (expected a header row and data rows)"
+                   if p.suffix.lower() == ".csv" else "the data file is empty", p,
+                   line=1 if p.suffix.lower() == ".csv" else None)
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -257,8 +266,7 @@ class _open_csv:
         try:
             self.fh = open(self.p, encoding="utf-8-sig", newline="", errors="strict")
         except OSError as err:
-            raise InputError(f"cannot read the data file: {err.strerror or err}",
-                             file=str(self.p), field="data.file", kind="data") from None
+            raise _err(f"cannot read it: {err.strerror or err}", self.p) from None
         return self.fh
 
     def __exit__(self, *exc):
@@ -271,30 +279,27 @@ def _csv_header(fh, p: Path):
     try:
         line = fh.readline(MAX_HEADER_BYTES + 1)
     except UnicodeDecodeError:
-        line, byte = _utf8_error(p)
-        raise InputError(f"the file is not UTF-8 text (byte 0x{byte:02x})", file=str(p),
-                         field="data.file", line=line, kind="data") from None
+        line, col, byte = _utf8_error(p)
+        raise _err(f"the file is not UTF-8 text (byte 0x{byte:02x})", p, line=line,
+                   column=col) from None
     if len(line) > MAX_HEADER_BYTES:
-        raise InputError(f"the header line is longer than {MAX_HEADER_BYTES} characters "
-                         "(limit); is this a CSV file with a header row?", file=str(p),
-                         field="data.file", line=1, kind="limit")
+        raise _err(f"the header line is longer than {MAX_HEADER_BYTES} characters "
+                   "(limit); is this a CSV file with a header row?", p, line=1, kind="limit")
     if line.count(",") + 1 > MAX_COLUMNS:
-        raise InputError(f"the header has more than {MAX_COLUMNS} columns (limit)",
-                         file=str(p), field="data.file", line=1, kind="limit")
+        raise _err(f"the header has more than {MAX_COLUMNS} columns (limit)", p, line=1,
+                   kind="limit")
     if not line.strip():
-        raise InputError("the first line is blank; expected a header row of column names",
-                         file=str(p), field="data.file", line=1, kind="data")
+        raise _err("the first line is blank; expected a header row of column names", p,
+                   line=1)
     try:
         cells = next(csv.reader([line]))
     except csv.Error as err:
-        raise InputError(f"cannot read the header: {err}", file=str(p), field="data.file",
-                         line=1, kind="data") from None
+        raise _err(f"cannot read the header: {err}", p, line=1) from None
     names = [c.strip() for c in cells]
     for i, nm in enumerate(names):
         if not nm:
-            raise InputError(f"field {i + 1} of the header has no name; every column needs "
-                             "a unique name", file=str(p), field="data.file", line=1,
-                             column=i + 1, kind="data")
+            raise _err(f"field {i + 1} of the header has no name; every column needs a "
+                       "unique name", p, line=1, column=i + 1)
     _check_unique(names, str(p), line=1)
     return names, len(line)
 
@@ -323,25 +328,23 @@ def _read_csv(p: Path, wanted: dict):
                     continue  # blank line
                 if len(row) != ncols:
                     ln = reader.line_num + 1
-                    raise InputError(f"this row has {len(row)} fields but the header has "
-                                     f"{ncols}; every row needs one value per column",
-                                     file=file, field="data.file", line=ln, kind="data")
+                    raise _err(f"this row has {len(row)} fields but the header has {ncols}; "
+                               "every row needs one value per column", p, line=ln,
+                               column=min(len(row), ncols) + 1)
                 for i in picks:
                     texts[i].append(row[i])
                 lines.append(reader.line_num + 1)
         except csv.Error as err:
-            raise InputError(f"cannot read the CSV: {err}", file=file, field="data.file",
-                             line=reader.line_num + 1, kind="data") from None
+            raise _err(f"cannot read the CSV: {err}", p, line=reader.line_num + 1) from None
         except UnicodeDecodeError:
-            line, byte = _utf8_error(p)
-            raise InputError(f"the file is not UTF-8 text (byte 0x{byte:02x})", file=file,
-                             field="data.file", line=line, kind="data") from None
+            line, col, byte = _utf8_error(p)
+            raise _err(f"the file is not UTF-8 text (byte 0x{byte:02x})", p, line=line,
+                       column=col) from None
         finally:
             csv.field_size_limit(old_limit)
     n = len(lines)
     if n == 0:
-        raise InputError("the file has a header but no data rows", file=file,
-                         field="data.file", line=2, kind="data")
+        raise _err("the file has a header but no data rows", p, line=2)
     line_arr = np.asarray(lines, dtype=np.int64)
     cols = {}
     for i in picks:
@@ -350,7 +353,8 @@ def _read_csv(p: Path, wanted: dict):
 
 
 def _utf8_error(p: Path):
-    """(1-based line, byte) of the first invalid UTF-8 sequence in a file."""
+    """(1-based line, 1-based byte column, byte) of the first invalid UTF-8 sequence in
+    a file."""
     import codecs
 
     dec = codecs.getincrementaldecoder("utf-8")("strict")
@@ -359,11 +363,13 @@ def _utf8_error(p: Path):
         while True:
             block = fh.read(1 << 16)
             if not block:
-                return line, 0
+                return line, 1, 0
             try:
                 dec.decode(block)
             except UnicodeDecodeError as err:
-                return line + err.object[:err.start].count(b"\n"), err.object[err.start]
+                head = err.object[:err.start]
+                col = len(head) - (head.rfind(b"\n") + 1) + 1 if b"\n" in head else None
+                return (line + head.count(b"\n"), col or 1, err.object[err.start])
             line += block.count(b"\n")
 
 
@@ -396,11 +402,10 @@ def _npz_names(p: Path) -> list:
         with zipfile.ZipFile(p) as z:
             members = z.namelist()
     except (zipfile.BadZipFile, OSError) as err:
-        raise InputError(f"not a readable .npz file ({err})", file=str(p), field="data.file",
-                         kind="data") from None
+        raise _err(f"not a readable .npz file ({err})", p) from None
     if len(members) > MAX_COLUMNS:
-        raise InputError(f"the .npz file has more than {MAX_COLUMNS} members (limit)",
-                         file=str(p), field="data.file", kind="limit")
+        raise _err(f"the .npz file has more than {MAX_COLUMNS} members (limit)", p,
+                   kind="limit")
     return [m[:-4] if m.endswith(".npy") else m for m in members]
 
 
@@ -420,23 +425,20 @@ def _read_npz(p: Path, wanted: dict):
                 try:
                     raw = z[col]
                 except ValueError as err:
-                    raise InputError(f"member '{col}' cannot be read without pickle ({err}); "
-                                     "store numeric arrays", file=file, field="data.file",
-                                     kind="data") from None
+                    raise _err(f"member '{col}' cannot be read without pickle ({err}); "
+                               "store numeric arrays", p) from None
                 cols[col] = _numeric_1d(raw, col, file, "data.file")
                 if n is None:
                     n, first = cols[col].size, col
                 elif cols[col].size != n:
-                    raise InputError(f"member '{col}' has {cols[col].size} values but "
-                                     f"'{first}' has {n}", file=file, field="data.file",
-                                     kind="data")
+                    raise _err(f"member '{col}' has {cols[col].size} values but "
+                               f"'{first}' has {n}", p)
     except (zipfile.BadZipFile, OSError, EOFError) as err:
-        raise InputError(f"not a readable .npz file ({err})", file=file, field="data.file",
-                         kind="data") from None
+        raise _err(f"not a readable .npz file ({err})", p) from None
     if not wanted:
         n = _npz_length(p)
     if not n:
-        raise InputError("the data has no samples", file=file, field="data.file", kind="data")
+        raise _err("the data has no samples", p)
     return cols, n
 
 
@@ -449,6 +451,12 @@ def _npz_length(p: Path) -> int:
 
 # ----------------------------------------------------------------------------- memory
 def _numeric_1d(values, name, file, field):
+    if file is not None:  # an .npz member: name the file, locate by the problem file
+        try:
+            return _numeric_1d(values, name, None, field)
+        except InputError as err:
+            raise InputError(f"data file {file}: {err.message}", field=field,
+                             kind="data") from None
     arr = np.asarray(values)
     if arr.dtype.kind not in "biuf":
         try:
