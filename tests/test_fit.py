@@ -358,3 +358,34 @@ def test_fit_derivatives_text_is_per_sample():
     assert "residual r = model - target = a*exp(-b*x) + c - y" in text
     assert "d/db = -a*x*exp(-b*x)" in text and "d/dc = 1" in text
     assert "d2/dbdb = a*x**2*exp(-b*x)" in text
+
+
+def test_sgd_registry_options_are_sgd_options():
+    sgd = pytest.importorskip("symgd.methods.sgd")
+    from symgd import methods
+    assert methods.REGISTRY["sgd"].options == sgd.SGD_OPTIONS
+    # a file written for sgd can be solved with lm: sgd's options are left out
+    X, Y = exp_data(30)
+    r = symgd.solve(exp_problem(X, Y, options={"optimizer": "adam", "epochs": 5}),
+                    method="lm")
+    assert r.status == "converged"
+    assert r.path[0] == "options not used by lm, ignored: optimizer, epochs"
+
+
+@pytest.mark.parametrize("method", ["lm", "newton"])
+def test_many_parameters_use_array_accumulators(method):
+    # 12 > codegen.SCALAR_MAX parameters: JᵀJ and the Hessian are summed in arrays
+    rng = np.random.default_rng(8)
+    k = 12
+    F = rng.normal(size=(k, 80))
+    Y = rng.normal(size=k) @ F + 0.1 * rng.normal(size=80)
+    w = sp.symbols(f"w0:{k}")
+    f = sp.symbols(f"f0:{k}")
+    p = symgd.Problem(model=sum(wi * fi for wi, fi in zip(w, f)), target=y, loss="sse",
+                      data={**{fi.name: F[i] for i, fi in enumerate(f)}, "y": Y},
+                      variables=list(w))
+    assert k > codegen.SCALAR_MAX
+    r = symgd.solve(p, method=method, tol=1e-12)
+    assert r.status == "converged"
+    beta = np.linalg.lstsq(F.T, Y, rcond=None)[0]          # the closed form
+    np.testing.assert_allclose(r.x, beta, rtol=1e-9, atol=1e-12)

@@ -46,52 +46,20 @@ def _auto_choice(spec):
     return "linesearch", f"linesearch ({p} variables > {AUTO_NEWTON_MAX_VARS}, no Hessian)"
 
 
-def _resolve_sgd(given):
-    try:
-        from symgd.methods.sgd import SGD_OPTIONS
-    except ImportError:
-        raise InputError("method 'sgd' (minibatch stochastic gradient descent) is not "
-                         "available in this build; use lm, newton or linesearch",
-                         field="method", kind="unavailable") from None
-    valid = {**methods.COMMON_OPTIONS, **SGD_OPTIONS}
-    for key in given:
-        if key not in valid:
-            raise InputError(unknown_name_message("option for method 'sgd'", key,
-                                                  {**valid, **FIT_OPTIONS}),
-                             field=f"options.{key}", kind="option")
-    opts = {**valid, **given}
-    if opts.get("max_iter") is not None:
-        _check_number(opts["max_iter"], "options.max_iter")
-    _check_number(opts["tol"], "options.tol")
-    if opts.get("time_limit") is not None:
-        _check_number(opts["time_limit"], "options.time_limit")
-    if opts.get("seed") is not None and (isinstance(opts["seed"], bool)
-                                         or not isinstance(opts["seed"], int)):
-        raise InputError(f"expected a whole number, got {opts['seed']!r}",
-                         field="options.seed", kind="option")
-    if opts.get("device", "cpu") != "cpu":
-        raise InputError("device 'cuda' is planned and not available yet; use device: cpu",
-                         field="options.device", kind="unavailable")
-    return opts
-
-
 def _resolve(method, given, spec):
-    """(method to run, its options, the path note for auto)."""
+    """(method to run, its options, the path note for auto). Options that belong to
+    other methods are left out (symgd.methods.resolve_options); unknown names refused."""
+    note = None
     if method == "auto":
-        chosen, why = _auto_choice(spec)
-        valid = {**methods.COMMON_OPTIONS, **methods.REGISTRY["auto"].options}
-        for m in ("lm", "newton", "linesearch"):
-            valid.update(methods.REGISTRY[m].options)
-        for key in given:
-            if key not in valid:
-                raise InputError(unknown_name_message("option for method 'auto'", key,
-                                                      {**valid, **FIT_OPTIONS}),
-                                 field=f"options.{key}", kind="option")
-        mine = {**methods.COMMON_OPTIONS, **methods.REGISTRY[chosen].options}
-        opts = methods.resolve_options(chosen, {k: v for k, v in given.items() if k in mine})
-        return chosen, opts, f"auto chose {why}"
+        method, why = _auto_choice(spec)
+        note = f"auto chose {why}"
     if method == "sgd":
-        return "sgd", _resolve_sgd(given), None
+        try:
+            import symgd.methods.sgd  # noqa: F401
+        except ImportError:
+            raise InputError("method 'sgd' (minibatch stochastic gradient descent) is not "
+                             "available in this build; use lm, newton or linesearch",
+                             field="method", kind="unavailable") from None
     try:
         opts = methods.resolve_options(method, given)
     except InputError as err:
@@ -102,7 +70,7 @@ def _resolve(method, given, spec):
                                                   err.field[8:], valid),
                              field=err.field, kind="option") from None
         raise
-    return method, opts, None
+    return method, opts, note
 
 
 def _check_method(problem, method, spec):
@@ -245,7 +213,9 @@ def solve_fit(problem, method: str, options: dict, x0=None, t_start=None, *,
         opts["damping"] = _check_number(opts.get("damping", 1e-3), "options.damping")
     if progress is not None:
         opts["_progress"] = progress
-    path = [note] if note else []
+    path = [f"options not used by {chosen}, ignored: {', '.join(opts['_ignored'])}"] \
+        if opts.get("_ignored") else []
+    path += [note] if note else []
 
     t0 = time.perf_counter()
     data = dataset(problem)

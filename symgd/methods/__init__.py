@@ -82,11 +82,17 @@ REGISTRY = {
                              summary="steepest descent with a line search"),
     "newton": MethodSpec("newton", {"c1": 1e-4}, 500, True, False, _run_newton,
                          summary="Newton with a modified Cholesky, damped by a line search"),
-    # Data fits only: run by symgd.fit (lm there; sgd in methods/sgd.py, whose
-    # SGD_OPTIONS symgd.fit checks), so no loop runner here.
+    # Data fits only, run by symgd.fit (lm there, sgd in methods/sgd.py), so no loop
+    # runner here. sgd's options are methods/sgd.py's SGD_OPTIONS, written out so that
+    # importing this registry does not load (compile) the SGD loop; a test keeps the two
+    # equal.
     "lm": MethodSpec("lm", {"damping": 1e-3}, 10_000, False, False, None,
                      summary="Levenberg-Marquardt for least-squares fits"),
-    "sgd": MethodSpec("sgd", {}, None, False, False, None,
+    "sgd": MethodSpec("sgd", {"batch_size": 32, "epochs": 100, "learning_rate": 0.01,
+                              "optimizer": "adam", "momentum": 0.9, "beta1": 0.9,
+                              "beta2": 0.999, "eps": None, "weight_decay": 0.01,
+                              "decay": 0.9, "schedule": "constant", "patience": None,
+                              "min_delta": 1e-4, "swa_start": None}, None, False, False, None,
                       summary="minibatch stochastic gradient descent (data fits)"),
     "auglag": MethodSpec("auglag", {}, None, False, True, None, planned=True,
                          summary="augmented Lagrangian"),

@@ -48,6 +48,15 @@ def projected_grad_norm(x, g, lower, upper):
 
 
 @njit(**_JIT)
+def has_bounds(lower, upper):
+    """Whether any variable has a finite bound (else projections can be skipped)."""
+    for i in range(lower.size):
+        if math.isfinite(lower[i]) or math.isfinite(upper[i]):
+            return True
+    return False
+
+
+@njit(**_JIT)
 def all_finite(v):
     for i in range(v.size):
         if not math.isfinite(v[i]):
@@ -91,7 +100,7 @@ def _expand(fun, x, f, g, d, lower, upper, a, fa, c1, xt, max_doublings):
 
 
 @njit(**_JIT)
-def armijo(fun, fg, x, f, g, d, lower, upper, a0, c1, xt, gt, max_back, expand):
+def armijo(fun, fg, x, f, g, d, lower, upper, a0, c1, xt, gt, max_back, expand, bounded):
     """Backtracking line search with the Armijo (sufficient decrease) condition.
 
     Accepts the first a = a0 / 2^k with f(P(x + a d)) <= f + c1 g.(P(x + a d) - x),
@@ -118,17 +127,24 @@ def armijo(fun, fg, x, f, g, d, lower, upper, a0, c1, xt, gt, max_back, expand):
     g_inf = 0.0
     for i in range(x.size):
         g_inf = max(g_inf, abs(g[i]))
+    gd0 = 0.0
+    for i in range(x.size):
+        gd0 += g[i] * d[i]
     for _ in range(max_back):
         for i in range(x.size):
             xt[i] = x[i] + a * d[i]
-        project(xt, lower, upper)
+        if bounded:
+            project(xt, lower, upper)
         ft = call_kernel(fun, xt, xt)
         nfev += 1
         if math.isfinite(ft):
             seen_finite = True
-            slope = 0.0
-            for i in range(x.size):
-                slope += g[i] * (xt[i] - x[i])
+            if bounded:  # the projected step's own slope
+                slope = 0.0
+                for i in range(x.size):
+                    slope += g[i] * (xt[i] - x[i])
+            else:
+                slope = a * gd0
             if ft <= f + c1 * slope:
                 if expand and a == a0:
                     a, ft, ne, endless = _expand(fun, x, f, g, d, lower, upper, a, ft, c1, xt, 40)

@@ -24,7 +24,7 @@ from symgd.compile.fastcall import call_kernel
 from symgd.kernel_types import ADDR, MAT, VEC
 from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
-                                  copy_into, project, projected_grad_norm, wolfe)
+                                  copy_into, has_bounds, project, projected_grad_norm, wolfe)
 from symgd.methods.linalg import cholesky_shifted, cholesky_solve, modified_cholesky
 from symgd.methods.polyline import MAX_DEGREE, exact_step
 from symgd.methods.schedules import PLATEAU, learning_rate
@@ -119,7 +119,6 @@ def _free_direction(x, g, lower, upper, d):
 
 @njit(types.int64(ADDR, ADDR, ADDR, *_STATE), **_JIT)
 def newton_loop(fun, fg, hess, W, fs, js):
-    x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     """Damped Newton with a modified Cholesky factorisation.
 
     d solves (H + tau I) d = -g with the smallest tau making it positive definite
@@ -127,6 +126,7 @@ def newton_loop(fun, fg, hess, W, fs, js):
     active components are fixed (projected Newton, Bertsekas 1982).
     fpar = [tol, c1]; ipar = [max_iter, chunk].
     """
+    x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     n = x.size
     tol, c1 = fpar[0], fpar[1]
     max_iter, chunk = ipar[0], ipar[1]
@@ -136,6 +136,7 @@ def newton_loop(fun, fg, hess, W, fs, js):
     rhs = np.empty(n)
     xt = np.empty(n)
     gt = np.empty(n)
+    bounded = has_bounds(lower, upper)
     if istate[S.I_INIT] == 0:
         _start(fg, x, g, xbest, fstate, istate)
         if not (math.isfinite(fstate[S.F_F]) and all_finite(g)):
@@ -147,13 +148,17 @@ def newton_loop(fun, fg, hess, W, fs, js):
             return st
         call_kernel(hess, x, H)
         istate[S.I_NHEV] += 1
-        _free_direction(x, g, lower, upper, rhs)
-        for i in range(n):
-            if rhs[i] == 0.0 and g[i] != 0.0:  # held by a bound: decouple it
-                for j in range(n):
-                    H[i, j] = 0.0
-                    H[j, i] = 0.0
-                H[i, i] = 1.0
+        if bounded:
+            _free_direction(x, g, lower, upper, rhs)
+            for i in range(n):
+                if rhs[i] == 0.0 and g[i] != 0.0:  # held by a bound: decouple it
+                    for j in range(n):
+                        H[i, j] = 0.0
+                        H[j, i] = 0.0
+                    H[i, i] = 1.0
+        else:
+            for i in range(n):
+                rhs[i] = -g[i]
         tau = modified_cholesky(H, L)
         if tau < 0.0:  # non-finite Hessian: fall back to steepest descent
             for i in range(n):
@@ -161,7 +166,7 @@ def newton_loop(fun, fg, hess, W, fs, js):
         else:
             cholesky_solve(L, rhs, d)
         a, ft, ne, nge, flag = armijo(fun, fg, x, fstate[S.F_F], g, d, lower, upper, 1.0, c1,
-                                      xt, gt, 60, False)
+                                      xt, gt, 60, False, bounded)
         istate[S.I_NFEV] += ne
         istate[S.I_NGEV] += nge
         if flag != 0:
@@ -176,13 +181,13 @@ def newton_loop(fun, fg, hess, W, fs, js):
 
 @njit(types.int64(ADDR, ADDR, *_STATE), **_JIT)
 def linesearch_loop(fun, fg, W, fs, js):
-    x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     """Steepest descent d = -g with an Armijo or strong Wolfe line search.
 
     The first trial step follows Nocedal & Wright (3.60): a0 = a_prev (g_prev.d_prev) /
     (g.d), and 1 / max(1, |g|_inf) at the start.
     fpar = [tol, c1, c2]; ipar = [max_iter, chunk, kind (0 armijo, 1 wolfe)].
     """
+    x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     n = x.size
     tol, c1, c2 = fpar[0], fpar[1], fpar[2]
     max_iter, chunk, kind = ipar[0], ipar[1], ipar[2]
@@ -213,7 +218,7 @@ def linesearch_loop(fun, fg, W, fs, js):
             istate[S.I_NGEV] += ne
         else:
             a, ft, ne, nge, flag = armijo(fun, fg, x, f, g, d, lower, upper, a0, c1, xt, gt, 60,
-                                          True)
+                                          True, True)
             istate[S.I_NGEV] += nge
             if flag == 3:
                 istate[S.I_NFEV] += ne
@@ -234,13 +239,13 @@ def linesearch_loop(fun, fg, W, fs, js):
 
 @njit(types.int64(ADDR, *_STATE), **_JIT)
 def gd_loop(fg, W, fs, js):
-    x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     """Gradient descent x <- P(x - lr_t g) with a learning-rate schedule.
 
     A fixed step can overshoot, so f is not monotone: the best point is kept, and f
     rising for ``rise_limit`` steps in a row above the start value ends 'diverged'.
     fpar = [tol, lr, p0, p1, p2]; ipar = [max_iter, chunk, schedule code, rise_limit].
     """
+    x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     n = x.size
     tol, lr, p0, p1, p2 = fpar[0], fpar[1], fpar[2], fpar[3], fpar[4]
     max_iter, chunk, code, rise_limit = ipar[0], ipar[1], ipar[2], ipar[3]
