@@ -1,0 +1,58 @@
+"""method: auto — the closed form first, polished by Newton; otherwise an iterative method,
+with every step recorded in `path`."""
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgd
+
+x, y, z, w = sp.symbols("x y z w")
+
+
+def test_auto_answers_from_the_closed_form_and_polishes():
+    f = (x ** 2 + y - 11) ** 2 + (x + y ** 2 - 7) ** 2  # Himmelblau
+    r = symgd.solve(symgd.Problem(minimize=f, variables={x: 0.0, y: 0.0}))
+    assert r.method == "analytic" and r.requested_method == "auto"
+    assert r.status == "solved" and r.success
+    assert r.path[0].startswith("analytic: solved") and "polish" in r.path[-1]
+    assert r.fun == pytest.approx(0.0, abs=1e-20)
+    assert len(r.analytic.critical_points) == 9 and r.analytic.global_ is True
+
+
+def test_auto_falls_back_to_newton_without_a_closed_form():
+    # d/dx [cosh(x) + x e^-x / 10] = 0 is transcendental: no closed form.
+    f = sp.cosh(x) + (y - 1) ** 2 + sp.exp(-x) * x / 10
+    r = symgd.solve(symgd.Problem(minimize=f, variables={x: 1.0, y: 0.0}), timeout=5,
+                    tol=1e-13)
+    assert r.success
+    if r.method != "analytic":
+        assert any(p.startswith("auto chose newton") for p in r.path)
+        assert r.path[0].startswith("analytic: ")
+    # cosh(x) + x e^-x / 10 has its minimum where sinh(x) + (1 - x) e^-x / 10 = 0
+    from scipy.optimize import brentq
+    x_star = brentq(lambda t: np.sinh(t) + (1 - t) * np.exp(-t) / 10, -1, 1, xtol=1e-15)
+    assert r.x_dict["x"] == pytest.approx(x_star, abs=1e-9)
+    assert r.x_dict["y"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_auto_closed_form_timeout_then_iterative():
+    # A dense quartic in 4 variables: the Groebner basis takes far longer than 1 s.
+    vs = [x, y, z, w]
+    f = sum(v ** 4 for v in vs) + sum((i + 1) * vs[i] * vs[(i + 1) % 4] ** 2 * vs[(i + 2) % 4]
+                                      for i in range(4)) + x * y * z * w + sum(vs)
+    r = symgd.solve(symgd.Problem(minimize=f, variables=vs), timeout=1)
+    assert r.path[0].startswith("analytic: timeout") or r.path[0].startswith("analytic: no_closed")
+    assert r.method == "newton" and r.timings["analytic"] < 2.5
+    assert r.status in ("converged", "stalled")
+
+
+def test_auto_constrained_uses_the_closed_form():
+    l_, w_ = sp.symbols("l w")
+    p = symgd.Problem(maximize=l_ * w_, variables={l_: 10, w_: 10},
+                      constraints=["2*l + 2*w == 200"])
+    r = symgd.solve(p)
+    assert r.method == "analytic" and r.success
+    assert r.x_dict == pytest.approx({"l": 50.0, "w": 50.0})
+    assert r.fun == pytest.approx(2500.0)
+    assert r.to_dict()["multipliers"] == {"2*l + 2*w == 200": pytest.approx(25.0)}
+    assert r.to_dict()["max_violation"] == 0.0
