@@ -149,7 +149,11 @@ def _cmd_derive(args) -> int:
     from symgd.report import format_derivatives
 
     problem = _load(args)
-    print(format_derivatives(problem, latex=args.latex))
+    if problem.is_fit:
+        from symgd.fit.report import format_fit_derivatives
+        print(format_fit_derivatives(problem, latex=args.latex))
+    else:
+        print(format_derivatives(problem, latex=args.latex))
     return EXIT_OK
 
 

@@ -102,6 +102,11 @@ def verify(problem) -> VerifyReport:
     from symgd import analytic as analytic_mod
     from symgd.solver import _iterative_choice, compiled, solve
 
+    if problem.is_fit:
+        raise problem.input_error(
+            "verify compares a closed form with an iterative answer, and a data fit has no "
+            "closed form; solve it instead (its result carries stderr and a fit report)",
+            field="data", kind="unavailable")
     comp = compiled(problem, need_hessian=False)
     notes = []
     timeout = float(problem.options.get("timeout", 10.0))

@@ -179,3 +179,13 @@ def test_warm_run_skips_sympy_and_gives_the_same_answer(tmp_path):
     edited = once()
     assert edited["sympy"] is True
     assert edited["result"]["x"] == pytest.approx({"x": 2.0, "y": 2.0}, abs=1e-8)
+
+
+def test_derive_and_verify_on_a_data_fit():
+    r = run("derive", PROBLEMS / "exp_decay_lm.yaml")
+    assert r.returncode == 0, r.stderr
+    # d/dk of the residual A exp(-k t) + B - y
+    assert "-A*t*exp(-k*t)" in r.stdout
+    r = run("verify", PROBLEMS / "exp_decay_lm.yaml", "--json")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "closed form" in json.loads(r.stdout)["error"]["message"]

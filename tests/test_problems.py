@@ -26,10 +26,28 @@ KNOWN = {
     "lagrange.yaml": ({"x": -2 ** -0.5, "y": -2 ** -0.5}, -2 ** 0.5, 1e-12),
 }
 
+# Data fits: file -> (expected x, absolute tolerance, statuses allowed). The expected
+# values come from the header of each file: NIST's certified values, or the answer of
+# an independent method (normal equations, curve_fit, scipy BFGS) on the same data.
+FITS = {
+    "exp_decay_lm.yaml": ({"A": 4.98553076, "k": 0.39710656, "B": 0.99482497}, 1e-6,
+                          ("converged",)),
+    "linreg_sgd.yaml": ({"w": 3.08240007, "c": 2.01022303}, 5e-3, ("converged", "max_iter")),
+    "logistic.yaml": ({"w0": 0.65701349, "w1": 1.57562172, "w2": -1.37128434}, 1e-6,
+                      ("converged",)),
+    "nist_misra1a.yaml": ({"b1": 2.3894212918E+02, "b2": 5.5015643181E-04}, 1e-7,
+                          ("converged",)),
+    "nist_mgh09.yaml": ({"b1": 1.9280693458E-01, "b2": 1.9128232873E-01,
+                         "b3": 1.2305650693E-01, "b4": 1.3606233068E-01}, 1e-9, ("converged",)),
+    # mae by minibatch Adam: the subgradient never vanishes, so 500 epochs end at
+    # max_iter about 1e-4 from the exact answer a = -1, b = 100 (see the file).
+    "fence_fit.yaml": ({"a": -1.0, "b": 100.0}, 5e-3, ("max_iter", "converged")),
+}
+
 # Files whose objective has no minimum (the closed form proves it unbounded): the run must
 # say so, with status 'unbounded', and not claim success.
 UNBOUNDED = {"saddle.yaml", "cubic_saddle.yaml"}
-ANALYTIC = UNBOUNDED
+ANALYTIC = UNBOUNDED | set(FITS)
 
 
 def problem_files():
@@ -49,6 +67,16 @@ def test_problem_file_solves_to_known_answer(name):
     x_expected, f_expected, x_tol = KNOWN[name]
     assert result.x_dict == pytest.approx(x_expected, abs=x_tol)
     assert result.fun == pytest.approx(f_expected, abs=max(1e-9, 1e-12 * abs(f_expected)))
+
+
+@pytest.mark.parametrize("name", sorted(FITS))
+def test_fit_problem_file_recovers_known_parameters(name):
+    x_expected, tol, statuses = FITS[name]
+    result = symgd.solve(symgd.load(PROBLEMS / name))
+    assert result.status in statuses, f"{name}: {result.status}: {result.message}"
+    got = result.x_dict
+    for k, v in x_expected.items():
+        assert got[k] == pytest.approx(v, abs=tol * max(1.0, abs(v))), (name, k)
 
 
 @pytest.mark.parametrize("name", sorted(UNBOUNDED))
