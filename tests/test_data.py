@@ -177,3 +177,11 @@ def test_cli_bad_csv_exits_2_with_file_line_column(tmp_path):
     err = json.loads(out.stdout)["error"]
     assert err["file"].endswith("d.csv") and err["line"] == 3 and err["column"] == 2
     assert "Traceback" not in out.stderr
+
+
+def test_problem_takes_a_file_path(tmp_path):
+    p = write(tmp_path, "x,y\n1,2\n2,4\n3,6.5\n")
+    a, x, y = sp.symbols("a x y")
+    r = symgd.solve(symgd.Problem(model=a * x, target=y, loss="sse", data=p, variables=[a]))
+    # least squares through the origin: a = sum(x y) / sum(x^2) = 29.5 / 14
+    assert r.x[0] == pytest.approx(29.5 / 14, rel=1e-12) and r.extra["n_samples"] == 3

@@ -8,7 +8,6 @@ symgd.fit.parallel. Sums are returned as sums; the 1/n of a mean is applied here
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,9 +130,6 @@ class FitKernels:
         return float(entry_point(parallel.call_batch)(
             self.addresses["batch"], th, self.data.array, self.n,
             np.ascontiguousarray(idx, dtype=np.int64), grad))
-
-
-_DERIVED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def build(problem, spec, data, kinds) -> FitKernels:

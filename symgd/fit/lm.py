@@ -95,7 +95,7 @@ def cosine(g, A, rss, free=None) -> float:
 
 def levenberg_marquardt(lsq, x0, lower, upper, *, tol: float, max_iter: int,
                         damping: float = 1e-3, deadline=None, y_norm2=None,
-                        polish: int = POLISH_STEPS, avv=None) -> LMOutcome:
+                        polish: int = POLISH_STEPS, avv=None, progress=None) -> LMOutcome:
     """Minimise S(x) = sum r_i(x)**2 in the box [lower, upper].
 
     Args:
@@ -108,6 +108,8 @@ def levenberg_marquardt(lsq, x0, lower, upper, *, tol: float, max_iter: int,
         y_norm2: sum of squared targets for the exact-fit test (None: only S == 0).
         avv: ``avv(x, v, out)`` writing Jᵀ r_vv (the residuals' second derivative along
             v), for geodesic acceleration; None for residuals linear in x.
+        progress: optional ``progress(trial steps, S, Jᵀr)``, called after each
+            accepted step.
     """
     t0 = time.perf_counter()
     p = x0.size
@@ -233,6 +235,8 @@ def levenberg_marquardt(lsq, x0, lower, upper, *, tol: float, max_iter: int,
                 np.maximum(D2, np.diag(A), out=D2)
                 influenced |= np.diag(A) > 0.0
                 history.append(rss)
+                if progress is not None:
+                    progress(it, rss, g)
                 lam *= max(1.0 / 3.0, 1.0 - (2.0 * min(rho, 1.0) - 1.0) ** 3) if rho > 0 \
                     else 1.0
                 lam = max(lam, 1e-300)

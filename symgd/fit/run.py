@@ -31,7 +31,11 @@ def _lm(problem, spec, K, x, lo, hi, opts, deadline) -> RunOutcome:
         y = K.targets()
         y_norm2 = float(y @ y)
     tol = opts["tol"]
-    kw = dict(tol=tol, damping=opts["damping"], deadline=deadline, y_norm2=y_norm2)
+    user = opts.get("_progress")
+    prog = None if user is None else \
+        (lambda it, rss, g: user(it, K.scale * rss, 2.0 * K.scale * float(np.max(np.abs(g)))))
+    kw = dict(tol=tol, damping=opts["damping"], deadline=deadline, y_norm2=y_norm2,
+              progress=prog)
     o = levenberg_marquardt(K.lsq, x, lo, hi, max_iter=opts["max_iter"], **kw)
     if o.status == "diverged" and o.iterations == 0:
         from symgd.fit.solve import start_error
