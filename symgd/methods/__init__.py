@@ -135,6 +135,15 @@ def _number(opts, key, *, positive=False, integer=False, lo=None, hi=None):
     opts[key] = v
 
 
+_ANY_OPTIONS: set = set()
+
+
+def _options_of_any_method() -> set:
+    if not _ANY_OPTIONS:
+        _ANY_OPTIONS.update(k for spec in REGISTRY.values() for k in spec.options)
+    return _ANY_OPTIONS
+
+
 def resolve_options(method: str, given: dict) -> dict:
     """Defaults filled in and every value checked.
 
@@ -144,7 +153,7 @@ def resolve_options(method: str, given: dict) -> dict:
     """
     spec = method_spec(method)
     valid = {**COMMON_OPTIONS, **spec.options}
-    known_elsewhere = {k for s in REGISTRY.values() for k in s.options}
+    known_elsewhere = _options_of_any_method()
     ignored = []
     for key in given:
         if key not in valid:
