@@ -170,6 +170,23 @@ def _message(outcome, opts, method, f_user, gnorm) -> str:
     return st
 
 
+def _gradient_in_null_space(kernels, x, g) -> bool:
+    """Whether g has a part along the Hessian's null space: f then changes linearly in
+    that direction, where no curvature can stop it (so no minimum lies ahead)."""
+    n = x.size
+    if n > 500:
+        return False
+    H = np.zeros((n, n))
+    kernels.hess(x, H)
+    gn = float(np.linalg.norm(g))
+    if not (np.all(np.isfinite(H)) and gn > 0.0):
+        return False
+    lam, vecs = np.linalg.eigh(H)
+    scale = max(float(np.max(np.abs(lam))), 1e-300)
+    null = vecs[:, np.abs(lam) <= 1e-10 * scale]
+    return null.size > 0 and float(np.linalg.norm(null.T @ g)) > 1e-6 * gn
+
+
 def _finish(problem, comp, outcome, opts, requested, method, path, timings, t_start,
             analytic=None):
     """Gradient and saddle check at the final point, then the Result."""
@@ -191,6 +208,19 @@ def _finish(problem, comp, outcome, opts, requested, method, path, timings, t_st
         from symgd.compile.fastcall import entry_point
         from symgd.methods.loops import negative_curvature
         curv = entry_point(negative_curvature)(k.addresses[2], x, g, comp.lower, comp.upper)
+        # The scale-free test ||g|| <= tol max(1, |f|) also passes far down a slope that
+        # never ends, once |f| is huge. Then the gradient is large against the start's
+        # scale, and the Hessian shows why: negative curvature, or a gradient in its
+        # null space (f falls linearly along it).
+        f0 = getattr(outcome, "f0", float("nan"))
+        relative_only = (math.isfinite(f0) and f < f0
+                         and gnorm > opts["tol"] * max(1.0, abs(f0)))
+        if relative_only and (curv < 0.0 or _gradient_in_null_space(k, x, g)):
+            status = "unbounded"
+            message = (f"the objective falls without bound: f went from {f0:.6g} to {f:.6g}, "
+                       f"where the gradient ({gnorm:.3g}) is small only relative to |f| and "
+                       "the Hessian shows no minimum ahead; add bounds or constraints")
+            curv = 0.0
         if curv < 0.0:
             status = "stalled"
             kind = "minimum" if problem.sense == "minimize" else "maximum"

@@ -6,6 +6,8 @@ expression, Max/Min as ``max``/``min``, Abs as ``abs``; DESIGN.md). Floats print
 """
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
@@ -17,7 +19,12 @@ class KernelPrinter(PythonCodePrinter):
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
 
     def _print_Float(self, expr):
-        return repr(float(expr))
+        v = float(expr)
+        if math.isnan(v):
+            return "math.nan"
+        if math.isinf(v):
+            return "math.inf" if v > 0 else "(-math.inf)"
+        return repr(v)
 
     def _print_Integer(self, expr):
         # Large integers would overflow numba's int64: print them as doubles.

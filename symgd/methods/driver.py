@@ -33,6 +33,7 @@ class Outcome:
     evaluations: dict
     time_s: float
     last_step: float
+    f0: float = float("nan")  # minimised objective at the start
 
 
 def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None,
@@ -104,4 +105,5 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
                    grad_norm=gnorm, g=g_out, iterations=int(istate[S.I_ITER]),
                    evaluations={"f": int(istate[S.I_NFEV]), "grad": int(istate[S.I_NGEV]),
                                 "hess": int(istate[S.I_NHEV])},
-                   time_s=time.perf_counter() - t0, last_step=float(fstate[S.F_STEP]))
+                   time_s=time.perf_counter() - t0, last_step=float(fstate[S.F_STEP]),
+                   f0=float(fstate[S.F_F0]))

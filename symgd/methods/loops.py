@@ -71,6 +71,9 @@ def _accept(fg, x, g, xt, xbest, fstate, istate):
     istate[S.I_NGEV] += 1
     istate[S.I_ITER] += 1
     fstate[S.F_F] = f
+    if f == -math.inf:  # overflowed while falling: no lower bound, not a blow-up
+        istate[S.I_REASON] = S.R_UNBOUNDED
+        return S.UNBOUNDED
     if not (math.isfinite(f) and all_finite(g)):
         istate[S.I_REASON] = S.R_NONFINITE
         return S.DIVERGED
@@ -165,10 +168,17 @@ def newton_loop(fun, fg, hess, W, fs, js):
                 d[i] = rhs[i]
         else:
             cholesky_solve(L, rhs, d)
+        # Where the Hessian had to be shifted (tau > 0) the quadratic model says nothing
+        # about the step length, so an accepted unit step may grow (and a function
+        # falling without bound along d is seen to, flag 3).
         a, ft, ne, nge, flag = armijo(fun, fg, x, fstate[S.F_F], g, d, lower, upper, 1.0, c1,
-                                      xt, gt, 60, False, bounded)
+                                      xt, gt, 60, tau > 0.0, bounded)
         istate[S.I_NFEV] += ne
         istate[S.I_NGEV] += nge
+        if flag == 3:
+            _accept(fg, x, g, xt, xbest, fstate, istate)
+            istate[S.I_REASON] = S.R_UNBOUNDED
+            return S.UNBOUNDED
         if flag != 0:
             istate[S.I_REASON] = S.R_LS_NONFINITE if flag == 1 else S.R_LS_NODECREASE
             return S.DIVERGED if flag == 1 else S.STALLED
