@@ -36,10 +36,13 @@ def test_auto_falls_back_to_newton_without_a_closed_form():
 
 
 def test_auto_closed_form_timeout_then_iterative():
-    # A dense quartic in 4 variables: the Groebner basis takes far longer than 1 s.
+    # A dense quartic in 4 variables: the Groebner basis takes far longer than 1 s. The
+    # cross terms are small enough (AM-GM) that the leading form stays positive definite,
+    # so a minimum exists and Newton must find a point with a vanishing gradient.
     vs = [x, y, z, w]
-    f = sum(v ** 4 for v in vs) + sum((i + 1) * vs[i] * vs[(i + 1) % 4] ** 2 * vs[(i + 2) % 4]
-                                      for i in range(4)) + x * y * z * w + sum(vs)
+    f = sum(v ** 4 for v in vs) + sum(sp.Rational(i + 1, 10) * vs[i] * vs[(i + 1) % 4] ** 2
+                                      * vs[(i + 2) % 4] for i in range(4)) \
+        + x * y * z * w / 10 + sum(vs)
     r = symgd.solve(symgd.Problem(minimize=f, variables=vs), timeout=1)
     assert r.path[0].startswith("analytic: timeout") or r.path[0].startswith("analytic: no_closed")
     assert r.method == "newton" and r.timings["analytic"] < 2.5
