@@ -39,17 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="RESULT.json", help="also write the JSON result here")
     s.add_argument("--verbose", "-v", action="store_true",
                    help="report progress on stderr about once a second")
+    _add_limit_option(s)
 
     d = sub.add_parser("derive", help="print the gradient and Hessian")
     d.add_argument("problem", metavar="PROBLEM.yaml")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     d.add_argument("--latex", action="store_true", help="print LaTeX")
+    _add_limit_option(d)
 
     v = sub.add_parser("verify", help="check the closed form against an iterative solve, and "
                        "the compiled derivatives against finite differences")
     v.add_argument("problem", metavar="PROBLEM.yaml")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     v.add_argument("--json", action="store_true")
+    _add_limit_option(v)
 
     c = sub.add_parser("cache", help="show or clear the compiled-kernel cache")
     c.add_argument("action", choices=["info", "clear"])
@@ -58,28 +61,80 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load(args):
-    from symgd.io.problem_file import load
+def _add_limit_option(sub) -> None:
+    sub.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                     help="raise (or lower) a limit of the problem-file reader, e.g. "
+                     "--limit max_variables=5000 or --limit max_depth=400 (repeatable; "
+                     "see symgd.io.problem_file.LoadLimits and symgd.io.expr.ExprLimits)")
 
-    return load(args.problem, overrides=_overrides(args))
+
+def _load(args):
+    from symgd.io.problem_file import LoadLimits, load
+
+    limits = LoadLimits.from_settings(getattr(args, "limit", None) or [])
+    return load(args.problem, overrides=_overrides(args), limits=limits)
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that a crash leaves either the old file or the new one."""
-    folder = os.path.dirname(os.path.abspath(path))
+    """Write ``text`` to ``path`` so that a crash leaves either the old file or the new one.
+
+    The text goes to a temporary file in the same folder, is flushed to disk, and
+    replaces ``path`` in one ``os.replace``; the folder is synced so that the rename
+    itself survives a power cut. The new file keeps the old one's permissions (or
+    gets the usual ones for a new file), not the temporary file's 0600.
+    """
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    try:
+        mode = os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".symgd_", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def check_out_path(path: str) -> None:
+    """Refuse an ``--out`` path that cannot be written, before any work is done.
+
+    Raises:
+        InputError: (file ``--out``) a folder, a missing folder, a folder without write
+            permission.
+    """
+    from symgd.errors import InputError
+
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise InputError(f"'{path}' is a folder; give a file name for the result",
+                         file="--out", kind="input")
+    if not os.path.isdir(folder):
+        raise InputError(f"the folder {folder} does not exist", file="--out", kind="input")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write in the folder {folder}", file="--out", kind="input")
 
 
 def _dumps(obj) -> str:
@@ -107,6 +162,15 @@ def _overrides(args) -> list:
     return overrides
 
 
+def _indexable(path) -> bool:
+    from symgd.io.yaml_nodes import MAX_BYTES
+
+    try:
+        return os.path.isfile(path) and os.path.getsize(path) <= MAX_BYTES
+    except OSError:
+        return False
+
+
 def _solve_file(args):
     """(problem, result): from the warm index when this file was solved before (no sympy),
     else the full path, which then records the file in the index."""
@@ -114,7 +178,11 @@ def _solve_file(args):
     from symgd.solver import solve
 
     progress = _progress_printer() if args.verbose else None
-    light = warm.lookup(args.problem, _overrides(args))
+    # Only a regular file of a problem file's size can be in the warm index: hashing a
+    # FIFO or a device would block or never end, and a huge file would be read whole
+    # (the loader refuses all three with a message).
+    light = (warm.lookup(args.problem, _overrides(args))
+             if _indexable(args.problem) else None)
     if light is not None:
         try:
             return light, solve(light, progress=progress)
@@ -132,14 +200,24 @@ def _solve_file(args):
 def _cmd_solve(args) -> int:
     from symgd.report import format_result
 
+    if args.out:
+        check_out_path(args.out)  # before the work, not after it
     problem, result = _solve_file(args)
     payload = _dumps(result.to_dict())
+    failed = None
     if args.out:
-        write_atomically(args.out, payload + "\n")
+        try:
+            write_atomically(args.out, payload + "\n")
+        except OSError as err:  # the result is still printed below: nothing is lost
+            failed = err
     if args.json:
         print(payload)
     else:
         print(format_result(problem, result))
+    if failed is not None:
+        print(f"symgd: error: --out: cannot write {args.out}: {failed.strerror or failed} "
+              "(the result is on stdout)", file=sys.stderr)
+        return EXIT_INPUT
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
     return EXIT_OK if result.success else EXIT_NOT_CONVERGED
@@ -188,13 +266,32 @@ COMMANDS = {"solve": _cmd_solve, "derive": _cmd_derive, "verify": _cmd_verify,
             "cache": _cmd_cache}
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `symgd ... | head`
+
+
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): no traceback, and no second
+        # error when Python flushes stdout at exit.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     want_json = getattr(args, "json", False)
     from symgd.errors import InputError
 
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:
+        raise
     except InputError as err:
         if want_json:
             print(_dumps(err.to_dict()))

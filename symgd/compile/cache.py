@@ -7,12 +7,35 @@ a process never imports half a file, then imported by name. numba's own cache
 second process loads the kernels without compiling.
 
 The folder is ``$SYMGD_CACHE_DIR`` or the per-user cache directory
-(``$XDG_CACHE_HOME/symgd`` or ``~/.cache/symgd``).
+(``$XDG_CACHE_HOME/symgd`` or ``~/.cache/symgd``); ``python -m symgd cache info`` shows
+it and ``python -m symgd cache clear`` empties it.
+
+Robustness (the cache is only ever a cache: whatever is found there, a solve succeeds):
+
+* Integrity. A module's name is a hash of its text (and the versions), so a module file
+  is checked by hashing it again; ``<name>.sums`` beside it holds the SHA-256 of each
+  of numba's index and data files (``__pycache__/<name>.*.nbi``/``.nbc``) as they were
+  after the last successful import. numba itself trusts those files blindly (it
+  unpickles them and links the machine code in them). Before an import, a module file
+  that fails its hash is rewritten from the source (or, on the warm path that has no
+  source, reported as a miss: :class:`CacheCorrupted`), and numba files that do not
+  match ``.sums`` are deleted, so numba compiles afresh. Should an import still fail,
+  the module's numba files are deleted and it is imported once more from scratch.
+* Concurrency. Every file is published by ``os.replace`` (numba does the same for its
+  own files), so processes that compile the same new problem at once each see either
+  no file or a whole one; at worst they compile it more than once.
+* Size. When a new module is written, the least recently used modules (by the time
+  of their ``.sums`` file, refreshed at each load, or of the module file) are evicted until at most
+  ``$SYMGD_CACHE_MAX_MODULES`` modules (default 500) and ``$SYMGD_CACHE_MAX_MB``
+  megabytes (default 500) remain. Modules imported by the running process are kept.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -20,6 +43,13 @@ import tempfile
 from pathlib import Path
 
 MODULE_PREFIX = "symgd_k_"
+DEFAULT_MAX_MODULES = 500
+DEFAULT_MAX_MB = 500.0
+
+
+class CacheCorrupted(LookupError):
+    """A cached module failed its integrity check and no source was given to rebuild it
+    (the warm path treats it as a cache miss)."""
 
 
 def cache_dir() -> Path:
@@ -35,19 +65,43 @@ def cache_dir() -> Path:
     return path
 
 
-def _versions() -> str:
-    import numba
-    import numpy
-    import sympy
+def limits() -> tuple:
+    """(most modules, most bytes) the cache keeps, from the environment or the defaults."""
+    def read(name, default, kind):
+        try:
+            value = kind(os.environ.get(name, default))
+        except ValueError:
+            return kind(default)
+        return value if value > 0 else kind(default)
 
+    return (read("SYMGD_CACHE_MAX_MODULES", DEFAULT_MAX_MODULES, int),
+            int(read("SYMGD_CACHE_MAX_MB", DEFAULT_MAX_MB, float) * 1e6))
+
+
+@functools.lru_cache(maxsize=None)
+def _versions() -> str:
+    """The versions a generated module depends on, read from the installed packages'
+    metadata (so that checking a module on the warm path does not import sympy)."""
     from symgd import __version__
 
-    return (f"symgd={__version__};sympy={sympy.__version__};numba={numba.__version__};"
-            f"numpy={numpy.__version__};python={sys.version_info[:3]}")
+    def version(dist):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+            module = sys.modules.get(dist) or __import__(dist)
+            return getattr(module, "__version__", "?")
+
+    return (f"symgd={__version__};sympy={version('sympy')};numba={version('numba')};"
+            f"numpy={version('numpy')};python={sys.version_info[:3]}")
 
 
 def source_hash(source: str) -> str:
     return hashlib.sha256((_versions() + "\n" + source).encode()).hexdigest()[:24]
+
+
+def _intact(name: str, text: str) -> bool:
+    """Whether a stored module text is still the one its name was made from."""
+    return name == MODULE_PREFIX + source_hash(text)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -66,29 +120,136 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+# ------------------------------------------------------------------ numba's files
+def _numba_files(name: str, folder: Path | None = None) -> list:
+    """numba's index and data files of the module ``name`` (sorted)."""
+    pyc = (folder or cache_dir()) / "__pycache__"
+    try:
+        return sorted(p for p in pyc.glob(f"{name}.*") if p.suffix in (".nbi", ".nbc")
+                      and p.is_file())
+    except OSError:
+        return []
+
+
+def _digests(files) -> dict:
+    out = {}
+    for p in files:
+        try:
+            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
+        except OSError:  # removed meanwhile (another process, eviction): not ours to vouch
+            continue
+    return out
+
+
+def _sums_path(name: str, folder: Path | None = None) -> Path:
+    return (folder or cache_dir()) / f"{name}.sums"
+
+
+def _numba_files_ok(name: str) -> bool:
+    """Whether numba's files for ``name`` are those recorded after a good import (no
+    files at all is fine: numba compiles)."""
+    files = _numba_files(name)
+    if not files:
+        return True
+    try:
+        recorded = json.loads(_sums_path(name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(recorded, dict) and _digests(files) == recorded
+
+
+def _purge_numba_files(name: str) -> None:
+    for p in _numba_files(name) + [_sums_path(name)]:
+        try:
+            p.unlink()
+        except OSError:
+            pass
+
+
+def _record_numba_files(name: str) -> None:
+    """Remember the digests of numba's files as they are after a good import, and mark
+    the module as just used (the ``.sums`` time drives eviction). Best effort; a module
+    without compiled functions gets no record."""
+    try:
+        sums = _sums_path(name)
+        files = _numba_files(name)
+        if not files:
+            if sums.exists():
+                sums.unlink()
+            return
+        text = json.dumps(_digests(files), sort_keys=True)
+        if _read_text(sums) == text:
+            os.utime(sums)
+        else:
+            _write_atomically(sums, text)
+    except OSError:
+        pass
+
+
+# ------------------------------------------------------------------ loading
 def load_module(source: str):
     """Import the module with this source from the cache, writing it first if needed.
 
-    A cached file whose text differs from ``source`` (truncated or corrupted) is
-    rewritten; numba's own index detects the changed file and recompiles.
+    A cached file that is truncated or corrupted is rewritten; numba files that are not
+    the ones recorded after the last good import are deleted (numba recompiles); an
+    import that fails anyway is retried once from scratch. Writing a new module evicts
+    the least recently used ones beyond the size limits (:func:`limits`).
     """
     name = MODULE_PREFIX + source_hash(source)
     if name in sys.modules:
         return sys.modules[name]
     path = cache_dir() / f"{name}.py"
-    try:
-        current = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        current = None
-    if current != source:
+    if _read_text(path) != source:
+        fresh = not path.exists()
+        _purge_numba_files(name)  # compiled from other text (or from nothing we trust)
         _write_atomically(path, source)
-    return import_cached(name, path)
+        if fresh:
+            evict(keep={name})
+    return _import(name, path, source)
 
 
 def import_cached(name: str, path: Path):
-    """Import the generated module ``name`` from ``path`` (once per process)."""
+    """Import the generated module ``name`` from ``path`` (once per process), for callers
+    that know the module by name only (the warm index).
+
+    Raises:
+        CacheCorrupted: the file is missing, truncated or altered (a cache miss).
+    """
     if name in sys.modules:
         return sys.modules[name]
+    text = _read_text(path)
+    if text is None or not _intact(name, text):
+        _purge_numba_files(name)
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        raise CacheCorrupted(f"the cached kernel module {path.name} is missing or damaged")
+    return _import(name, path, text)
+
+
+def _import(name: str, path: Path, text: str):
+    if not _numba_files_ok(name):
+        _purge_numba_files(name)
+    try:
+        module = _exec(name, path)
+    except Exception:  # a damaged numba file numba could not read, a vanished file, ...
+        _purge_numba_files(name)
+        if _read_text(path) != text:
+            _write_atomically(path, text)
+        module = _exec(name, path)  # from scratch; a second failure is a real error
+    _record_numba_files(name)
+    return module
+
+
+def _exec(name: str, path: Path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -100,12 +261,76 @@ def import_cached(name: str, path: Path):
     return module
 
 
+# ------------------------------------------------------------------ size
+def _modules(folder: Path) -> list:
+    """[(last use, bytes, name)] for every module in the cache."""
+    out = []
+    for py in folder.glob(f"{MODULE_PREFIX}*.py"):
+        name = py.stem
+        files = [py, _sums_path(name, folder)] + _numba_files(name, folder)
+        size, used = 0, 0.0
+        for p in files:
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            size += st.st_size
+            if p.suffix in (".sums", ".py"):
+                used = max(used, st.st_mtime)
+        out.append((used, size, name))
+    return out
+
+
+def evict(*, keep=()) -> int:
+    """Delete the least recently used modules until the cache is within :func:`limits`
+    (modules in ``keep`` and those imported by this process stay). Returns how many
+    were deleted."""
+    folder = cache_dir()
+    max_modules, max_bytes = limits()
+    mods = _modules(folder)
+    total = sum(size for _, size, _ in mods)
+    if len(mods) <= max_modules and total <= max_bytes:
+        return 0
+    removed = 0
+    count = len(mods)
+    for used, size, name in sorted(mods):
+        if count <= max_modules and total <= max_bytes:
+            break
+        if name in keep or name in sys.modules:
+            continue
+        remove_module(name, folder)
+        count -= 1
+        total -= size
+        removed += 1
+    return removed
+
+
+def remove_module(name: str, folder: Path | None = None) -> None:
+    """Delete one module and its compiled code from the cache (best effort)."""
+    folder = folder or cache_dir()
+    for p in [folder / f"{name}.py", _sums_path(name, folder)] + _numba_files(name, folder):
+        try:
+            p.unlink()
+        except OSError:
+            pass
+
+
+# ------------------------------------------------------------------ commands
 def info() -> dict:
-    """Where the cache is, how many modules it holds and their size in bytes."""
+    """Where the cache is, how many modules it holds, their size in bytes, and the
+    limits it is kept within."""
     path = cache_dir()
     files = [p for p in path.rglob("*") if p.is_file()]
+    max_modules, max_bytes = limits()
+    size = 0
+    for p in files:
+        try:
+            size += p.stat().st_size
+        except OSError:
+            pass
     return {"path": str(path), "modules": len(list(path.glob(f"{MODULE_PREFIX}*.py"))),
-            "files": len(files), "bytes": sum(p.stat().st_size for p in files)}
+            "files": len(files), "bytes": size, "max_modules": max_modules,
+            "max_bytes": max_bytes}
 
 
 def package_cache_files() -> list:
@@ -119,11 +344,13 @@ def package_cache_files() -> list:
 
 
 def clear(*, include_method_loops: bool = False) -> dict:
-    """Remove every cached kernel module and its compiled code; with
-    ``include_method_loops`` also symgd's own compiled method loops (they are rebuilt on
-    next use, ~10 s). Returns what the kernel cache held before."""
+    """Remove every cached kernel module and its compiled code, and the warm-start index
+    beside them; with ``include_method_loops`` also symgd's own compiled method loops
+    (they are rebuilt on next use, ~10 s). Returns what the kernel cache held before."""
     before = info()
-    shutil.rmtree(cache_dir(), ignore_errors=True)
+    folder = cache_dir()
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder.parent / "index", ignore_errors=True)
     cache_dir()
     for p in (package_cache_files() if include_method_loops else []):
         try:

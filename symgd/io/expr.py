@@ -35,6 +35,7 @@ import math
 import re
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -45,7 +46,7 @@ from sympy.printing.str import StrPrinter
 from symgd.errors import InputError, nearest
 
 __all__ = ["ExprLimits", "DEFAULT_LIMITS", "FUNCTIONS", "CONSTANTS", "parse_expression",
-           "validate_symbol_name", "to_source"]
+           "validate_symbol_name", "to_source", "double_range_defect"]
 
 
 # --------------------------------------------------------------------------------------
@@ -77,6 +78,18 @@ class ExprLimits:
             simplification of alternating Max/Min nests also grows steeply).
         max_seconds: wall-clock budget for building the sympy expression; a
             safety net against sympy constructions that are slow but not large.
+        max_call_depth: function calls and powers with a non-numeric exponent nested
+            inside one another (``sin(sin(...))``, ``x**x**x**...``). The Hessian of
+            such a nest grows with about the cube of its depth (2 variables, depth 30:
+            ~60,000 operations and seconds of sympy time; depth 60: ~15 s), so deeper
+            nests are refused before anything is differentiated.
+
+    A function of numbers whose value is not real or not finite as a double
+    (``asin(2)``, ``exp(1000)``) is refused; exact numbers beyond the double range
+    are kept (sympy computes with them exactly), and :func:`double_range_defect`
+    finds them for callers that compile to doubles (problem files do). A user who
+    needs more passes their own limits:
+    ``parse_expression(text, symbols, limits=ExprLimits(max_depth=400))``.
 
     Independently of these, no exact number in the result may have more decimal
     digits than Python will convert to text (``sys.get_int_max_str_digits()``,
@@ -92,6 +105,7 @@ class ExprLimits:
     max_minmax_args: int = 50
     max_minmax_depth: int = 20
     max_seconds: float = 5.0
+    max_call_depth: int = 32
 
 
 DEFAULT_LIMITS = ExprLimits()
@@ -249,6 +263,102 @@ _BAD_CONSTANTS = (sp.S.ComplexInfinity, sp.S.NaN, sp.S.Infinity, sp.S.NegativeIn
                   sp.S.ImaginaryUnit)
 
 
+_DOUBLE_MAX_BITS = 1024  # 2**1024 > the largest double (1.797e308) >= 2**1023
+
+
+def _rational_too_large(e) -> bool:
+    """|p/q| above the largest double (a cheap bit-length test, exact at the margin)."""
+    p, q = abs(int(e.p)), int(e.q)
+    if p.bit_length() - q.bit_length() < _DOUBLE_MAX_BITS - 1:
+        return False
+    try:
+        return not math.isfinite(p / q)
+    except OverflowError:
+        return True
+
+
+def _float_text(e) -> str:
+    """'1.97e+434' or '10**(4.3e+99)': a sympy Float of any exponent, short, for messages."""
+    try:
+        mpf = sp.Float(e)._mpf_
+        sign, man, exp2, _ = mpf
+        if not man:
+            return "infinity"
+        log10 = (exp2 + man.bit_length()) * _LOG10_2
+        if abs(log10) < 1e6:
+            return sp.Float(e, 3).__str__()
+        return f"{'-' if sign else ''}10**({log10:.3g})"
+    except Exception:  # pragma: no cover - printing never matters more than the error
+        return "infinity"
+
+
+def _numeric_defect(e) -> str | None:
+    """For a function of numbers only (``asin(2)``, ``exp(1000)``, ``pi**1e5``): why its
+    value is not a finite real double, or None. sympy leaves such values unevaluated,
+    and the kernels would only meet nan or inf at run time."""
+    if not (e.is_Function or e.is_Pow) or e.is_Rational:
+        return None
+    if not all(a.is_Number or a.is_NumberSymbol for a in e.args):
+        return None
+    if e.is_Pow and e.base.is_Rational and e.exp.is_Rational:
+        return None  # exact roots: sized by max_root_bits, real-checked by _defect
+    try:
+        v = e.evalf(30)
+    except Exception:  # sympy cannot evaluate it: leave it to the kernels
+        return None
+    if v.has(sp.S.ImaginaryUnit) or v.is_extended_real is False:
+        return "is not a real number"
+    if v.is_Number:
+        if v.is_infinite or v is sp.S.NaN:
+            return "is not finite"
+        try:
+            finite = math.isfinite(float(v))
+        except (OverflowError, TypeError, ValueError):
+            finite = False
+        if not finite:
+            size = _float_text(v)
+            size = "far" if size == "infinity" else f"about {size},"
+            return f"is {size} beyond the range of double precision (about 1.8e308)"
+    return None
+
+
+def double_range_defect(expr) -> str | None:
+    """Why a number in ``expr`` cannot be computed in double precision, or None.
+
+    The parser keeps exact numbers of any size it allows (``max_power_bits``), and
+    sympy's Floats have an unbounded exponent (``1e308*10`` is finite to sympy). The
+    compiled kernels compute in doubles, so a problem file refuses an expression holding
+    a number above about 1.8e308 (:mod:`symgd.io.problem_file` calls this). One
+    iterative pass, shared subtrees once.
+    """
+    stack, seen = [expr], set()
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        why = _range_defect(e)
+        if why is not None:
+            return why
+        stack.extend(e.args)
+    return None
+
+
+def _range_defect(e) -> str | None:
+    """Why the number ``e`` does not fit a double, or None."""
+    if e.is_Float:
+        if not math.isfinite(float(e)):
+            # sympy's Floats have an unbounded exponent (1e308*10 is finite there), the
+            # kernels' doubles do not.
+            return (f"holds the number {_float_text(e)}, beyond the range of double "
+                    f"precision (the largest double is about 1.8e308)")
+    elif e.is_Rational and _rational_too_large(e):
+        return (f"holds an exact number of about {_digits_from_bits(_bits(e.p) - _bits(e.q))}"
+                f" digits, beyond the range of double precision (the largest double is "
+                f"about 1.8e308)")
+    return None
+
+
 def _defect(e) -> str | None:
     """Why ``e`` itself (one node, not its subtree) is not a finite real value, or None."""
     if any(e is c for c in _BAD_CONSTANTS):
@@ -311,6 +421,59 @@ _NODE_TEXT = {
 }
 
 
+def _python_parse(text: str) -> ast.Expression:
+    with warnings.catch_warnings():
+        # "invalid decimal literal" and the like: Python warns on stderr before the
+        # SyntaxError that the parser turns into a message of its own.
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return ast.parse(text, mode="eval")
+
+
+_DEEP_STACK_BYTES = 256 * 1024 * 1024  # reserved, not used, unless the tree is that deep
+
+
+def _python_parse_deep(text: str, max_nodes: int) -> ast.Expression:
+    """:func:`ast.parse` on a thread with a large stack and a recursion limit that fits a
+    syntax tree as deep as ``max_nodes`` (Python's own limit stops at about 3,000 levels,
+    and raising it on the main thread's 8 MB stack could crash the interpreter)."""
+    import threading
+
+    out: dict = {}
+
+    def work():
+        old = sys.getrecursionlimit()
+        try:
+            sys.setrecursionlimit(max(old, 4 * max_nodes + 1000))
+            out["tree"] = _python_parse(text)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            out["error"] = exc
+        finally:
+            sys.setrecursionlimit(old)
+
+    previous = threading.stack_size(_DEEP_STACK_BYTES)
+    try:
+        thread = threading.Thread(target=work, name="symgd-parse", daemon=True)
+        thread.start()
+    finally:
+        threading.stack_size(previous)
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["tree"]
+
+
+def _is_nonlinear_nest(node) -> bool:
+    """A function call, or a power whose exponent is not a plain number (``x**y``)."""
+    if isinstance(node, ast.Call):
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        e = node.right
+        while isinstance(e, ast.UnaryOp):
+            e = e.operand
+        return not isinstance(e, ast.Constant)
+    return False
+
+
 def _is_minmax_call(node) -> bool:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id in ("Max", "Min"))
@@ -365,6 +528,10 @@ class _Parser:
         if bad is not None:
             self.fail(f"control character U+{ord(bad.group()):04X} in the expression",
                       at=bad.start())
+        if "#" in text:
+            # Python would read the rest as a comment and silently drop it ("x # + y" is x).
+            self.fail("'#' is not allowed in an expression (Python would ignore everything "
+                      "after it); put YAML comments outside the quotes", at=text.index("#"))
         # Newlines may come from YAML block scalars: read them as spaces (same offsets).
         text = re.sub(r"[\t\n\r\f\v]", " ", text)
         stripped = text.lstrip(" ")
@@ -392,7 +559,13 @@ class _Parser:
     # -- stage 2: Python's parser ---------------------------------------------------------
     def parse_ast(self) -> ast.Expression:
         try:
-            return ast.parse(self.text, mode="eval")
+            try:
+                return _python_parse(self.text)
+            except RecursionError:
+                # A long flat chain (a + b + ... with ~3,000 terms) is as deep as it is long
+                # in Python's syntax tree; within max_nodes, parse it again on a thread
+                # with room for that depth.
+                return _python_parse_deep(self.text, self.limits.max_nodes)
         except SyntaxError as exc:  # IndentationError included
             self._syntax_error(exc)
         except RecursionError:
@@ -446,7 +619,7 @@ class _Parser:
                           "own constraint", body)
             self.fail("expected a constraint with ==, <= or >=, e.g. 'x + y <= 3'; found an "
                       "expression without a comparison")
-        work: list[tuple] = [(_VISIT, body, 1, 0)]
+        work: list[tuple] = [(_VISIT, body, 1, 0, 0)]
         values: list = []
         while work:
             item = work.pop()
@@ -456,7 +629,14 @@ class _Parser:
                 del values[len(values) - n:]
                 values.append(self._apply(fn, args, node))
                 continue
-            _, node, depth, minmax = item
+            _, node, depth, minmax, calls = item
+            if _is_nonlinear_nest(node):
+                calls += 1
+                if calls > self.limits.max_call_depth:
+                    self.fail(f"function calls and powers with a variable exponent are nested "
+                              f"more than {self.limits.max_call_depth} deep (limit: "
+                              f"max_call_depth); the derivatives of such nests grow too "
+                              f"large to compute", node)
             self._count(node, depth)
             leaf, children, fn = self._classify(node, depth, is_root=node is body)
             if fn is None:
@@ -470,7 +650,7 @@ class _Parser:
                               node)
             work.append((_APPLY, fn, len(children), node))
             for child in reversed(children):
-                work.append((_VISIT, child, depth + 1, minmax))
+                work.append((_VISIT, child, depth + 1, minmax, calls))
         (result,) = values
         self._final_check(result)
         return result
@@ -512,12 +692,13 @@ class _Parser:
             self.fail(f"{self.segment(node)} cannot be evaluated: {exc}", node)
 
     def _node_check(self, e, node):
-        """Refuse a freshly built node that is (or directly holds) zoo, nan, oo or I."""
-        why = _defect(e)
+        """Refuse a freshly built node that is (or directly holds) zoo, nan, oo or I, a
+        number beyond double range, or a function of numbers that is not a finite real."""
+        why = _defect(e) or _numeric_defect(e)
         if why is None and (e.is_Add or e.is_Mul or e.is_Pow or e.is_Function
                             or e.is_Relational):
             for a in e.args:
-                why = _defect(a)
+                why = _defect(a) or _numeric_defect(a)
                 if why is not None:
                     break
         if why is not None:
@@ -747,6 +928,10 @@ class _Parser:
                 want = f"{lo} to {hi} arguments"
             usage = {"log": " (log(x) or log(x, base))", "atan2": " (atan2(y, x))"}.get(name, "")
             self.fail(f"{name}() takes {want}{usage}, got {k}", node)
+        if name in ("Max", "Min") and k > self.limits.max_minmax_args:
+            # the same refusal as in _call, before thousands of arguments are built
+            self.fail(f"{name}() would compare {k} arguments; the limit is "
+                      f"{self.limits.max_minmax_args} (max_minmax_args)", node)
         return None, tuple(node.args), lambda args: self._call(name, args, node)
 
     def _call(self, name: str, args: list, node: ast.Call):

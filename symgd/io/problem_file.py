@@ -33,14 +33,16 @@ import os
 import re
 import tokenize
 import zipfile
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Sequence as SequenceType
 
 import sympy as sp
 
 from symgd.errors import InputError, unknown_name_message
-from symgd.io.yaml_nodes import (MAX_BYTES, Mapping, Node, Scalar, Sequence, describe,
-                                 is_null, read_yaml)
+from symgd.io.expr import DEFAULT_LIMITS, ExprLimits
+from symgd.io.yaml_nodes import (MAX_BYTES, MAX_DEPTH, MAX_NODES, Mapping, Node, Scalar,
+                                 Sequence, describe, is_null, read_yaml)
 
 TOP_KEYS = ("name", "description", "variables", "parameters", "minimize", "maximize",
             "constraints", "method", "options", "data", "model", "target", "loss", "reduce")
@@ -55,18 +57,79 @@ RESERVED_NAMES = frozenset({"exp", "log", "sqrt", "sin", "cos", "tan", "asin", "
                             "pi", "E"})
 _KEY_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER_LIMIT = 1 << 20  # read at most 1 MiB of a CSV's first line
+# A data file with more columns than this declares only the columns its expressions use.
+MAX_LISTED_COLUMNS = 1000
+# Integer options (max_iter, seed, batch_size, ...) become 64-bit integers in the loops.
+MAX_OPTION_INT = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """Every bound the problem-file reader applies (documented defaults; the CLI sets any
+    of them with ``--limit NAME=VALUE``, e.g. ``--limit max_variables=5000``).
+
+    Attributes:
+        expr: limits on each expression (:class:`symgd.io.expr.ExprLimits`; its fields
+            are set by their own names, ``--limit max_depth=400``).
+        yaml_max_bytes: size of the problem file (10 MB).
+        yaml_max_depth: nesting of YAML lists and mappings (64).
+        yaml_max_nodes: values in the YAML, keys included (100,000): inline data is
+            for small problems.
+        max_variables: declared variables (1,000): derivatives and the dense Hessian
+            grow with the square of their number (100,000 variables exhaust memory).
+        max_constraints: constraints (1,000).
+    """
+
+    expr: ExprLimits = DEFAULT_LIMITS
+    yaml_max_bytes: int = MAX_BYTES
+    yaml_max_depth: int = MAX_DEPTH
+    yaml_max_nodes: int = MAX_NODES
+    max_variables: int = 1000
+    max_constraints: int = 1000
+
+    @classmethod
+    def from_settings(cls, settings) -> "LoadLimits":
+        """Limits from ``NAME=VALUE`` strings (or a ``{name: value}`` mapping).
+
+        Raises:
+            InputError: (file ``--limit``) an unknown name or a value that is not a
+                positive number.
+        """
+        items = settings.items() if hasattr(settings, "items") else \
+            [str(a).partition("=")[::2] for a in settings]
+        own = {f.name for f in fields(cls) if f.name != "expr"}
+        expr_names = {f.name for f in fields(ExprLimits)}
+        mine, theirs = {}, {}
+        for name, text in items:
+            name = str(name).strip()
+            if name not in own and name not in expr_names:
+                raise InputError(unknown_name_message("limit", name, own | expr_names),
+                                 file="--limit", field=name, kind="limit")
+            default = getattr(DEFAULT_LIMITS, name) if name in expr_names else \
+                getattr(cls, name)
+            try:
+                value = float(text) if isinstance(default, float) else int(str(text), 10)
+            except (TypeError, ValueError):
+                value = None
+            if value is None or not (value > 0) or value == math.inf:
+                raise InputError(f"--limit {name} expects a positive "
+                                 f"{'number' if isinstance(default, float) else 'integer'},"
+                                 f" got {text!r}", file="--limit", field=name, kind="limit")
+            (theirs if name in expr_names else mine)[name] = value
+        return cls(expr=replace(DEFAULT_LIMITS, **theirs), **mine)
 
 
 # --------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------
-def load(path, overrides: SequenceType[str] = ()):
+def load(path, overrides: SequenceType[str] = (), *, limits: "LoadLimits | None" = None):
     """Read a problem file (SPEC §1) and return a :class:`symgd.problem.Problem`.
 
     Args:
         path: the YAML file.
         overrides: ``KEY=VALUE`` strings as given to ``--set`` (SPEC §3), applied in
             order on top of the file.
+        limits: the reader's limits (:class:`LoadLimits`; the CLI's ``--limit``).
 
     Raises:
         InputError: the file cannot be read, is not valid YAML, breaks the schema, or
@@ -74,15 +137,25 @@ def load(path, overrides: SequenceType[str] = ()):
     """
     source = os.fspath(path)
     p = Path(source)
+    limits = limits or LoadLimits()
     try:
         if p.is_dir():
             raise InputError("is a folder, not a problem file", file=source, kind="input")
+        if not p.is_file() and p.exists():
+            raise InputError("is not a regular file (a device or a pipe?); give a YAML "
+                             "problem file", file=source, kind="input")
         size = p.stat().st_size
-        if size > MAX_BYTES:
+        if size > limits.yaml_max_bytes:
             raise InputError(f"the file is {size / 1e6:.1f} MB, more than the "
-                             f"{MAX_BYTES / 1e6:.0f} MB limit for problem files; put large "
-                             f"data in a CSV or .npz file", file=source, kind="limit")
-        raw = p.read_bytes()
+                             f"{limits.yaml_max_bytes / 1e6:.0f} MB limit for problem files "
+                             f"(yaml_max_bytes); put large data in a CSV or .npz file",
+                             file=source, kind="limit")
+        with open(p, "rb") as fh:  # at most one byte more than allowed, whatever stat said
+            raw = fh.read(limits.yaml_max_bytes + 1)
+        if len(raw) > limits.yaml_max_bytes:
+            raise InputError(f"the file is larger than the {limits.yaml_max_bytes / 1e6:.0f}"
+                             f" MB limit for problem files (yaml_max_bytes)", file=source,
+                             kind="limit")
     except FileNotFoundError:
         raise InputError("problem file not found", file=source, kind="input") from None
     except OSError as err:
@@ -94,10 +167,12 @@ def load(path, overrides: SequenceType[str] = ()):
         line = raw[:err.start].count(b"\n") + 1
         raise InputError(f"the file is not UTF-8 text (byte 0x{raw[err.start]:02x})",
                          file=source, line=line, kind="yaml") from None
-    return load_text(text, file=source, base_dir=p.parent, overrides=overrides)
+    return load_text(text, file=source, base_dir=p.parent, overrides=overrides,
+                     limits=limits)
 
 
-def load_text(text: str, *, file: str = "<string>", base_dir=None, overrides=()):
+def load_text(text: str, *, file: str = "<string>", base_dir=None, overrides=(),
+              limits: "LoadLimits | None" = None):
     """Build a Problem from problem-file text.
 
     Args:
@@ -107,11 +182,14 @@ def load_text(text: str, *, file: str = "<string>", base_dir=None, overrides=())
         base_dir: folder that a relative ``data.file`` is relative to (default: the
             folder of ``file`` when it names one, else the working directory).
         overrides: ``KEY=VALUE`` strings (``--set``), applied in order.
+        limits: the reader's limits (:class:`LoadLimits`).
 
     Raises:
         InputError: see :func:`load`.
     """
-    root = read_yaml(text, file=file)
+    limits = limits or LoadLimits()
+    root = read_yaml(text, file=file, max_depth=limits.yaml_max_depth,
+                     max_bytes=limits.yaml_max_bytes, max_nodes=limits.yaml_max_nodes)
     if root is None or is_null(root):
         raise InputError("the file is empty; a problem file is a YAML mapping with at least "
                          "'variables' and 'minimize' (or 'maximize')", file=file, kind="yaml")
@@ -124,7 +202,7 @@ def load_text(text: str, *, file: str = "<string>", base_dir=None, overrides=())
     if base_dir is None:
         base_dir = Path(file).parent if _is_real_file_name(file) else Path.cwd()
     default_name = Path(file).stem if _is_real_file_name(file) else None
-    return _SchemaReader(file, Path(base_dir), default_name).problem(root)
+    return _SchemaReader(file, Path(base_dir), default_name, limits).problem(root)
 
 
 def parse_override(assignment: str) -> tuple:
@@ -254,10 +332,12 @@ class _SchemaReader:
     in the file; values that came from ``--set`` have no line and are not recorded.
     """
 
-    def __init__(self, file: str, base_dir: Path, default_name: str | None):
+    def __init__(self, file: str, base_dir: Path, default_name: str | None,
+                 limits: "LoadLimits | None" = None):
         self.file = file
         self.base_dir = base_dir
         self.default_name = default_name
+        self.limits = limits or LoadLimits()
         self.locations: dict = {}
 
     # -- locations and errors -----------------------------------------------------
@@ -358,7 +438,7 @@ class _SchemaReader:
     # -- expressions ----------------------------------------------------------------
     def expression(self, node: Node, field: str, symbols: dict, *, relation: bool = False):
         """Parse an expression node with the safe parser; numbers become their text."""
-        from symgd.io.expr import parse_expression
+        from symgd.io.expr import double_range_defect, parse_expression
 
         text = self.expression_text(node, field)
         if node.origin is not None:
@@ -368,11 +448,18 @@ class _SchemaReader:
             if node.style in ("'", '"'):
                 column += 1  # point at the text, not at the quote
         try:
-            return parse_expression(text, symbols, field=field, file=self._file_of(node),
-                                    line=line, column=column, relation=relation)
+            expr = parse_expression(text, symbols, field=field, file=self._file_of(node),
+                                    line=line, column=column, relation=relation,
+                                    limits=self.limits.expr)
         except InputError as err:
             raise err.located(file=self._file_of(node), field=field, line=line,
                               column=column) from None
+        why = double_range_defect(expr)
+        if why is not None:
+            raise InputError(f"the expression {why}; the kernels compute in double "
+                             f"precision", file=self._file_of(node), field=field, line=line,
+                             column=column, kind="expression")
+        return expr
 
     def expression_text(self, node: Node, field: str) -> str:
         if not isinstance(node, Scalar):
@@ -410,7 +497,10 @@ class _SchemaReader:
         parameters = self.parameters(get("parameters"), variables)
         options = self.options(get("options"))
         var_symbols = {n: sp.Symbol(n, real=True) for n in variables}
-        param_symbols = {n: sp.Symbol(n, real=True) for n in parameters}
+        # Parameters enter the parser as their exact values (the same numbers Problem
+        # would substitute), so its size checks see them: with P = 9, `P**P**P` is
+        # 9**9**9 and refused, where substituting after parsing would hang in sympy.
+        param_symbols = {n: _exact_parameter(v) for n, v in parameters.items()}
         base_symbols = {**var_symbols, **param_symbols}
 
         sense_keys = [k for k in ("minimize", "maximize") if root.key_node(k) is not None]
@@ -508,6 +598,13 @@ class _SchemaReader:
                              "'variables: [x, y]' or 'variables: {x: 1.0, y: 2.0}'")
         out: dict = {}
         seen: dict = {}
+        if isinstance(node, (Sequence, Mapping)) and \
+                len(node.items) > self.limits.max_variables:
+            raise InputError(f"{len(node.items):,} variables are declared; the limit is "
+                             f"{self.limits.max_variables:,} (max_variables): symbolic "
+                             f"derivatives and the dense Hessian grow with the square of the "
+                             f"number of variables", **self._where(node, "variables"),
+                             kind="limit")
         if isinstance(node, Sequence):
             for i, item in enumerate(node.items):
                 name = self.symbol_name(item, f"variables[{i}]")
@@ -598,6 +695,10 @@ class _SchemaReader:
             raise self.error(node, "constraints",
                              "expected a list of relations (each with ==, <= or >=), got a "
                              "mapping; write '- x + y <= 3' lines")
+        if len(items) > self.limits.max_constraints:
+            raise InputError(f"{len(items):,} constraints are given; the limit is "
+                             f"{self.limits.max_constraints:,} (max_constraints)",
+                             **self._where(node, "constraints"), kind="limit")
         out = []
         for i, item in enumerate(items):
             field = f"constraints[{i}]"
@@ -646,6 +747,11 @@ class _SchemaReader:
             raise self.error(node, field, "has no value; give one or remove the option")
         if isinstance(value, float) and math.isnan(value):
             raise self.error(node, field, f"expected a number, got {node.text}")
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                abs(value) > MAX_OPTION_INT:
+            shown = node.text if len(node.text) <= 24 else node.text[:20] + "..."
+            raise self.error(node, field, f"the integer {shown} is too large; integer "
+                             f"options are limited to {MAX_OPTION_INT} (2**63 - 1)")
         return value
 
     # -- data -----------------------------------------------------------------------
@@ -674,6 +780,11 @@ class _SchemaReader:
             raise InputError(f"data files are CSV (.csv) or NumPy (.npz), got '{name}'",
                              **self._where(file_node, "data.file"), kind="data")
         if not path.is_file():
+            if path.exists() or path.is_symlink():
+                what = "a folder" if path.is_dir() else "not a regular file (a device, a " \
+                    "pipe or a broken link)"
+                raise InputError(f"data file '{name}' is {what}; give a CSV or .npz file",
+                                 **self._where(file_node, "data.file"), kind="data")
             raise InputError(f"data file '{name}' not found (looked for {path})",
                              **self._where(file_node, "data.file"), kind="data")
         columns: dict = {}
@@ -692,10 +803,15 @@ class _SchemaReader:
                                      f"a data column needs its own name")
                 columns[symbol] = self.text(value, field, numbers_ok=True, allow_null=False)
         names = _data_file_names(path)
+        used = set()
+        for t in texts:
+            used |= _free_names(t)
         if names is None:  # header unreadable: every free name of the objective is data
-            names = set()
-            for t in texts:
-                names |= _free_names(t)
+            names = used
+        elif len(names) > MAX_LISTED_COLUMNS:
+            # A wide file: only the columns the expressions use become symbols (building
+            # 100,000 symbols, and suggesting names among them, costs seconds).
+            names = names & used
         names = {n for n in names if _usable_symbol(n)} - taken
         names |= set(columns)
         data = {"file": str(path), "columns": columns}
@@ -758,11 +874,12 @@ def _data_file_names(path: Path) -> set | None:
     try:
         if path.suffix.lower() == ".npz":
             with zipfile.ZipFile(path) as z:
-                return {n[:-4] for n in z.namelist() if n.endswith(".npy")}
+                return {n[:-4] for n in z.namelist() if n.endswith(".npy")} or None
         with open(path, encoding="utf-8-sig", newline="") as f:
             line = f.readline(_HEADER_LIMIT)
         row = next(csv.reader([line]), [])
-        return {cell.strip() for cell in row if cell.strip()}
+        # An empty header: symgd.io.data says what is wrong with the file when it reads it.
+        return {cell.strip() for cell in row if cell.strip()} or None
     except (OSError, UnicodeDecodeError, zipfile.BadZipFile, csv.Error, ValueError):
         return None
 
@@ -782,3 +899,11 @@ def _free_names(text: str) -> set:
             continue
         names.add(tok.string)
     return names
+
+
+def _exact_parameter(value) -> sp.Expr:
+    """A parameter's value as the exact number :class:`symgd.problem.Problem` substitutes
+    (an int as an Integer, a float as the Rational of its shortest decimal text)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return sp.Integer(value)
+    return sp.Rational(repr(float(value)))
