@@ -74,12 +74,13 @@ def line_polynomial(f: sp.Expr, symbols):
     """Coefficients c_0..c_D of phi(a) = f(x + a d) as expressions in x and d, or None
     when f is not a polynomial (or its degree passes MAX_LINE_POLY_DEGREE).
 
-    The d_i are the symbols ``w0, w1, ...``, placed after x in the kernel's input.
+    The d_i are Dummy symbols, placed after x in the kernel's input.
     """
     if not f.is_polynomial(*symbols):
         return None
     a = sp.Dummy("a")
-    ws = [sp.Symbol(f"w{i}", real=True) for i in range(len(symbols))]
+    # Dummies: the direction's symbols can never collide with a user's variable 'w0'
+    ws = [sp.Dummy(f"w{i}", real=True) for i in range(len(symbols))]
     phi = sp.Poly(f.xreplace({s: s + a * w for s, w in zip(symbols, ws)}), a)
     if phi.degree() > MAX_LINE_POLY_DEGREE:
         return None
@@ -92,10 +93,9 @@ def _line_poly_lines(f, symbols):
     if found is None:
         return []
     coeffs, ws = found
-    n = len(symbols)
     lines = [f"@KERNEL({len(coeffs)})\ndef line_poly(x, c):"]
-    lines += [f"    {w} = x[{n + i}]" for i, w in enumerate(ws)]
-    lines += _body(coeffs, symbols, [f"c[{k}]" for k in range(len(coeffs))])
+    # x holds [x, d]: the direction's dummies are read as variables n, n+1, ...
+    lines += _body(coeffs, list(symbols) + ws, [f"c[{k}]" for k in range(len(coeffs))])
     lines.append(f"    return {float(len(coeffs) - 1)!r}\n")
     return lines
 
