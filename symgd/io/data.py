@@ -43,6 +43,17 @@ from symgd.errors import InputError, nearest
 MAX_COLUMNS = 100_000
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_FIELD_CHARS = 1_000_000
+# Uncompressed size of one .npz member; a bigger one (or a header claiming more than the
+# member holds: a zip bomb or a forged shape) is refused before anything is allocated.
+# Override with the environment variable SYMGD_MAX_DATA_MB.
+DEFAULT_MAX_MEMBER_MB = 512
+
+
+def max_member_bytes() -> int:
+    try:
+        return int(float(os.environ.get("SYMGD_MAX_DATA_MB", DEFAULT_MAX_MEMBER_MB)) * 2**20)
+    except ValueError:
+        return DEFAULT_MAX_MEMBER_MB * 2**20
 SUFFIXES = (".csv", ".npz")
 
 
@@ -304,6 +315,15 @@ def _csv_header(fh, p: Path):
     return names, len(line)
 
 
+def _bounded_lines(fh, p: Path):
+    """The file's lines, refusing one with more fields than MAX_COLUMNS before the csv
+    module splits it (10 million fields would take a gigabyte as Python strings)."""
+    for k, line in enumerate(fh, start=2):
+        if line.count(",") >= MAX_COLUMNS:
+            raise _err(f"this row has more than {MAX_COLUMNS} fields (limit)", p, line=k)
+        yield line
+
+
 def _read_csv(p: Path, wanted: dict):
     """Columns ``wanted.values()`` of a CSV as float arrays, the row count, and the
     line number of each row."""
@@ -321,7 +341,7 @@ def _read_csv(p: Path, wanted: dict):
         ncols = len(names)
         old_limit = csv.field_size_limit()
         csv.field_size_limit(MAX_FIELD_CHARS)
-        reader = csv.reader(fh, strict=True)
+        reader = csv.reader(_bounded_lines(fh, p), strict=True)
         try:
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip() and ncols > 1):
@@ -422,11 +442,13 @@ def _read_npz(p: Path, wanted: dict):
     try:
         with np.load(p, allow_pickle=False) as z:
             for col in dict.fromkeys(wanted.values()):
+                _check_npz_member(p, col)
                 try:
                     raw = z[col]
                 except ValueError as err:
-                    raise _err(f"member '{col}' cannot be read without pickle ({err}); "
-                               "store numeric arrays", p) from None
+                    why = ("it holds Python objects, which would need pickle; store numeric "
+                           "arrays" if "pickle" in str(err).lower() else str(err))
+                    raise _err(f"member '{col}' cannot be read: {why}", p) from None
                 cols[col] = _numeric_1d(raw, col, file, "data.file")
                 if n is None:
                     n, first = cols[col].size, col
@@ -440,6 +462,34 @@ def _read_npz(p: Path, wanted: dict):
     if not n:
         raise _err("the data has no samples", p)
     return cols, n
+
+
+def _check_npz_member(p: Path, name: str) -> None:
+    """Refuse a member whose .npy header claims more data than the member holds, or more
+    than max_member_bytes(), or complex numbers, before numpy allocates it."""
+    limit = max_member_bytes()
+    with zipfile.ZipFile(p) as zf:
+        info = zf.getinfo(name + ".npy")
+        if info.file_size > limit:
+            raise _err(f"member '{name}' is {info.file_size / 2**20:.0f} MB uncompressed "
+                       f"(limit {limit / 2**20:.0f} MB; raise SYMGD_MAX_DATA_MB)", p)
+        with zf.open(info) as fh:
+            try:
+                version = np.lib.format.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            except (ValueError, OSError, EOFError) as err:
+                raise _err(f"member '{name}' has no valid .npy header ({err})", p) from None
+    if dtype.kind == "c":
+        raise _err(f"member '{name}' holds complex numbers; data must be real", p)
+    count = 1
+    for dim in shape:
+        count *= int(dim)
+    if dtype.itemsize and count * dtype.itemsize > info.file_size:
+        raise _err(f"member '{name}' claims shape {shape} ({count * dtype.itemsize} bytes) "
+                   f"but holds only {info.file_size} bytes", p)
 
 
 def _npz_length(p: Path) -> int:
