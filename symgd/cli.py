@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("solve", help="solve a problem file")
     s.add_argument("problem", metavar="PROBLEM.yaml")
-    s.add_argument("--method", help="auto, analytic, gd, linesearch, newton (overrides the file)")
+    s.add_argument("--method", help="auto, analytic, gd, linesearch, newton, lm, sgd (overrides the file)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field, e.g. --set options.tol=1e-12 (repeatable)")
     s.add_argument("--json", action="store_true", help="print exactly one JSON object")
