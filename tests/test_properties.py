@@ -29,7 +29,8 @@ X, Y, Z = sp.symbols("x y z", real=True)
 SYMS = {"x": X, "y": Y, "z": Z}
 PER_EXAMPLE_S = 5.0  # every parse or load of one example must end well within this
 
-COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+COMMON = dict(deadline=None, derandomize=True,  # the same examples on every CI run
+              suppress_health_check=[HealthCheck.too_slow,
                                                      HealthCheck.filter_too_much])
 
 
@@ -155,10 +156,17 @@ def _numerically_equal(a, b) -> bool:
     return checked > 0
 
 
+def _doubles_only(e) -> bool:
+    """Every float in e fits a double (sympy's arithmetic on the drawn floats can pass
+    1.8e308, which a problem file cannot write; to_source rightly refuses it)."""
+    return all(math.isfinite(float(f)) for f in e.atoms(sp.Float))
+
+
 @settings(max_examples=250, **COMMON)
 @given(TREES)
 def test_random_trees_print_and_parse_back(e):
     assume(_with_symbol(e))
+    assume(_doubles_only(e))
     if e.has(*BAD):
         with pytest.raises(ValueError):
             to_source(e)
@@ -176,6 +184,7 @@ def test_random_relations_print_and_parse_back(t):
     a, b, rel = t
     assume(_with_symbol(a) or _with_symbol(b))
     assume(not (a.has(*BAD) or b.has(*BAD)))
+    assume(_doubles_only(a) and _doubles_only(b))
     r = rel(a, b, evaluate=False)
     back = parse_expression(to_source(r), SYMS, field="c", relation=True)
     assert type(back) is type(r)
