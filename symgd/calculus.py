@@ -101,13 +101,6 @@ def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> D
     return Derivatives(syms, f, grad, hess, time.perf_counter() - t0, skipped)
 
 
-def user_sense_derivatives(problem, d: Derivatives) -> tuple:
-    """(gradient, Hessian) of the objective in the user's own sense, for display."""
-    if problem.sense == "maximize":
-        return tuple(-g for g in d.grad), tuple(tuple(-h for h in row) for row in d.hess)
-    return d.grad, d.hess
-
-
 def check_size(exprs, what: str, limit: int = MAX_HESSIAN_OPS) -> None:
     """Refuse derivative trees too large to compile in reasonable time."""
     ops = sum(sp.count_ops(e, visual=False) for e in exprs)

@@ -9,8 +9,9 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import traceback
+
+from symgd.atomic import write_atomically  # noqa: F401  (--out; tests import it from here)
 
 EXIT_OK, EXIT_NOT_CONVERGED, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -73,48 +74,6 @@ def _load(args):
 
     limits = LoadLimits.from_settings(getattr(args, "limit", None) or [])
     return load(args.problem, overrides=_overrides(args), limits=limits)
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that a crash leaves either the old file or the new one.
-
-    The text goes to a temporary file in the same folder, is flushed to disk, and
-    replaces ``path`` in one ``os.replace``; the folder is synced so that the rename
-    itself survives a power cut. The new file keeps the old one's permissions (or
-    gets the usual ones for a new file), not the temporary file's 0600.
-    """
-    target = os.path.abspath(path)
-    folder = os.path.dirname(target)
-    try:
-        mode = os.stat(target).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".symgd_", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def check_out_path(path: str) -> None:

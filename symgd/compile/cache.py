@@ -39,8 +39,9 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
+
+from symgd.atomic import write_atomically
 
 MODULE_PREFIX = "symgd_k_"
 DEFAULT_MAX_MODULES = 500
@@ -105,19 +106,7 @@ def _intact(name: str, text: str) -> bool:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".py")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, text, prefix=".tmp_")
 
 
 def _read_text(path: Path) -> str | None:

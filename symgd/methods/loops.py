@@ -44,7 +44,8 @@ def _unpack(W, fs, js):
 
 @njit(**_JIT)
 def _start(fg, x, g, xbest, fstate, istate):
-    """First call: evaluate f and g at the start."""
+    """First call: evaluate f and g at the start. Returns False (reason set) when
+    either is not finite there."""
     f = call_kernel(fg, x, g)
     istate[S.I_NFEV] += 1
     istate[S.I_NGEV] += 1
@@ -54,6 +55,10 @@ def _start(fg, x, g, xbest, fstate, istate):
     fstate[S.F_LRSCALE] = 1.0
     copy_into(xbest, x)
     istate[S.I_INIT] = 1
+    if not (math.isfinite(f) and all_finite(g)):
+        istate[S.I_REASON] = S.R_NONFINITE
+        return False
+    return True
 
 
 @njit(**_JIT)
@@ -140,11 +145,8 @@ def newton_loop(fun, fg, hess, W, fs, js):
     xt = np.empty(n)
     gt = np.empty(n)
     bounded = has_bounds(lower, upper)
-    if istate[S.I_INIT] == 0:
-        _start(fg, x, g, xbest, fstate, istate)
-        if not (math.isfinite(fstate[S.F_F]) and all_finite(g)):
-            istate[S.I_REASON] = S.R_NONFINITE
-            return S.DIVERGED
+    if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
+        return S.DIVERGED
     for _ in range(chunk):
         st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
         if st != S.RUNNING:
@@ -204,12 +206,8 @@ def linesearch_loop(fun, fg, W, fs, js):
     d = np.empty(n)
     xt = np.empty(n)
     gt = np.empty(n)
-    if istate[S.I_INIT] == 0:
-        _start(fg, x, g, xbest, fstate, istate)
-        if not (math.isfinite(fstate[S.F_F]) and all_finite(g)):
-            istate[S.I_REASON] = S.R_NONFINITE
-            return S.DIVERGED
-        fstate[S.F_STEP] = 0.0
+    if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
+        return S.DIVERGED
     for _ in range(chunk):
         st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
         if st != S.RUNNING:
@@ -260,11 +258,8 @@ def gd_loop(fg, W, fs, js):
     tol, lr, p0, p1, p2 = fpar[0], fpar[1], fpar[2], fpar[3], fpar[4]
     max_iter, chunk, code, rise_limit = ipar[0], ipar[1], ipar[2], ipar[3]
     xt = np.empty(n)
-    if istate[S.I_INIT] == 0:
-        _start(fg, x, g, xbest, fstate, istate)
-        if not (math.isfinite(fstate[S.F_F]) and all_finite(g)):
-            istate[S.I_REASON] = S.R_NONFINITE
-            return S.DIVERGED
+    if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
+        return S.DIVERGED
     for _ in range(chunk):
         st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
         if st != S.RUNNING:
@@ -360,11 +355,8 @@ def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
     xt = np.empty(n)
     xd = np.empty(2 * n)
     coef = np.zeros(MAX_DEGREE + 1)
-    if istate[S.I_INIT] == 0:
-        _start(fg, x, g, xbest, fstate, istate)
-        if not (math.isfinite(fstate[S.F_F]) and all_finite(g)):
-            istate[S.I_REASON] = S.R_NONFINITE
-            return S.DIVERGED
+    if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
+        return S.DIVERGED
     for _ in range(chunk):
         st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
         if st != S.RUNNING:

@@ -73,8 +73,6 @@ def pack_schedule(spec, *, default_t_max: float, field: str = "options.schedule"
             raise InputError(f"expected a finite number, got {value!r}",
                              field=f"{field}.{pname}", kind="option")
         params.append(float(value))
-    if name in ("step", "triangular", "triangular2") and params[-1 if name == "step" else 1] <= 0:
-        pass
     for pname, value in zip(names, params):
         if pname in ("step_size", "t_max", "t_0", "patience") and value <= 0:
             raise InputError(f"{pname} must be positive, got {value}", field=f"{field}.{pname}",
