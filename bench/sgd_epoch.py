@@ -34,9 +34,10 @@ P_FEATURES = 10
 BATCH = 32
 LR = 0.01
 _OPTS = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+_BATCH_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})  # as codegen
 
 
-@cfunc(BATCH_SIG, **_OPTS)
+@cfunc(BATCH_SIG, **_BATCH_OPTS)
 def k_batch(th, d, n, idx, m, grad):
     # As symgd.fit.codegen prints it for model = w0*x0 + ... + w9*x9 + b, loss mse.
     v0, v1, v2, v3, v4 = th[0], th[1], th[2], th[3], th[4]
@@ -44,18 +45,18 @@ def k_batch(th, d, n, idx, m, grad):
     f = 0.0
     g0 = g1 = g2 = g3 = g4 = g5 = g6 = g7 = g8 = g9 = g10 = 0.0
     for q_ in range(m):
-        i = idx[q_]
+        i = idx[q_] * n  # n: the row stride (symgd.fit.abi)
         c0 = d[i]
-        c1 = d[n + i]
-        c2 = d[2 * n + i]
-        c3 = d[3 * n + i]
-        c4 = d[4 * n + i]
-        c5 = d[5 * n + i]
-        c6 = d[6 * n + i]
-        c7 = d[7 * n + i]
-        c8 = d[8 * n + i]
-        c9 = d[9 * n + i]
-        c10 = d[10 * n + i]
+        c1 = d[i + 1]
+        c2 = d[i + 2]
+        c3 = d[i + 3]
+        c4 = d[i + 4]
+        c5 = d[i + 5]
+        c6 = d[i + 6]
+        c7 = d[i + 7]
+        c8 = d[i + 8]
+        c9 = d[i + 9]
+        c10 = d[i + 10]
         r = (c0*v0 + c1*v1 - c10 + c2*v2 + c3*v3 + c4*v4 + c5*v5 + c6*v6 + c7*v7 + c8*v8
              + c9*v9 + v10)
         l = r * r  # noqa: E741
@@ -90,10 +91,11 @@ def k_batch(th, d, n, idx, m, grad):
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def hand_epoch(data, perm, theta, lr, bs):
-    """Plain minibatch SGD over one epoch, model and gradient inlined (the floor)."""
-    n = data.shape[1]
-    p = data.shape[0] - 1
+def hand_epoch(rows, perm, theta, lr, bs):
+    """Plain minibatch SGD over one epoch, model and gradient inlined (the floor);
+    rows: (n, features + 1) by sample, as torch and jax get it."""
+    n = rows.shape[0]
+    p = rows.shape[1] - 1
     g = np.empty(p + 1)
     total = 0.0
     for s in range(0, n, bs):
@@ -102,12 +104,12 @@ def hand_epoch(data, perm, theta, lr, bs):
         f = 0.0
         for q in range(s, s + m):
             i = perm[q]
-            r = theta[p] - data[p, i]
+            r = theta[p] - rows[i, p]
             for j in range(p):
-                r += theta[j] * data[j, i]
+                r += theta[j] * rows[i, j]
             f += r * r
             for j in range(p):
-                g[j] += 2.0 * r * data[j, i]
+                g[j] += 2.0 * r * rows[i, j]
             g[p] += 2.0 * r
         total += f
         for j in range(p + 1):
@@ -116,12 +118,14 @@ def hand_epoch(data, perm, theta, lr, bs):
 
 
 def make_data(n, seed=0):
+    """(n, features + 1) by sample: the features, then y. Every competitor gets the
+    samples by row (symgd as Dataset.rows() hands them to run_sgd), made before timing."""
     rng = np.random.Generator(np.random.PCG64(seed))
     data = np.empty((P_FEATURES + 1, n))
     data[:P_FEATURES] = rng.standard_normal((P_FEATURES, n))
     w = np.linspace(-1.0, 1.0, P_FEATURES)
     data[P_FEATURES] = w @ data[:P_FEATURES] + 0.5 + 0.1 * rng.standard_normal(n)
-    return data
+    return np.ascontiguousarray(data.T)
 
 
 def bench_symgd(data):
@@ -138,7 +142,7 @@ def bench_symgd(data):
 
 
 def bench_hand(data, with_shuffle):
-    n = data.shape[1]
+    n = data.shape[0]
     rng = np.random.Generator(np.random.PCG64(1))
     ready = rng.permutation(n)
 
@@ -153,8 +157,8 @@ def bench_hand(data, with_shuffle):
 def bench_torch(data):
     import torch
 
-    X = torch.from_numpy(np.ascontiguousarray(data[:P_FEATURES].T))
-    y = torch.from_numpy(data[P_FEATURES].copy())
+    X = torch.from_numpy(np.ascontiguousarray(data[:, :P_FEATURES]))
+    y = torch.from_numpy(data[:, P_FEATURES].copy())
     n = X.shape[0]
     gen = torch.Generator().manual_seed(1)
 
@@ -182,8 +186,8 @@ def bench_jax(data):
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    X = jnp.asarray(data[:P_FEATURES].T)
-    y = jnp.asarray(data[P_FEATURES])
+    X = jnp.asarray(data[:, :P_FEATURES])
+    y = jnp.asarray(data[:, P_FEATURES])
     n = X.shape[0]
     nb = n // BATCH  # 1e6 / 32: no partial batch
 

@@ -22,14 +22,15 @@ BATCH_SIG = types.float64(F64P, F64P, types.int64, I64P, types.int64, F64P)
 
 @cfunc(BATCH_SIG, cache=True, error_model="numpy")
 def linear_mse(th, d, n, idx, m, grad):
-    """mean (th0 x0 + th1 x1 + th2 - y)^2 over idx[0..m); data rows x0, x1, y."""
+    """mean (th0 x0 + th1 x1 + th2 - y)^2 over idx[0..m); each sample a row (x0, x1, y)
+    of d, n values apart."""
     f = g0 = g1 = g2 = 0.0
     for q in range(m):
-        i = idx[q]
-        r = th[0] * d[i] + th[1] * d[n + i] + th[2] - d[2 * n + i]
+        i = idx[q] * n
+        r = th[0] * d[i] + th[1] * d[i + 1] + th[2] - d[i + 2]
         f += r * r
         g0 += 2.0 * r * d[i]
-        g1 += 2.0 * r * d[n + i]
+        g1 += 2.0 * r * d[i + 1]
         g2 += 2.0 * r
     if m <= 0:
         return 0.0
@@ -66,24 +67,25 @@ def sgd(data, bounds=FREE, theta0=None, deadline=None, **opts):
     o = {**SGD_OPTIONS, **opts}
     x0 = np.zeros(3) if theta0 is None else theta0
     chunk = o.pop("chunk_steps", None)
-    return run_sgd(linear_mse.address, data, x0, *bounds, o, deadline, None, chunk_steps=chunk)
+    rows = np.ascontiguousarray(data.T)  # the loop reads samples by row
+    return run_sgd(linear_mse.address, rows, x0, *bounds, o, deadline, None, chunk_steps=chunk)
 
 
 # -- the batch kernel call -------------------------------------------------------------------
 
 def test_batch_call_matches_numpy(fit):
     data, _ = fit
-    data = data.copy()
-    data.setflags(write=False)  # datasets are read-only; the loop must take them
+    rows = np.ascontiguousarray(data.T)
+    rows.setflags(write=False)  # datasets are read-only; the loop must take them
     th = np.array([0.3, -0.2, 0.1])
     idx = np.array([5, 17, 3, 999], dtype=np.int64)
     r = th[0] * data[0, idx] + th[1] * data[1, idx] + th[2] - data[2, idx]
     grad = np.empty(3)
-    f = call_batch(linear_mse.address, th, data, idx, grad)
+    f = call_batch(linear_mse.address, th, rows, idx, grad)
     assert f == pytest.approx(np.mean(r * r), rel=1e-14)
     np.testing.assert_allclose(grad, [np.mean(2 * r * data[0, idx]),
                                       np.mean(2 * r * data[1, idx]), np.mean(2 * r)], rtol=1e-13)
-    f_all, g_all = full_pass(linear_mse.address, data, th)
+    f_all, g_all = full_pass(linear_mse.address, rows, th)
     r = th[0] * data[0] + th[1] * data[1] + th[2] - data[2]
     assert f_all == pytest.approx(np.mean(r * r), rel=1e-13)
 
@@ -215,6 +217,64 @@ def test_bounds_are_kept_by_projection(fit):
 
 # -- reproducibility -------------------------------------------------------------------------
 
+@cfunc(BATCH_SIG, cache=True, error_model="numpy")
+def visit_counter(th, d, n, idx, m, grad):
+    """Loss 0; gradient (1/m) sum over the batch of e_id, id = the sample's one column:
+    plain SGD with learning rate 1 then lowers theta_id by 1/m per visit."""
+    for j in range(50):
+        grad[j] = 0.0
+    for q in range(m):
+        grad[int(d[idx[q] * n])] += 1.0 / m
+    return 0.0
+
+
+def test_every_epoch_visits_every_sample_once():
+    n, bs = 50, 10
+    rows = np.arange(n, dtype=float).reshape(n, 1)  # sample i holds its own id
+    o = {**SGD_OPTIONS, "optimizer": "sgd", "learning_rate": 1.0, "batch_size": bs,
+         "epochs": 3, "seed": 3}
+    r = run_sgd(visit_counter.address, rows, np.zeros(n), np.full(n, -np.inf),
+                np.full(n, np.inf), o, None, None, chunk_steps=7)
+    assert r.iterations == 3
+    np.testing.assert_allclose(r.x, np.full(n, -3.0 / bs), rtol=1e-14)  # 3 visits each
+
+
+def test_shuffle_is_uniform_and_resumable():
+    from symgd.methods.sgd import shuffle_upto
+    # Successive forward Fisher-Yates shuffles of 4 items (each starting from the order
+    # before) must hit each of the 24 orders equally often: chi-square with 23 degrees
+    # of freedom, 62 being its 1e-6 upper quantile.
+    rng = np.random.Generator(np.random.PCG64(11))
+    perm = np.arange(4, dtype=np.int64)
+    counts = {}
+    for u in rng.random((24_000, 4)):
+        if u[0] < 0.5:
+            shuffle_upto(perm, u, 0, 4)
+        else:  # in two parts, as the loop may: the same swaps
+            shuffle_upto(perm, u, shuffle_upto(perm, u, 0, 2), 4)
+        counts[tuple(perm)] = counts.get(tuple(perm), 0) + 1
+    assert len(counts) == 24 and all(sorted(k) == [0, 1, 2, 3] for k in counts)
+    chi2 = sum((c - 1000) ** 2 / 1000 for c in counts.values())
+    assert chi2 < 62
+    # the same uniforms give the same order, however the swaps are split
+    u = rng.random(1000)
+    a, b = np.arange(1000), np.arange(1000)
+    shuffle_upto(a, u, 0, 1000)
+    done = 0
+    for stop in (1, 37, 38, 500, 999, 1000):
+        done = shuffle_upto(b, u, done, stop)
+    np.testing.assert_array_equal(a, b)
+    assert sorted(a) == list(range(1000))
+
+
+def test_prefetch_past_the_data_is_harmless():
+    from symgd.methods.batchcall import prefetch_rows
+    rows = np.zeros((3, 2))
+    rows.setflags(write=False)
+    # indices far outside the array: a prefetch is a hint and never faults
+    prefetch_rows(rows, np.array([0, 2, 10 ** 12, -10 ** 12], dtype=np.int64), 0, 4)
+
+
 def test_same_seed_bitwise_identical_however_chunked(fit):
     data, _ = fit
     a = sgd(data, seed=7, epochs=5)
@@ -261,7 +321,7 @@ def test_schedule_runs_on_the_minibatch_step_counter(fit):
 
 
 def test_plateau_schedule_halves_lr_after_patience_flat_epochs():
-    data = np.zeros((1, 10))
+    data = np.zeros((10, 1))  # 10 samples of one column
     o = {**SGD_OPTIONS, "optimizer": "sgd", "learning_rate": 0.1, "batch_size": 5,
          "epochs": 8, "schedule": {"name": "plateau", "factor": 0.5, "patience": 2}}
     r = run_sgd(flat_loss.address, data, np.zeros(1), np.full(1, -np.inf),

@@ -2,11 +2,17 @@
 
     chunk kernel   double k(double *theta, double *data, int64 n, int64 start,
                             int64 stop, double *out)
-    batch kernel   double k(double *theta, double *data, int64 n, int64 *idx, int64 m,
-                            double *grad)
+    batch kernel   double k(double *theta, double *rows, int64 stride, int64 *idx,
+                            int64 m, double *grad)
 
-``data`` is the (n_columns, n) float64 array of symgd.io.data, C-contiguous: column j
-of sample i is data[j * n + i]. See symgd.fit.parallel for what each kernel returns.
+A chunk kernel's ``data`` is the (n_columns, n) float64 array of symgd.io.data,
+C-contiguous: column j of sample i is data[j * n + i] (the sample loop reads each
+column sequentially and vectorises). A batch kernel's ``rows`` is the same data laid
+out by sample, (n, stride) C-contiguous (Dataset.rows()): column j of sample i is
+rows[i * stride + j]. Minibatches visit samples in random order, and a sample's
+columns then share one or two cache lines instead of one line per column, which made
+an epoch of SGD 1.5x faster (symgd.methods.batchcall). See symgd.fit.parallel for what
+each kernel returns.
 """
 from numba import types
 

@@ -124,11 +124,13 @@ class FitKernels:
             self._targets = self.predict(np.zeros(self.p))[1]
         return self._targets
 
-    def batch(self, theta, idx, grad) -> float:
-        """The batch kernel from Python: mean loss over samples idx, mean gradient."""
+    def batch(self, theta, idx, grad, rows=None) -> float:
+        """The batch kernel from Python: mean loss over samples idx, mean gradient.
+        ``rows``: the data by sample (Dataset.rows(); made here when not given)."""
         th = np.ascontiguousarray(theta, dtype=np.float64)
+        rows = self.data.rows() if rows is None else rows
         return float(entry_point(parallel.call_batch)(
-            self.addresses["batch"], th, self.data.array, self.n,
+            self.addresses["batch"], th, rows, rows.shape[1],
             np.ascontiguousarray(idx, dtype=np.int64), grad))
 
 

@@ -9,10 +9,11 @@ with one of two C signatures:
         sample i is data[j * n + i]); a *reducing* kernel returns its partial loss sum and
         writes partial sums (gradient, Hessian or JᵀJ) into out; a *mapping* kernel
         writes out[i] and out[n + i] (prediction and target of sample i).
-    batch kernel   double k(double *theta, double *data, int64 n, int64 *idx, int64 m,
-                            double *grad)
+    batch kernel   double k(double *theta, double *rows, int64 stride, int64 *idx,
+                            int64 m, double *grad)
         the mean loss over samples idx[0..m) and its mean gradient (minibatch SGD), on
-        the full array without copying it.
+        the row-major (n, stride) copy of the data (column j of sample i is
+        rows[i * stride + j]; symgd.fit.abi), without copying the batch.
 
 The drivers below are compiled once for all problems (``cache=True``) and call a kernel
 through its address (:func:`_call_chunk`, an indirect call, as in
@@ -90,7 +91,8 @@ def _call_chunk(typingctx, addr, theta, data, n, start, stop, out):
 
 @intrinsic
 def _call_batch(typingctx, addr, theta, data, n, idx, m, grad):
-    """``addr(theta.data, data.data, n, idx.data, m, grad.data)`` (a batch kernel)."""
+    """``addr(theta.data, rows.data, stride, idx.data, m, grad.data)`` (a batch kernel;
+    ``data`` is the row-major rows and ``n`` their stride)."""
     if not (isinstance(addr, types.Integer) and isinstance(idx, types.Array)):
         return None
     sig = types.float64(addr, theta, data, types.int64, idx, types.int64, grad)
@@ -155,6 +157,6 @@ def map_chunks(addr, theta, data, n, nchunks, out):
 
 
 @njit(types.float64(ADDR, VEC, DATA, types.int64, IVEC, VEC), **_JIT)
-def call_batch(addr, theta, data, n, idx, grad):
+def call_batch(addr, theta, rows, stride, idx, grad):
     """Call a batch kernel from Python (tests; SGD calls the address from its loop)."""
-    return _call_batch(addr, theta, data, n, idx, idx.size, grad)
+    return _call_batch(addr, theta, rows, stride, idx, idx.size, grad)

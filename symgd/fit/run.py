@@ -110,7 +110,7 @@ def _fullbatch(method, problem, K, x, lo, hi, opts, deadline) -> RunOutcome:
 def _sgd(problem, K, x, lo, hi, opts, deadline) -> RunOutcome:
     from symgd.methods.sgd import run_sgd
     # F = scale * sum = (n * scale) * mean: the batch kernel gives means
-    o = run_sgd(K.addresses["batch"], K.data.array, x, lo, hi, opts, deadline, K.value,
+    o = run_sgd(K.addresses["batch"], K.data.rows(), x, lo, hi, opts, deadline, K.value,
                 objective_scale=K.scale * K.n)
     msg = getattr(o, "message", None) or f"{o.status} after {o.iterations} epochs"
     hist = [float(h) for h in getattr(o, "history", ())]

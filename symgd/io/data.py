@@ -80,6 +80,14 @@ class Dataset:
         """The samples of one data symbol (a read-only view)."""
         return self.array[self.symbols.index(symbol)]
 
+    def rows(self) -> np.ndarray:
+        """A new read-only copy laid out by sample, shape (n_samples, len(symbols)),
+        C-contiguous: what minibatch kernels read (symgd.fit.abi). Not kept: it doubles
+        the data's memory for as long as the caller holds it."""
+        rows = np.ascontiguousarray(self.array.T)
+        rows.setflags(write=False)
+        return rows
+
     def where(self, i: int) -> str:
         """'line L' (CSV) or 'row i' describing sample i for messages."""
         if self.lines is not None:

@@ -34,11 +34,22 @@ At each epoch's end, in this order:
 
 The loop (:func:`sgd_loop`) is compiled once for all problems (explicit signature,
 ``cache=True``) and calls the kernel by address. It runs a bounded number of minibatch
-steps per call, so Python checks the deadline and Ctrl-C about every 20 ms. Shuffles
-come from ``numpy.random.Generator(PCG64(seed))`` in Python, one permutation per epoch
-drawn in order, and enter the loop as int64 index arrays: the same seed gives bitwise
-the same run, however the run is cut into calls (DESIGN.md, reproducibility); no seed
-means seed 0, so runs are reproducible unless a seed is asked for.
+steps per call, so Python checks the deadline and Ctrl-C about every 20 ms.
+
+Shuffles: each epoch applies Durstenfeld's forward Fisher-Yates shuffle to the order
+of the epoch before (the first starts from 0..n-1): for i = 0, ..., n-2 swap positions
+i and j = i + floor(u_i (n - i)), with u_i uniform on [0, 1) (Knuth, TAOCP vol. 2,
+Algorithm 3.4.2P; any start order gives a uniform permutation), in place at the
+epoch's first step: one array of n indices serves the whole run. (Done instead a batch
+ahead of use, each swap missed the cache once the data had streamed through it: 57-86
+ms an epoch against 45-54 ms, 1e6 samples.) Each step asks for the next batch's
+samples from memory (symgd.methods.batchcall.prefetch_rows) while this batch is
+computed. The u_i come from ``numpy.random.Generator(PCG64(seed))`` in Python, one row of n
+doubles per epoch drawn in order: the same seed gives bitwise the same run, however
+the run is cut into calls (DESIGN.md, reproducibility); no seed means seed 0, so runs
+are reproducible unless a seed is asked for.
+
+Full-data passes (the gradient test) are symgd.methods.batchcall.mean_over_all.
 """
 from __future__ import annotations
 
@@ -53,7 +64,9 @@ from symgd.errors import InputError, unknown_name_message
 from symgd.kernel_types import ADDR, MAT, VEC
 from symgd.methods import optimizers as O
 from symgd.methods import status as S
-from symgd.methods.batchcall import DATA, IVEC, call_batch_kernel, full_pass
+from symgd.methods.batchcall import (DATA, FULL_BLOCK, IVEC, call_batch_kernel, full_pass,
+                                     PREFETCH_SAMPLES, mean_over_all, prefetch,
+                                     prefetch_rows)
 from symgd.methods.common import (UNBOUNDED_F, all_finite, converged_test, copy_into, project,
                                   projected_grad_norm)
 from symgd.methods.driver import Outcome
@@ -66,11 +79,12 @@ IMAT = types.int64[:, ::1]
 R_PATIENCE = 20  # stop reason: early stopping (no improvement for `patience` epochs)
 RISE_LIMIT = 3   # epochs of rising loss above the start before 'diverged'
 TARGET_CALL_S = 0.02
-PERM_BLOCK = 1 << 20  # int64 indices per block of shuffles (8 MB)
+PERM_BLOCK = 1 << 20  # uniforms per block of shuffles handed to the loop (8 MB)
+SHUFFLE_AHEAD = 16    # swaps between asking for a partner's cache line and its use
 
 # Rows of the work matrix W (length p each).
-W_X, W_G, W_LO, W_HI, W_BEST, W_SWA, W_STEP, W_M, W_V = range(9)
-N_W = 9
+W_X, W_G, W_LO, W_HI, W_BEST, W_SWA, W_STEP, W_M, W_V, W_GB = range(10)
+N_W = 10
 # Float parameters fpar, integer parameters ipar (filled by _pack).
 F_LR, F_S0, F_S1, F_S2, F_MIN_DELTA, F_TOL, F_SCALE = range(7)
 I_EPOCHS, I_STEPS, I_BATCH, I_OPT, I_SCHED, I_PATIENCE, I_SWA = range(7)
@@ -78,19 +92,18 @@ I_EPOCHS, I_STEPS, I_BATCH, I_OPT, I_SCHED, I_PATIENCE, I_SWA = range(7)
 X_ACC, X_BEST, X_REF, X_PREF, X_LRSCALE, X_PREV, X_F0, X_FULL, X_GNORM, X_RATE = range(10)
 N_FS = 10
 (J_INIT, J_EPOCH, J_POS, J_STEP, J_ROW, J_WAIT, J_PWAIT, J_RISES, J_NSWA, J_REASON,
- J_BEST_EPOCH, J_NFULL) = range(12)
-N_JS = 12
+ J_BEST_EPOCH, J_NFULL, J_SHUF, J_PF) = range(14)
+N_JS = 14
 # Rows of the history matrix: epoch loss, full-data loss at the epoch's end, last lr.
 H_LOSS, H_FULL, H_LR = range(3)
 
 
 @njit(**_JIT)
-def _full_check(addr, data, order, x, g, lo, hi, fpar, fs, js):
+def _full_check(addr, data, block, x, g, gb, lo, hi, fpar, fs, js):
     """Mean loss and gradient over all samples (in sample order) and the test of
     SPEC §2 on F = scale * mean: ||P g||_inf * scale <= tol * max(1, |F|), at a loss no
     higher than the start's."""
-    n = data.shape[1]
-    f = call_batch_kernel(addr, x, data, n, order, n, g)
+    f = mean_over_all(addr, data, block, x, g, gb)
     js[J_NFULL] += 1
     fs[X_FULL] = f
     if not (math.isfinite(f) and all_finite(g)):
@@ -113,9 +126,9 @@ def _improved(loss, ref, min_delta):
 
 
 @njit(**_JIT)
-def _end_epoch(addr, data, order, W, fpar, ipar, fs, js, hist):
+def _end_epoch(addr, data, block, W, fpar, ipar, fs, js, hist):
     """Bookkeeping at an epoch's end (module docstring, in that order)."""
-    n = data.shape[1]
+    n = data.shape[0]
     x = W[W_X]
     e = js[J_EPOCH]
     loss = fs[X_ACC] / n
@@ -124,6 +137,8 @@ def _end_epoch(addr, data, order, W, fpar, ipar, fs, js, hist):
     hist[H_LR, e] = fs[X_RATE]
     js[J_EPOCH] = e + 1
     js[J_POS] = 0
+    js[J_SHUF] = 0
+    js[J_PF] = 0
     js[J_ROW] += 1
     if not math.isfinite(loss):
         js[J_REASON] = S.R_NONFINITE
@@ -134,7 +149,7 @@ def _end_epoch(addr, data, order, W, fpar, ipar, fs, js, hist):
         for i in range(x.size):
             swa[i] += (x[i] - swa[i]) / (k + 1.0)
         js[J_NSWA] = k + 1
-    st = _full_check(addr, data, order, x, W[W_G], W[W_LO], W[W_HI], fpar, fs, js)
+    st = _full_check(addr, data, block, x, W[W_G], W[W_GB], W[W_LO], W[W_HI], fpar, fs, js)
     hist[H_FULL, e] = fs[X_FULL]
     if fs[X_FULL] < fs[X_BEST]:  # the best parameters: lowest loss over all the data
         fs[X_BEST] = fs[X_FULL]
@@ -174,39 +189,65 @@ def _end_epoch(addr, data, order, W, fpar, ipar, fs, js, hist):
     return S.RUNNING
 
 
-@njit(types.int64(ADDR, DATA, IMAT, IVEC, MAT, VEC, VEC, VEC, IVEC, IVEC, MAT), **_JIT)
-def sgd_loop(addr, data, perms, order, W, fpar, hyper, fs, ipar, js, hist):
+@njit(**_JIT)
+def shuffle_upto(perm, u, done, upto):
+    """Forward Fisher-Yates steps for positions done..upto-1 of perm (module
+    docstring): swap i and i + floor(u[i] (n - i)). Positions below ``upto`` are then
+    final for this epoch; returns upto. The partner of swap i + SHUFFLE_AHEAD is asked
+    for from memory at swap i (an epoch's data has pushed perm out of the cache): 1e6
+    indices took 4.5 ms without that."""
+    n = perm.size
+    stop = min(upto, n - 1)
+    for i in range(done, stop):
+        k = i + SHUFFLE_AHEAD  # partners depend on u alone: ask for a later one's now
+        if k < stop:
+            prefetch(perm, (k + int(u[k] * (n - k))) * 8)
+        j = i + int(u[i] * (n - i))
+        if j >= n:  # u < 1 keeps j <= n - 1; guard against rounding all the same
+            j = n - 1
+        t = perm[i]
+        perm[i] = perm[j]
+        perm[j] = t
+    return upto
+
+
+@njit(types.int64(ADDR, DATA, MAT, IVEC, IVEC, MAT, VEC, VEC, VEC, IVEC, IVEC, MAT), **_JIT)
+def sgd_loop(addr, data, U, perm, block, W, fpar, hyper, fs, ipar, js, hist):
     """Run up to ipar[I_STEPS] minibatch steps; return a status code (S.RUNNING: call
-    again; with js[J_ROW] == perms.shape[0] it needs the next block of shuffles).
+    again; with js[J_ROW] == U.shape[0] it needs the next block of uniforms).
 
     Args:
         addr: the batch kernel's address (symgd.methods.batchcall).
-        data: (n_columns, n) float64, C-contiguous.
-        perms: shuffles, one row per epoch; js[J_ROW] is the row of the current epoch.
-        order: 0..n-1 (the full-data passes).
+        data: (n, n_columns) float64, C-contiguous: the samples by row
+            (symgd.methods.batchcall).
+        U: uniforms on [0, 1), one row of n per epoch; js[J_ROW] is the current epoch's.
+        perm: the sample order, shuffled in place as the epoch goes (module docstring).
+        block: 0..B-1 (the full-data passes).
         W: rows W_* (parameters, gradient, bounds, best, SWA average, step, state).
         fpar, ipar: parameters F_*, I_*; hyper: the optimizer's (optimizers.H_*).
         fs, js: state X_*, J_*, kept between calls.
         hist: (3, epochs) loss, full-data loss and learning rate per epoch.
     """
-    n = data.shape[1]
+    n, stride = data.shape[0], data.shape[1]
     x, g, lo, hi, step = W[W_X], W[W_G], W[W_LO], W[W_HI], W[W_STEP]
     state = W[W_M:W_V + 1]
     if js[J_INIT] == 0:
         js[J_INIT] = 1
-        st = _full_check(addr, data, order, x, g, lo, hi, fpar, fs, js)
+        st = _full_check(addr, data, block, x, g, W[W_GB], lo, hi, fpar, fs, js)
         fs[X_F0] = fs[X_FULL]
         fs[X_PREV] = fs[X_FULL]
         fs[X_BEST] = fs[X_FULL] if math.isfinite(fs[X_FULL]) else math.inf
         if st != S.RUNNING:
             return st
     bs, opt, code = ipar[I_BATCH], ipar[I_OPT], ipar[I_SCHED]
+    # two batches ahead, at least 64 samples (64-96 measured best for batch 32)
+    ahead = min(max(2 * bs, 64), PREFETCH_SAMPLES)
     lr, s0, s1, s2 = fpar[F_LR], fpar[F_S0], fpar[F_S1], fpar[F_S2]
     for _ in range(ipar[I_STEPS]):
         if js[J_EPOCH] >= ipar[I_EPOCHS]:
             js[J_REASON] = S.R_MAXITER
             return S.MAX_ITER
-        if js[J_ROW] >= perms.shape[0]:
+        if js[J_ROW] >= U.shape[0]:
             return S.RUNNING
         pos = js[J_POS]
         m = min(bs, n - pos)
@@ -216,7 +257,13 @@ def sgd_loop(addr, data, perms, order, W, fpar, hyper, fs, ipar, js, hist):
         else:
             rate = learning_rate(code, float(t), lr, s0, s1, s2)
         fs[X_RATE] = rate
-        fb = call_batch_kernel(addr, x, data, n, perms[js[J_ROW], pos:], m, g)
+        if js[J_SHUF] == 0:  # the epoch's order
+            js[J_SHUF] = shuffle_upto(perm, U[js[J_ROW]], 0, n)
+        # ask for the samples up to `ahead` past this batch, each once
+        start = max(js[J_PF], pos + m)
+        js[J_PF] = min(pos + m + ahead, n)
+        prefetch_rows(data, perm, start, js[J_PF])
+        fb = call_batch_kernel(addr, x, data, stride, perm[pos:], m, g)
         if not (math.isfinite(fb) and all_finite(g)):
             js[J_REASON] = S.R_NONFINITE
             return S.DIVERGED
@@ -231,7 +278,7 @@ def sgd_loop(addr, data, perms, order, W, fpar, hyper, fs, ipar, js, hist):
         js[J_STEP] = t + 1
         js[J_POS] = pos + m
         if pos + m >= n:
-            st = _end_epoch(addr, data, order, W, fpar, ipar, fs, js, hist)
+            st = _end_epoch(addr, data, block, W, fpar, ipar, fs, js, hist)
             if st != S.RUNNING:
                 return st
     if js[J_EPOCH] >= ipar[I_EPOCHS]:
@@ -363,11 +410,12 @@ class SGDOutcome(Outcome):
     suggested_learning_rate: float | None = None
 
 
-class _Shuffles:
-    """One permutation of 0..n-1 per epoch, drawn in order from Generator(PCG64(seed)),
-    handed out in blocks of whole epochs (at most PERM_BLOCK indices, at least one
-    epoch). Generator.permuted along rows draws exactly as one shuffle per row, so the
-    permutation of epoch e depends on the seed and e alone."""
+class _Uniforms:
+    """The shuffles' uniforms: one row of n doubles on [0, 1) per epoch, drawn in order
+    from Generator(PCG64(seed)) and handed out in blocks of whole epochs (at most
+    PERM_BLOCK numbers, at least one epoch), so epoch e's row depends on the seed and e
+    alone. 53 random bits each: the bias of floor(u (n - i)) is below 2^-33 for
+    n <= 2^20 (Durstenfeld, CACM 7(7), 1964)."""
 
     def __init__(self, seed: int, n: int, epochs: int):
         self.rng = np.random.Generator(np.random.PCG64(seed))
@@ -376,32 +424,8 @@ class _Shuffles:
 
     def next(self) -> np.ndarray:
         k = min(self.left, max(1, PERM_BLOCK // self.n))
-        block = np.empty((k, self.n), dtype=np.int64)
-        # Fisher-Yates driven by the Generator's doubles: the same seed gives the same
-        # shuffles, 3-4x faster than Generator.permuted (46 ms for 1e6 here).
-        _fisher_yates_rows(block, self.rng.random((k, self.n)))
         self.left -= k
-        return block
-
-
-@njit(cache=True, nogil=True)
-def _fisher_yates_rows(block, u):
-    """Each row of ``block`` becomes a permutation of 0..n-1: for i = n-1, ..., 1 swap
-    i with j = floor(u_i (i + 1)) (Durstenfeld's shuffle, CACM 7(7), 1964); u uniform
-    on [0, 1) with 53 random bits, so the bias of the scaling is below 2^-33 for n <= 2^20.
-    """
-    k, n = block.shape
-    for r in range(k):
-        row = block[r]
-        for i in range(n):
-            row[i] = i
-        for i in range(n - 1, 0, -1):
-            j = int(u[r, i] * (i + 1))
-            if j > i:  # u < 1 guarantees j <= i; guard against rounding all the same
-                j = i
-            t = row[i]
-            row[i] = row[j]
-            row[j] = t
+        return self.rng.random((k, self.n))
 
 
 def _choose(status, reason, W, js, theta0, mean_loss):
@@ -463,7 +487,8 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
 
     Args:
         batch_kernel_address: address of the fit's batch kernel (symgd.methods.batchcall).
-        data: (n_columns, n_samples) float64 array.
+        data: (n_samples, n_columns) float64 array, the samples by row
+            (Dataset.rows(); symgd.methods.batchcall says why).
         theta0, lower, upper: start and bounds (-inf / inf where free); theta0 in the box.
         options: SGD_OPTIONS and the common options (checked again here).
         deadline: absolute time.perf_counter() to stop at (status 'timeout'), or None.
@@ -484,10 +509,10 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
     o = check_sgd_options(dict(options))
     addr = int(batch_kernel_address)
     data = np.ascontiguousarray(data, dtype=np.float64)
-    if data.ndim != 2 or data.shape[1] < 1:
-        raise InputError(f"expected data of shape (n_columns, n_samples >= 1), got "
+    if data.ndim != 2 or data.shape[0] < 1:
+        raise InputError(f"expected data of shape (n_samples >= 1, n_columns), got "
                          f"{data.shape}", field="data", kind="data")
-    n = data.shape[1]
+    n = data.shape[0]
     theta0 = np.array(theta0, dtype=np.float64).ravel()
     p = theta0.size
     scale = float(objective_scale)
@@ -499,9 +524,10 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
     fs[X_LRSCALE] = 1.0
     js = np.zeros(N_JS, dtype=np.int64)
     hist = np.full((3, int(ipar[I_EPOCHS])), np.nan)
-    order = np.arange(n, dtype=np.int64)
-    shuffles = _Shuffles(0 if o["seed"] is None else o["seed"], n, int(ipar[I_EPOCHS]))
-    perms = shuffles.next()
+    perm = np.arange(n, dtype=np.int64)
+    block = np.arange(min(n, FULL_BLOCK), dtype=np.int64)
+    uniforms = _Uniforms(0 if o["seed"] is None else o["seed"], n, int(ipar[I_EPOCHS]))
+    U = uniforms.next()
     call = _entry()
     ipar[I_STEPS] = chunk_steps or 64
     if deadline is None and o["time_limit"] is not None:
@@ -511,11 +537,11 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
     try:
         while True:
             tc, steps_before = time.perf_counter(), js[J_STEP]
-            code = int(call(addr, data, perms, order, W, fpar, hyper, fs, ipar, js, hist))
+            code = int(call(addr, data, U, perm, block, W, fpar, hyper, fs, ipar, js, hist))
             if code != S.RUNNING:
                 break
-            if js[J_ROW] >= perms.shape[0]:
-                perms, js[J_ROW] = shuffles.next(), 0
+            if js[J_ROW] >= U.shape[0]:
+                U, js[J_ROW] = uniforms.next(), 0
             if progress is not None:
                 progress(int(js[J_EPOCH]), scale * float(fs[X_FULL]), float(fs[X_GNORM]))
             now = time.perf_counter()
