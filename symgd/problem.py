@@ -327,11 +327,14 @@ class Problem:
         if not isinstance(value, sp.Expr):
             raise InputError(f"expected a sympy expression or a string, got "
                              f"{type(value).__name__}", field=field)
-        return value.xreplace(subs)
+        from symgd.io.expr import substitute_checked
+        return substitute_checked(value, subs, field=field)
 
     def _known_symbols(self) -> dict:
+        """Names text may use: variables and data columns as real symbols, parameters as
+        their values (so the parser sizes P**P**P with P's value, as the loader does)."""
         known = {v.name: v.symbol for v in self.variables}
-        known.update({p: sp.Symbol(p, real=True) for p in self.parameters})
+        known.update(self.parameters)
         if self.data is not None:
             for col in _data_columns(self.data):
                 known.setdefault(col, sp.Symbol(col, real=True))
@@ -363,7 +366,9 @@ class Problem:
                              " (it involves no variable)", field=field)
         else:
             raise InputError("a constraint needs ==, <= or >=", field=field)
-        lhs, rhs = rel.lhs.xreplace(subs), rel.rhs.xreplace(subs)
+        from symgd.io.expr import substitute_checked
+        lhs = substitute_checked(rel.lhs, subs, field=field)
+        rhs = substitute_checked(rel.rhs, subs, field=field)
         if given_text is not None:
             text = given_text
         if text is None:

@@ -322,6 +322,67 @@ def _numeric_defect(e) -> str | None:
     return None
 
 
+def substitute_checked(expr, values: Mapping, *, limits: ExprLimits = DEFAULT_LIMITS,
+                       field: str | None = None):
+    """``expr.xreplace(values)`` for a sympy expression built outside the parser (the
+    Python API), refusing what would make sympy compute an exact number beyond
+    ``limits.max_power_bits``: with P = 9, ``P**P**P`` becomes 9**387420489, which sympy
+    would evaluate for hours. Rebuilds bottom-up (no recursion) and sizes each power,
+    product and sum of exact numbers before sympy evaluates it, as the parser does.
+
+    Raises:
+        InputError(kind="expression", field=field) naming the power and its size.
+    """
+    if not values:
+        return expr
+    done: dict = {}
+    stack = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if node in done:
+            continue
+        if node in values:
+            done[node] = values[node]
+            continue
+        if not node.args:
+            done[node] = node
+            continue
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in done)
+            continue
+        args = [done[a] for a in node.args]
+        if all(a is b for a, b in zip(args, node.args)):
+            done[node] = node
+            continue
+        _check_combination(node, args, limits, field)
+        done[node] = node.func(*args)
+    return done[expr]
+
+
+def _check_combination(node, args, limits: ExprLimits, field) -> None:
+    """Refuse rebuilding ``node`` from ``args`` where the exact result is too large."""
+    bits = 0
+    if node.is_Pow and args[0].is_Rational and args[1].is_Rational:
+        base, exp = args
+        per = _bits(base.p) + _bits(base.q)
+        bits = per * abs(int(exp.p)) // int(exp.q) if exp.q == 1 else per
+        if exp.q != 1 and per > limits.max_root_bits:
+            raise InputError(f"the root {node} of a {per}-bit number is too large to "
+                             f"simplify exactly (limit: max_root_bits={limits.max_root_bits:,})",
+                             field=field, kind="expression")
+    elif node.is_Mul:
+        bits = sum(n + d for n, d, _ in (_exact_parts(a) for a in args))
+    elif node.is_Add:
+        parts = [_exact_parts(a) for a in args]
+        bits = max(n for n, _, _ in parts) + 2 * sum(d for _, d, _ in parts)
+    if bits > limits.max_power_bits:
+        raise InputError(f"with the parameter values, {node} would be an exact number of "
+                         f"about {_digits_from_bits(bits)} digits, too large to compute "
+                         f"(limit: max_power_bits={limits.max_power_bits:,})",
+                         field=field, kind="expression")
+
+
 def double_range_defect(expr) -> str | None:
     """Why a number in ``expr`` cannot be computed in double precision, or None.
 

@@ -63,6 +63,7 @@ from numba import njit, types
 from symgd.errors import InputError, unknown_name_message
 from symgd.kernel_types import ADDR, MAT, VEC
 from symgd.methods import optimizers as O
+from symgd.methods import MAX_COUNT
 from symgd.methods import status as S
 from symgd.methods.batchcall import (DATA, FULL_BLOCK, IVEC, call_batch_kernel, full_pass,
                                      PREFETCH_SAMPLES, mean_over_all, prefetch,
@@ -313,6 +314,9 @@ def _whole(opts, name, *, none_ok=False, least=1):
         _bad(name, f"expected a whole number, got {v!r}")
     if v < least:
         _bad(name, f"must be at least {least}, got {v!r}")
+    if v > MAX_COUNT:
+        _bad(name, f"{v:.3g} is more than a run can count (at most {MAX_COUNT:.3g}, 2^62); "
+                   "give a smaller number")
     opts[name] = int(v)
 
 
