@@ -74,6 +74,17 @@ def _exact_number(value, field: str) -> sp.Expr:
     raise InputError(f"expected a number, got {type(value).__name__}", field=field)
 
 
+def _in_double_range(expr, field: str):
+    """expr, or the InputError the loader gives for a number no double holds."""
+    from symgd.io.expr import double_range_defect
+
+    why = double_range_defect(expr)
+    if why is not None:
+        raise InputError(f"the expression {why}; the kernels compute in double precision",
+                         field=field, kind="expression")
+    return expr
+
+
 def _float(value, field: str, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
@@ -318,6 +329,9 @@ class Problem:
         return subs
 
     def _to_expr(self, value, field, subs) -> sp.Expr:
+        return _in_double_range(self._expr_of(value, field, subs), field)
+
+    def _expr_of(self, value, field, subs) -> sp.Expr:
         if isinstance(value, str):
             from symgd.io.expr import parse_expression
             value = parse_expression(value, self._known_symbols(), field=field)
@@ -367,8 +381,8 @@ class Problem:
         else:
             raise InputError("a constraint needs ==, <= or >=", field=field)
         from symgd.io.expr import substitute_checked
-        lhs = substitute_checked(rel.lhs, subs, field=field)
-        rhs = substitute_checked(rel.rhs, subs, field=field)
+        lhs = _in_double_range(substitute_checked(rel.lhs, subs, field=field), field)
+        rhs = _in_double_range(substitute_checked(rel.rhs, subs, field=field), field)
         if given_text is not None:
             text = given_text
         if text is None:

@@ -81,3 +81,18 @@ def test_cli_huge_max_iter_exits_2_with_the_line(tmp_path):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert f"{f}:4:" in out.stderr and "options.max_iter" in out.stderr
+
+
+@pytest.mark.parametrize("objective", [X**2 + sp.Integer(10)**400 * X, "x**2 + 10**400*x"])
+def test_number_beyond_double_range_is_refused(objective):
+    # the loader refuses these too; the API used to crash in the code printer
+    with pytest.raises(InputError) as err:
+        symgd.Problem(minimize=objective, variables=["x"])
+    assert err.value.field == "minimize" and "double precision" in str(err.value)
+
+
+def test_exact_number_that_cancels_is_kept_exactly():
+    # 10**400 - 10**400 is 0 before any double sees it: no refusal, exact result
+    p = symgd.Problem(minimize=X**2 - sp.Integer(10)**400 + 10**400 + 2 * X, variables=["x"])
+    r = symgd.solve(p, method="newton")
+    assert r.x[0] == pytest.approx(-1.0, abs=1e-12) and r.fun == pytest.approx(-1.0)
