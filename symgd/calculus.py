@@ -56,6 +56,28 @@ def derive_budget() -> float:
         return DEFAULT_DERIVE_BUDGET_S
 
 
+def _terms_by_symbol(expr, syms) -> dict:
+    """{symbol: the terms of expr (an Add's arguments, else expr itself) that hold it}.
+
+    d(t_1 + ... + t_m)/dx is the sum of dt_k/dx over the terms holding x, which is
+    what sympy's diff of an Add builds too, but sympy visits every term for every x:
+    n variables times m terms. Grouping the terms once makes a sparse objective's
+    gradient linear in its size (a chained Rosenbrock in 200 variables: 6-12 s down to
+    well under a second)."""
+    terms = expr.args if expr.is_Add else (expr,)
+    wanted = set(syms)
+    by_symbol: dict = {s: [] for s in syms}
+    for t in terms:
+        for s in t.free_symbols & wanted:
+            by_symbol[s].append(t)
+    return by_symbol
+
+
+def _partial(by_symbol, s):
+    """d/ds of the expression grouped by :func:`_terms_by_symbol`."""
+    return _smooth(sp.Add(*[sp.diff(t, s) for t in by_symbol[s]]))
+
+
 def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> Derivatives:
     """Gradient and (optionally) Hessian of the minimised objective.
 
@@ -72,8 +94,9 @@ def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> D
     syms = problem.symbols
     f = problem.minimized_objective()
     grad = []
+    by_symbol = _terms_by_symbol(f, syms)
     for s in syms:
-        grad.append(_smooth(sp.diff(f, s)))
+        grad.append(_partial(by_symbol, s))
         if time.perf_counter() - t0 > budget:
             raise InputError(
                 f"differentiating the objective took longer than the derivation budget of "
@@ -87,8 +110,9 @@ def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> D
         n = len(syms)
         rows = [[None] * n for _ in range(n)]
         for i, gi in enumerate(grad):
+            gi_terms = _terms_by_symbol(gi, syms[i:])
             for j in range(i, n):
-                hij = _smooth(sp.diff(gi, syms[j]))
+                hij = _partial(gi_terms, syms[j])
                 rows[i][j] = hij
                 rows[j][i] = hij
             if time.perf_counter() - t0 > budget:

@@ -63,3 +63,21 @@ def test_newton_over_derivation_budget_is_an_input_error_that_says_what_to_do(mo
     with pytest.raises(symgd.InputError) as err:
         symgd.solve(p, method="newton", max_iter=1)
     assert err.value.kind == "limit" and "method=linesearch" in err.value.message
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: sum((s[i + 1] - s[i] ** 2) ** 2 + sp.sin(s[i]) * s[(i + 2) % 5] for i in range(4)),
+    lambda s: sp.exp(s[0] * s[1]) * (s[2] + s[3] ** 2),          # not a sum
+    lambda s: s[0] * s[4] + sp.Abs(s[1]) + 3,                    # constant term, Abs
+])
+def test_grouped_differentiation_equals_sympy_diff(make):
+    s = sp.symbols("a0:5", real=True)
+    p = symgd.Problem(minimize=make(s), variables=list(s))
+    d = derive(p)
+    f = p.objective
+    for i, si in enumerate(p.symbols):
+        assert sp.simplify(d.grad[i] - sp.diff(f, si).replace(
+            lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)) == 0
+        for j, sj in enumerate(p.symbols):
+            assert sp.simplify(d.hess[i][j] - sp.diff(f, si, sj).replace(
+                lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)) == 0

@@ -148,3 +148,37 @@ def test_python_fallback_gives_the_same_answers(tmp_path):
     # log(x) - x from 0.1: trial steps into x < 0 raise in Python (ValueError), which
     # must read as nan and make the line search backtrack, as in the numba kernels
     assert slow["dom_status"] == "converged" and slow["dom"][0] == pytest.approx(1.0, abs=1e-7)
+
+
+def _chained_rosenbrock(n):
+    xs = sp.symbols(f"x0:{n}")
+    f = sum(100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(n - 1))
+    return f, xs
+
+
+def test_sparse_hessian_kernel_writes_zeros_and_matches_sympy():
+    from symgd.compile import codegen
+    f, xs = _chained_rosenbrock(6)
+    p = symgd.Problem(minimize=f, variables={s: 0.1 * (i + 1) for i, s in enumerate(xs)})
+    d = compiled(p).derivatives
+    src, _ = codegen.kernel_source("t", d.f, d.grad, d.hess, d.symbols)
+    hess_src = src[src.index("def hess"):]
+    assert "H[k_] = 0.0" in hess_src  # zeros by one loop, not one line each
+    assert "H[5] = " not in hess_src  # H[0, 5] is structurally zero: no line of its own
+    H = np.full((6, 6), np.nan)  # every entry must be written, zeros included
+    pt = np.linspace(-0.9, 1.3, 6)
+    compiled(p).kernels.hess(pt, H)
+    want = sp.hessian(f, xs).subs(dict(zip(xs, pt)))
+    np.testing.assert_allclose(H, np.array(want, dtype=float), rtol=1e-13, atol=0)
+
+
+def test_large_problem_without_newton_builds_no_hessian():
+    from symgd.solver import SADDLE_CHECK_MAX_VARS
+    n = SADDLE_CHECK_MAX_VARS + 5
+    f, xs = _chained_rosenbrock(n)
+    p = symgd.Problem(minimize=f, variables={s: 0.0 for s in xs})
+    r = symgd.solve(p, method="linesearch", max_iter=20000, tol=1e-9)
+    assert not compiled(p, need_hessian=False).kernels.has_hessian
+    # the chained Rosenbrock's minimum is x = (1, ..., 1), f = 0 (every term vanishes)
+    assert r.status == "converged" and "not checked for a saddle point" in r.message
+    np.testing.assert_allclose(r.x, np.ones(n), atol=1e-6)
