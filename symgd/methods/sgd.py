@@ -84,8 +84,8 @@ PERM_BLOCK = 1 << 20  # uniforms per block of shuffles handed to the loop (8 MB)
 SHUFFLE_AHEAD = 16    # swaps between asking for a partner's cache line and its use
 
 # Rows of the work matrix W (length p each).
-W_X, W_G, W_LO, W_HI, W_BEST, W_SWA, W_STEP, W_M, W_V, W_GB = range(10)
-N_W = 10
+W_X, W_G, W_LO, W_HI, W_BEST, W_SWA, W_STEP, W_M, W_V = range(9)
+N_W = 9
 # Float parameters fpar, integer parameters ipar (filled by _pack).
 F_LR, F_S0, F_S1, F_S2, F_MIN_DELTA, F_TOL, F_SCALE = range(7)
 I_EPOCHS, I_STEPS, I_BATCH, I_OPT, I_SCHED, I_PATIENCE, I_SWA = range(7)
@@ -100,11 +100,11 @@ H_LOSS, H_FULL, H_LR = range(3)
 
 
 @njit(**_JIT)
-def _full_check(addr, data, block, x, g, gb, lo, hi, fpar, fs, js):
+def _full_check(addr, data, block, x, g, lo, hi, fpar, fs, js):
     """Mean loss and gradient over all samples (in sample order) and the test of
     SPEC §2 on F = scale * mean: ||P g||_inf * scale <= tol * max(1, |F|), at a loss no
     higher than the start's."""
-    f = mean_over_all(addr, data, block, x, g, gb)
+    f = mean_over_all(addr, data, block, x, g)
     js[J_NFULL] += 1
     fs[X_FULL] = f
     if not (math.isfinite(f) and all_finite(g)):
@@ -150,7 +150,7 @@ def _end_epoch(addr, data, block, W, fpar, ipar, fs, js, hist):
         for i in range(x.size):
             swa[i] += (x[i] - swa[i]) / (k + 1.0)
         js[J_NSWA] = k + 1
-    st = _full_check(addr, data, block, x, W[W_G], W[W_GB], W[W_LO], W[W_HI], fpar, fs, js)
+    st = _full_check(addr, data, block, x, W[W_G], W[W_LO], W[W_HI], fpar, fs, js)
     hist[H_FULL, e] = fs[X_FULL]
     if fs[X_FULL] < fs[X_BEST]:  # the best parameters: lowest loss over all the data
         fs[X_BEST] = fs[X_FULL]
@@ -234,7 +234,7 @@ def sgd_loop(addr, data, U, perm, block, W, fpar, hyper, fs, ipar, js, hist):
     state = W[W_M:W_V + 1]
     if js[J_INIT] == 0:
         js[J_INIT] = 1
-        st = _full_check(addr, data, block, x, g, W[W_GB], lo, hi, fpar, fs, js)
+        st = _full_check(addr, data, block, x, g, lo, hi, fpar, fs, js)
         fs[X_F0] = fs[X_FULL]
         fs[X_PREV] = fs[X_FULL]
         fs[X_BEST] = fs[X_FULL] if math.isfinite(fs[X_FULL]) else math.inf
