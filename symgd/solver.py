@@ -439,7 +439,7 @@ def _solve_auto(problem, opts, x0, t_start):
         if res is not None:
             path.append(f"analytic: solved ({len(report.critical_points)} critical points)")
             if problem.constraints:
-                return Result(**{**res.__dict__, "path": tuple(path)})
+                return _polish_kkt(problem, res, path, timings)
             return _polish(problem, res, opts, path, timings, t_start, report)
         why = report.message or report.status
         path.append(f"analytic: {report.status} ({why})")
@@ -461,6 +461,29 @@ def _solve_analytic_unbounded(problem, report, path, timings, t_start):
                   names=problem.names, x=problem.start, fun=float("nan"), grad_norm=None,
                   iterations=0, evaluations={}, time_s=time.perf_counter() - t_start,
                   path=tuple(path), timings=timings, analytic=report)
+
+
+def _polish_kkt(problem, res, path, timings):
+    """Newton on the KKT equations from the closed-form best point (symgd.kkt_polish)."""
+    from symgd import kkt_polish
+
+    t0 = time.perf_counter()
+    try:
+        p = kkt_polish.polish(problem, res.x)
+        why = "it did not converge near the point"
+    except Exception as err:  # noqa: BLE001  the closed-form answer stands without it
+        p, why = None, f"it could not be evaluated ({type(err).__name__}: {err})"
+    timings = {**timings, "polish": time.perf_counter() - t0}
+    if p is None:
+        path.append(f"newton (KKT): {why}; kept the closed-form point")
+        return Result(**{**res.__dict__, "path": tuple(path), "timings": timings})
+    active = ", ".join(p.active) or "none"
+    steps = f"{p.iterations} step{'' if p.iterations == 1 else 's'}"
+    path.append(f"newton (KKT): polished the closed-form point in {steps}, "
+                f"residual {p.residual:.1e} (active: {active})")
+    return Result(**{**res.__dict__, "x": p.x, "path": tuple(path), "timings": timings,
+                     "message": res.message + f"; polished by Newton on the KKT equations "
+                                              f"({steps})"})
 
 
 def _polish(problem, res, opts, path, timings, t_start, report):

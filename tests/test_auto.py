@@ -59,3 +59,35 @@ def test_auto_constrained_uses_the_closed_form():
     assert r.fun == pytest.approx(2500.0)
     assert r.to_dict()["multipliers"] == {"2*l + 2*w == 200": pytest.approx(25.0)}
     assert r.to_dict()["max_violation"] == 0.0
+    assert r.path[-1].startswith("newton (KKT): polished the closed-form point")
+
+
+def test_kkt_polish_on_an_algebraic_point_with_a_bound_held():
+    # min (x - 3)^2 + (y - 3)^2 s.t. x + y <= 3, x <= 1: the bound holds x = 1 and the
+    # constraint y = 2 (by hand: the unconstrained minimum (3, 3) violates both).
+    x, y = sp.symbols("x y")
+    p = symgd.Problem(minimize=(x - 3)**2 + (y - 3)**2,
+                      variables={x: {"start": 0, "upper": 1}, y: 0}, constraints=["x + y <= 3"])
+    r = symgd.solve(p)
+    assert r.x.tolist() == [1.0, 2.0]
+    assert "active: x + y <= 3, x <= 1" in r.path[-1]
+    # x + y = 1 on the circle x^2 + y^2 = 2 ... min x + y over the circle and the
+    # cubic y = x^3: the points (1, 1) and (-1, -1); the minimum is (-1, -1), f = -2.
+    p = symgd.Problem(minimize=x + y, variables=[x, y],
+                      constraints=["x**2 + y**2 == 2", "x**3 - y == 0"])
+    r = symgd.solve(p)
+    assert r.x.tolist() == [-1.0, -1.0] and r.fun == -2.0
+    assert "polished" in r.path[-1]
+
+
+def test_kkt_polish_by_itself_converges_from_a_perturbed_point():
+    from symgd.kkt_polish import polish
+    # min x + y on the unit circle: (-1/sqrt 2, -1/sqrt 2); Newton on the KKT equations
+    # from a point 1e-7 away returns to it to full precision, in a few steps.
+    x, y = sp.symbols("x y")
+    p = symgd.Problem(minimize=x + y, variables=[x, y], constraints=["x**2 + y**2 == 1"])
+    q = polish(p, np.array([-0.7071068, -0.7071067]))
+    assert q is not None and 1 <= q.iterations <= 5
+    np.testing.assert_allclose(q.x, [-2 ** -0.5, -2 ** -0.5], rtol=1e-15)
+    # a start far from any KKT point (moved more than 1e-6) is not accepted
+    assert polish(p, np.array([-0.5, -0.9])) is None
