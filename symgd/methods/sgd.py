@@ -44,10 +44,10 @@ epoch's first step: one array of n indices serves the whole run. (Done instead a
 ahead of use, each swap missed the cache once the data had streamed through it: 57-86
 ms an epoch against 45-54 ms, 1e6 samples.) Each step asks for the next batch's
 samples from memory (symgd.methods.batchcall.prefetch_rows) while this batch is
-computed. The u_i come from ``numpy.random.Generator(PCG64(seed))`` in Python, one row of n
-doubles per epoch drawn in order: the same seed gives bitwise the same run, however
-the run is cut into calls (DESIGN.md, reproducibility); no seed means seed 0, so runs
-are reproducible unless a seed is asked for.
+computed. The u_i come from ``numpy.random.Generator(PCG64(seed))`` in Python, one
+row of n doubles per epoch drawn in order: the same seed gives bitwise the same run,
+however the run is cut into calls (DESIGN.md, reproducibility); no seed means seed 0,
+so runs are reproducible unless a seed is asked for.
 
 Full-data passes (the gradient test) are symgd.methods.batchcall.mean_over_all.
 """
