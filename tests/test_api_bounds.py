@@ -96,3 +96,20 @@ def test_exact_number_that_cancels_is_kept_exactly():
     p = symgd.Problem(minimize=X**2 - sp.Integer(10)**400 + 10**400 + 2 * X, variables=["x"])
     r = symgd.solve(p, method="newton")
     assert r.x[0] == pytest.approx(-1.0, abs=1e-12) and r.fun == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("make, refused", [
+    (lambda P: sp.factorial(P), True),        # 1e9! has ~8.5e9 digits
+    (lambda P: sp.gamma(P), True),
+    (lambda P: sp.binomial(P, P / 2), True),
+    (lambda P: sp.binomial(P, 3), False),     # about 1.67e26: fine
+])
+def test_combinatorial_functions_of_parameters_are_sized(make, refused):
+    with deadline(20):
+        if refused:
+            with pytest.raises(InputError, match="digits"):
+                symgd.Problem(minimize=X**2 + make(P), variables=["x"], parameters={"P": 10**9})
+        else:
+            p = symgd.Problem(minimize=X**2 + make(P), variables=["x"], parameters={"P": 10**9})
+            n = 10**9
+            assert p.objective.subs(p.symbols[0], 0) == n * (n - 1) * (n - 2) // 6

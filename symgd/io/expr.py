@@ -360,6 +360,10 @@ def substitute_checked(expr, values: Mapping, *, limits: ExprLimits = DEFAULT_LI
     return done[expr]
 
 
+_COMBINATORIAL = (sp.factorial, sp.factorial2, sp.gamma, sp.subfactorial, sp.binomial,
+                  sp.RisingFactorial, sp.FallingFactorial)
+
+
 def _check_combination(node, args, limits: ExprLimits, field) -> None:
     """Refuse rebuilding ``node`` from ``args`` where the exact result is too large."""
     bits = 0
@@ -376,6 +380,12 @@ def _check_combination(node, args, limits: ExprLimits, field) -> None:
     elif node.is_Add:
         parts = [_exact_parts(a) for a in args]
         bits = max(n for n, _, _ in parts) + 2 * sum(d for _, d, _ in parts)
+    elif isinstance(node, _COMBINATORIAL) and all(a.is_Number for a in args):
+        # n! (gamma, subfactorial, n!!) has about n log2 n bits; binomial(n, k) and the
+        # rising/falling factorials of k terms about k log2 n
+        n = abs(float(args[0]))
+        k = n if len(args) == 1 else min(abs(float(args[1])), n)
+        bits = math.inf if k > 1e15 else int(k * max(1.0, math.log2(n + 1)))
     if bits > limits.max_power_bits:
         raise InputError(f"with the parameter values, {node} would be an exact number of "
                          f"about {_digits_from_bits(bits)} digits, too large to compute "
