@@ -75,7 +75,6 @@ from symgd.methods.optimizers import update
 from symgd.methods.schedules import PLATEAU, learning_rate, pack_schedule
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
-IMAT = types.int64[:, ::1]
 
 R_PATIENCE = 20  # stop reason: early stopping (no improvement for `patience` epochs)
 RISE_LIMIT = 3   # epochs of rising loss above the start before 'diverged'
@@ -196,7 +195,7 @@ def shuffle_upto(perm, u, done, upto):
     docstring): swap i and i + floor(u[i] (n - i)). Positions below ``upto`` are then
     final for this epoch; returns upto. The partner of swap i + SHUFFLE_AHEAD is asked
     for from memory at swap i (an epoch's data has pushed perm out of the cache): 1e6
-    indices took 4.5 ms without that."""
+    indices after a pass over the data took 3.5 ms with it, 4.5 ms without."""
     n = perm.size
     stop = min(upto, n - 1)
     for i in range(done, stop):
