@@ -16,9 +16,7 @@ Run: python bench/curve_fit.py [n] [threads]        (default 1e6 samples, 2 thre
 """
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 
 import numba
 import numpy as np
@@ -26,6 +24,7 @@ import sympy as sp
 
 import symgd
 import symgd.fit.parallel  # noqa: F401  (sets OMP_WAIT_POLICY before numba starts its threads)
+from interleave import interleaved_ms  # bench/interleave.py (the script's own folder)
 
 N = int(float(sys.argv[1])) if len(sys.argv) > 1 else 1_000_000
 THREADS = int(sys.argv[2]) if len(sys.argv) > 2 else 2
@@ -84,15 +83,7 @@ def main():
         print("  lmfit: skipped (not installed)")
     for name, fn in comps.items():
         np.testing.assert_allclose(fn(), popt, rtol=1e-6, err_msg=name)
-    times = {k: [] for k in comps}
-    for _ in range(ROUNDS):
-        for name, fn in comps.items():
-            time.sleep(0.05)
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-    best = {k: min(v) * 1e3 for k, v in times.items()}
+    med, best = interleaved_ms(comps, ROUNDS, 0.05)
     print(f"fit a*exp(-b*x) + c, n = {N:.0e}, numba threads = {numba.get_num_threads()}; "
           f"symgd: {r.iterations} iterations, {r.evaluations}; median of {ROUNDS} rounds")
     print(f"  parameters {np.round(r.x, 8).tolist()} (curve_fit {np.round(popt, 8).tolist()})")

@@ -19,9 +19,7 @@ Run: python bench/data_kernel.py [n] [threads]      (default 1e7 samples, 2 thre
 from __future__ import annotations
 
 import math
-import statistics
 import sys
-import time
 
 import numpy as np
 import numba
@@ -32,6 +30,7 @@ import symgd.fit.parallel  # noqa: F401  (sets OMP_WAIT_POLICY before numba star
 import symgd.fit
 import sympy as sp
 from symgd.fit.vmath import vexp
+from interleave import interleaved_ms  # bench/interleave.py (the script's own folder)
 
 N = int(float(sys.argv[1])) if len(sys.argv) > 1 else 10_000_000
 THREADS = int(sys.argv[2]) if len(sys.argv) > 2 else 2
@@ -140,15 +139,7 @@ def main():
         if g is not None:
             assert abs(f - f_ref) <= 1e-9 * abs(f_ref), (name, f, f_ref)
             np.testing.assert_allclose(g, g_ref, rtol=1e-8, err_msg=name)
-    times = {k: [] for k in competitors}
-    for _ in range(ROUNDS):
-        for name, fn in competitors.items():
-            time.sleep(0.02)  # let BLAS/other threads settle between competitors
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-    best = {k: min(v) * 1e3 for k, v in times.items()}
+    med, best = interleaved_ms(competitors, ROUNDS, 0.02)
     print(f"loss + gradient of a*exp(-b*x) + c, mse, n = {N:.0e}, numba threads = "
           f"{numba.get_num_threads()} (median of {ROUNDS} interleaved rounds)")
     for name, ms in med.items():

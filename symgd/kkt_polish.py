@@ -71,8 +71,7 @@ def polish(problem, x0) -> Polished | None:
     Jf = sp.lambdify(args, J, modules="mpmath")
     with mpmath.workdps(DIGITS):
         x = [mpmath.mpf(str(at0[s])) for s in free]
-        mu = _least_squares_multipliers(free, f, cs, x) if cs else []
-        z = x + mu
+        z = x + _least_squares_multipliers(Ff, Jf, x, len(cs))
         start = list(z)
         res = float("inf")
         for it in range(MAX_STEPS + 1):
@@ -96,12 +95,17 @@ def polish(problem, x0) -> Polished | None:
     return Polished(out, it, res, names)
 
 
-def _least_squares_multipliers(free, f, cs, x):
-    """mu minimising ||grad f + J^T mu|| at x (the starting multipliers)."""
+def _least_squares_multipliers(Ff, Jf, x, m):
+    """mu minimising ||grad f + J_A^T mu|| at x (the starting multipliers), read off
+    the KKT residual and Jacobian at mu = 0: the first block of F is grad f, the upper
+    right block of its Jacobian is J_A^T."""
     import mpmath
 
-    at = dict(zip(free, x))
-    g = np.array([float(sp.diff(f, s).evalf(DIGITS, subs=at)) for s in free])
-    JT = np.array([[float(sp.diff(c, s).evalf(DIGITS, subs=at)) for c in cs] for s in free])
+    if m == 0:
+        return []
+    z0 = list(x) + [mpmath.mpf(0)] * m
+    k = len(x)
+    g = np.array([float(v) for v in Ff(*z0)[:k]])
+    JT = np.array([[float(v) for v in row[k:]] for row in Jf(*z0)[:k]])
     mu = np.linalg.lstsq(JT, -g, rcond=None)[0]
-    return [mpmath.mpf(float(m)) for m in mu]
+    return [mpmath.mpf(float(v)) for v in mu]

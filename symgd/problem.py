@@ -74,17 +74,6 @@ def _exact_number(value, field: str) -> sp.Expr:
     raise InputError(f"expected a number, got {type(value).__name__}", field=field)
 
 
-def _in_double_range(expr, field: str):
-    """expr, or the InputError the loader gives for a number no double holds."""
-    from symgd.io.expr import double_range_defect
-
-    why = double_range_defect(expr)
-    if why is not None:
-        raise InputError(f"the expression {why}; the kernels compute in double precision",
-                         field=field, kind="expression")
-    return expr
-
-
 def _float(value, field: str, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
@@ -329,7 +318,8 @@ class Problem:
         return subs
 
     def _to_expr(self, value, field, subs) -> sp.Expr:
-        return _in_double_range(self._expr_of(value, field, subs), field)
+        from symgd.io.expr import check_double_range
+        return check_double_range(self._expr_of(value, field, subs), field=field)
 
     def _expr_of(self, value, field, subs) -> sp.Expr:
         if isinstance(value, str):
@@ -380,9 +370,9 @@ class Problem:
                              " (it involves no variable)", field=field)
         else:
             raise InputError("a constraint needs ==, <= or >=", field=field)
-        from symgd.io.expr import substitute_checked
-        lhs = _in_double_range(substitute_checked(rel.lhs, subs, field=field), field)
-        rhs = _in_double_range(substitute_checked(rel.rhs, subs, field=field), field)
+        from symgd.io.expr import check_double_range, substitute_checked
+        lhs = check_double_range(substitute_checked(rel.lhs, subs, field=field), field=field)
+        rhs = check_double_range(substitute_checked(rel.rhs, subs, field=field), field=field)
         if given_text is not None:
             text = given_text
         if text is None:

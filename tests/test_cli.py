@@ -1,10 +1,9 @@
-"""The command line in subprocesses: output, JSON, exit statuses, --out, Ctrl-C."""
+"""The command line in subprocesses: output, JSON, exit statuses, --out (Ctrl-C of the
+command line: tests/test_failure_modes.py)."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -117,30 +116,6 @@ def test_cache_commands(tmp_path):
     r = subprocess.run([sys.executable, "-m", "symgd", "cache", "clear"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "removed" in r.stdout
-
-
-def test_ctrl_c_returns_best_point_and_writes_out(tmp_path):
-    slow = tmp_path / "slow.yaml"
-    slow.write_text("variables: {x: -1.2, y: 1.0}\nminimize: (1 - x)**2 + 100*(y - x**2)**2\n"
-                    "method: gd\noptions: {learning_rate: 1.0e-7, max_iter: 1000000000}\n")
-    out = tmp_path / "r.json"
-    proc = subprocess.Popen([sys.executable, "-m", "symgd", "solve", str(slow), "--json",
-                             "--verbose", "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    # wait until iterations are running (the first progress line), then interrupt
-    deadline = time.time() + 120
-    line = ""
-    while time.time() < deadline and "iteration" not in line:
-        line = proc.stderr.readline()
-    assert "iteration" in line
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    d = json.loads(stdout)
-    assert d["status"] == "interrupted" and d["iterations"] > 0
-    assert d["fun"] < 24.2  # better than the start, f(-1.2, 1) = 24.2
-    assert json.loads(out.read_text()) == d
-    assert "Traceback" not in stderr
 
 
 WARM = """

@@ -7,17 +7,16 @@ import time
 
 import numpy as np
 import pytest
-from numba import cfunc, types
+from numba import cfunc
 
 from symgd.errors import InputError
+from symgd.fit.abi import BATCH_SIG
 from symgd.methods import optimizers as O
 from symgd.methods import status as S
 from symgd.methods.batchcall import call_batch, full_pass
 from symgd.methods.schedules import CODES, learning_rate, pack_schedule
 from symgd.methods.sgd import R_PATIENCE, SGD_OPTIONS, check_sgd_options, run_sgd
 
-F64P, I64P = types.CPointer(types.float64), types.CPointer(types.int64)
-BATCH_SIG = types.float64(F64P, F64P, types.int64, I64P, types.int64, F64P)
 
 
 @cfunc(BATCH_SIG, cache=True, error_model="numpy")

@@ -129,9 +129,9 @@ class FitKernels:
         ``rows``: the data by sample (Dataset.rows(); made here when not given)."""
         th = np.ascontiguousarray(theta, dtype=np.float64)
         rows = self.data.rows() if rows is None else rows
-        return float(entry_point(parallel.call_batch)(
-            self.addresses["batch"], th, rows, rows.shape[1],
-            np.ascontiguousarray(idx, dtype=np.int64), grad))
+        from symgd.methods.batchcall import call_batch
+        return float(entry_point(call_batch)(self.addresses["batch"], th, rows,
+                                             np.ascontiguousarray(idx, dtype=np.int64), grad))
 
 
 def build(problem, spec, data, kinds) -> FitKernels:

@@ -13,7 +13,8 @@ with one of two C signatures:
                             int64 m, double *grad)
         the mean loss over samples idx[0..m) and its mean gradient (minibatch SGD), on
         the row-major (n, stride) copy of the data (column j of sample i is
-        rows[i * stride + j]; symgd.fit.abi), without copying the batch.
+        rows[i * stride + j]; symgd.fit.abi), without copying the batch. It is called
+        through symgd.methods.batchcall (call_batch_kernel, call_batch).
 
 The drivers below are compiled once for all problems (``cache=True``) and call a kernel
 through its address (:func:`_call_chunk`, an indirect call, as in
@@ -46,7 +47,6 @@ from numba.extending import intrinsic  # noqa: E402
 from symgd.fit.abi import BATCH_SIG, CHUNK_SIG  # noqa: F401,E402  (re-exported)
 
 VEC = types.float64[::1]
-IVEC = types.int64[::1]
 DATA = types.Array(types.float64, 2, "C", readonly=True)
 ADDR = types.int64
 
@@ -84,29 +84,6 @@ def _call_chunk(typingctx, addr, theta, data, n, start, stop, out):
         return builder.call(fn, [_ptr(context, builder, signature.args[1], args[1]),
                                  _ptr(context, builder, signature.args[2], args[2]),
                                  args[3], args[4], args[5],
-                                 _ptr(context, builder, signature.args[6], args[6])])
-
-    return sig, codegen
-
-
-@intrinsic
-def _call_batch(typingctx, addr, theta, data, n, idx, m, grad):
-    """``addr(theta.data, rows.data, stride, idx.data, m, grad.data)`` (a batch kernel;
-    ``data`` is the row-major rows and ``n`` their stride)."""
-    if not (isinstance(addr, types.Integer) and isinstance(idx, types.Array)):
-        return None
-    sig = types.float64(addr, theta, data, types.int64, idx, types.int64, grad)
-
-    def codegen(context, builder, signature, args):
-        dptr = ir.PointerType(ir.DoubleType())
-        iptr = ir.PointerType(ir.IntType(64))
-        i64 = ir.IntType(64)
-        fnty = ir.FunctionType(ir.DoubleType(), [dptr, dptr, i64, iptr, i64, dptr])
-        fn = builder.inttoptr(args[0], fnty.as_pointer())
-        ia = context.make_array(signature.args[4])(context, builder, args[4])
-        return builder.call(fn, [_ptr(context, builder, signature.args[1], args[1]),
-                                 _ptr(context, builder, signature.args[2], args[2]),
-                                 args[3], builder.bitcast(ia.data, iptr), args[5],
                                  _ptr(context, builder, signature.args[6], args[6])])
 
     return sig, codegen
@@ -154,9 +131,3 @@ def map_chunks(addr, theta, data, n, nchunks, out):
         stop = (c + 1) * n // nchunks
         _call_chunk(addr, theta, data, n, start, stop, out)
     return 0.0
-
-
-@njit(types.float64(ADDR, VEC, DATA, types.int64, IVEC, VEC), **_JIT)
-def call_batch(addr, theta, rows, stride, idx, grad):
-    """Call a batch kernel from Python (tests; SGD calls the address from its loop)."""
-    return _call_batch(addr, theta, rows, stride, idx, idx.size, grad)

@@ -46,7 +46,8 @@ from sympy.printing.str import StrPrinter
 from symgd.errors import InputError, nearest
 
 __all__ = ["ExprLimits", "DEFAULT_LIMITS", "FUNCTIONS", "CONSTANTS", "parse_expression",
-           "validate_symbol_name", "to_source", "double_range_defect"]
+           "validate_symbol_name", "to_source", "double_range_defect", "check_double_range",
+           "substitute_checked"]
 
 
 # --------------------------------------------------------------------------------------
@@ -402,17 +403,33 @@ def double_range_defect(expr) -> str | None:
     a number above about 1.8e308 (:mod:`symgd.io.problem_file` calls this). One
     iterative pass, shared subtrees once.
     """
+    for e in _unique_nodes(expr):
+        why = _range_defect(e)
+        if why is not None:
+            return why
+    return None
+
+
+def check_double_range(expr, *, field=None, file=None, line=None, column=None):
+    """expr, or an InputError (at the place given) if :func:`double_range_defect` finds a
+    number no double holds: what the loader and the Python API both refuse."""
+    why = double_range_defect(expr)
+    if why is not None:
+        raise InputError(f"the expression {why}; the kernels compute in double precision",
+                         field=field, file=file, line=line, column=column, kind="expression")
+    return expr
+
+
+def _unique_nodes(expr):
+    """Every node of expr once (shared subtrees once), iteratively: no recursion limit."""
     stack, seen = [expr], set()
     while stack:
         e = stack.pop()
         if id(e) in seen:
             continue
         seen.add(id(e))
-        why = _range_defect(e)
-        if why is not None:
-            return why
+        yield e
         stack.extend(e.args)
-    return None
 
 
 def _range_defect(e) -> str | None:
@@ -779,12 +796,7 @@ class _Parser:
         """One iterative pass over the whole result (no recursion, shared nodes once)."""
         max_digits = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") \
             else 0
-        stack, seen = [result], set()
-        while stack:
-            e = stack.pop()
-            if id(e) in seen:
-                continue
-            seen.add(id(e))
+        for e in _unique_nodes(result):
             why = _defect(e)
             if why is not None:
                 self.fail(f"the expression {why}")
@@ -793,7 +805,6 @@ class _Parser:
                 self.fail(f"the expression holds an exact number with about "
                           f"{_digits_from_bits(max(_bits(e.p), _bits(e.q)))} digits, more than "
                           f"can be printed ({max_digits}); write a factor as a float")
-            stack.extend(e.args)
 
     # -- node classification ----------------------------------------------------------------
     def _classify(self, node: ast.AST, depth: int, is_root: bool):

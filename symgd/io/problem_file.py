@@ -438,7 +438,7 @@ class _SchemaReader:
     # -- expressions ----------------------------------------------------------------
     def expression(self, node: Node, field: str, symbols: dict, *, relation: bool = False):
         """Parse an expression node with the safe parser; numbers become their text."""
-        from symgd.io.expr import double_range_defect, parse_expression
+        from symgd.io.expr import check_double_range, parse_expression
 
         text = self.expression_text(node, field)
         if node.origin is not None:
@@ -454,12 +454,8 @@ class _SchemaReader:
         except InputError as err:
             raise err.located(file=self._file_of(node), field=field, line=line,
                               column=column) from None
-        why = double_range_defect(expr)
-        if why is not None:
-            raise InputError(f"the expression {why}; the kernels compute in double "
-                             f"precision", file=self._file_of(node), field=field, line=line,
-                             column=column, kind="expression")
-        return expr
+        return check_double_range(expr, file=self._file_of(node), field=field, line=line,
+                                  column=column)
 
     def expression_text(self, node: Node, field: str) -> str:
         if not isinstance(node, Scalar):

@@ -120,6 +120,14 @@ def method_spec(name, *, field="method") -> MethodSpec:
 MAX_COUNT = 2 ** 62  # whole-number options travel to the compiled loops as int64
 
 
+def count_defect(v: int) -> str | None:
+    """Why the whole number v cannot be a count in the compiled loops, or None."""
+    if abs(v) > MAX_COUNT:
+        return (f"{v:.3g} is more than a run can count (at most {MAX_COUNT:.3g}, 2^62); "
+                "give a smaller number")
+    return None
+
+
 def _number(opts, key, *, positive=False, integer=False, lo=None, hi=None):
     v = opts[key]
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -130,10 +138,9 @@ def _number(opts, key, *, positive=False, integer=False, lo=None, hi=None):
             raise InputError(f"expected a whole number, got {v!r}", field=f"options.{key}",
                              kind="option")
         v = int(v)
-        if abs(v) > MAX_COUNT:
-            raise InputError(f"{v:.3g} is more than a run can count (at most {MAX_COUNT:.3g}, "
-                             "2^62); give a smaller number", field=f"options.{key}",
-                             kind="option")
+        why = count_defect(v)
+        if why is not None:
+            raise InputError(why, field=f"options.{key}", kind="option")
     if positive and v <= 0:
         raise InputError(f"must be positive, got {v!r}", field=f"options.{key}", kind="option")
     if (lo is not None and v <= lo) or (hi is not None and v >= hi):

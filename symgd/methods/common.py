@@ -71,6 +71,14 @@ def converged_test(f, gnorm, tol):
 
 
 @njit(**_JIT)
+def step_point(x, a, d, lower, upper, xt):
+    """xt = P(x + a d), the trial point projected onto the bounds."""
+    for i in range(x.size):
+        xt[i] = x[i] + a * d[i]
+    project(xt, lower, upper)
+
+
+@njit(**_JIT)
 def _expand(fun, x, f, g, d, lower, upper, a, fa, c1, xt, max_doublings):
     """Double an accepted step while the Armijo condition holds and f keeps falling;
     leaves xt at the chosen point. Returns (a, f(a), evaluations, whether every
@@ -81,9 +89,7 @@ def _expand(fun, x, f, g, d, lower, upper, a, fa, c1, xt, max_doublings):
     accepted = 0
     for _ in range(max_doublings):
         a2 = 2.0 * a
-        for i in range(n):
-            xt[i] = x[i] + a2 * d[i]
-        project(xt, lower, upper)
+        step_point(x, a2, d, lower, upper, xt)
         f2 = call_kernel(fun, xt, xt)
         nfev += 1
         slope = 0.0
@@ -93,9 +99,7 @@ def _expand(fun, x, f, g, d, lower, upper, a, fa, c1, xt, max_doublings):
             break
         a, fa = a2, f2
         accepted += 1
-    for i in range(n):
-        xt[i] = x[i] + a * d[i]
-    project(xt, lower, upper)
+    step_point(x, a, d, lower, upper, xt)
     return a, fa, nfev, accepted == max_doublings
 
 
@@ -207,9 +211,7 @@ def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
         g_inf = max(g_inf, abs(g[i]))
     a_band, g_band = 0.0, g_inf
     while nfev < max_eval:
-        for i in range(n):
-            xt[i] = x[i] + a * d[i]
-        project(xt, lower, upper)
+        step_point(x, a, d, lower, upper, xt)
         clipped = False
         for i in range(n):
             if xt[i] != x[i] + a * d[i]:
@@ -265,21 +267,14 @@ def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
         if abs(a_hi - a_lo) <= 1e-16 * max(1.0, abs(a_lo)):
             break
         a = _interpolate(a_lo, a_hi, f_lo, f_hi, d_lo) if math.isfinite(f_hi) else 0.5 * (a_lo + a_hi)
-    # No Wolfe point: accept the best sufficient-decrease point seen, if any.
-    if zoom and a_lo > 0.0 and f_lo < f:
-        for i in range(n):
-            xt[i] = x[i] + a_lo * d[i]
-        project(xt, lower, upper)
+    # No Wolfe point: accept the best sufficient-decrease point seen, if any, else the
+    # step whose gradient shrank within f's rounding band.
+    a_acc = a_lo if (zoom and a_lo > 0.0 and f_lo < f) else a_band
+    if a_acc > 0.0:
+        step_point(x, a_acc, d, lower, upper, xt)
         ft = call_kernel(fg, xt, gt)
         nfev += 1
-        return a_lo, ft, nfev, 0
-    if a_band > 0.0:
-        for i in range(n):
-            xt[i] = x[i] + a_band * d[i]
-        project(xt, lower, upper)
-        ft = call_kernel(fg, xt, gt)
-        nfev += 1
-        return a_band, ft, nfev, 0
+        return a_acc, ft, nfev, 0
     return a, f, nfev, (2 if seen_finite else 1)
 
 

@@ -24,7 +24,8 @@ from symgd.compile.fastcall import call_kernel
 from symgd.kernel_types import ADDR, MAT, VEC
 from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
-                                  copy_into, has_bounds, project, projected_grad_norm, wolfe)
+                                  copy_into, has_bounds, project, projected_grad_norm, step_point,
+                                  wolfe)
 from symgd.methods.linalg import cholesky_shifted, cholesky_solve, modified_cholesky
 from symgd.methods.polyline import MAX_DEGREE, exact_step
 from symgd.methods.schedules import PLATEAU, learning_rate
@@ -379,9 +380,7 @@ def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
         if not (a > 0.0):
             istate[S.I_REASON] = S.R_LS_NODECREASE
             return S.STALLED
-        for i in range(n):
-            xt[i] = x[i] + a * d[i]
-        project(xt, lower, upper)
+        step_point(x, a, d, lower, upper, xt)
         fstate[S.F_STEP] = a
         st = _accept(fg, x, g, xt, xbest, fstate, istate)
         if st != S.RUNNING:

@@ -63,7 +63,7 @@ from numba import njit, types
 from symgd.errors import InputError, unknown_name_message
 from symgd.kernel_types import ADDR, MAT, VEC
 from symgd.methods import optimizers as O
-from symgd.methods import MAX_COUNT
+from symgd.methods import count_defect
 from symgd.methods import status as S
 from symgd.methods.batchcall import (DATA, FULL_BLOCK, IVEC, call_batch_kernel, full_pass,
                                      PREFETCH_SAMPLES, mean_over_all, prefetch,
@@ -79,7 +79,7 @@ _JIT = dict(cache=True, error_model="numpy", nogil=True)
 R_PATIENCE = 20  # stop reason: early stopping (no improvement for `patience` epochs)
 RISE_LIMIT = 3   # epochs of rising loss above the start before 'diverged'
 TARGET_CALL_S = 0.02
-PERM_BLOCK = 1 << 20  # uniforms per block of shuffles handed to the loop (8 MB)
+UNIFORM_BLOCK = 1 << 20  # uniforms per block of shuffles handed to the loop (8 MB)
 SHUFFLE_AHEAD = 16    # swaps between asking for a partner's cache line and its use
 
 # Rows of the work matrix W (length p each).
@@ -313,9 +313,9 @@ def _whole(opts, name, *, none_ok=False, least=1):
         _bad(name, f"expected a whole number, got {v!r}")
     if v < least:
         _bad(name, f"must be at least {least}, got {v!r}")
-    if v > MAX_COUNT:
-        _bad(name, f"{v:.3g} is more than a run can count (at most {MAX_COUNT:.3g}, 2^62); "
-                   "give a smaller number")
+    why = count_defect(int(v))
+    if why is not None:
+        _bad(name, why)
     opts[name] = int(v)
 
 
@@ -416,7 +416,7 @@ class SGDOutcome(Outcome):
 class _Uniforms:
     """The shuffles' uniforms: one row of n doubles on [0, 1) per epoch, drawn in order
     from Generator(PCG64(seed)) and handed out in blocks of whole epochs (at most
-    PERM_BLOCK numbers, at least one epoch), so epoch e's row depends on the seed and e
+    UNIFORM_BLOCK numbers, at least one epoch), so epoch e's row depends on the seed and e
     alone. 53 random bits each: the bias of floor(u (n - i)) is below 2^-33 for
     n <= 2^20 (Durstenfeld, CACM 7(7), 1964)."""
 
@@ -426,7 +426,7 @@ class _Uniforms:
         self.left = epochs
 
     def next(self) -> np.ndarray:
-        k = min(self.left, max(1, PERM_BLOCK // self.n))
+        k = min(self.left, max(1, UNIFORM_BLOCK // self.n))
         self.left -= k
         return self.rng.random((k, self.n))
 
