@@ -10,6 +10,7 @@ import numpy as np
 
 from symgd import methods
 from symgd.errors import InputError
+from symgd.methods import loading
 from symgd.methods import status as S
 from symgd.methods.common import box
 from symgd.result import Result
@@ -141,11 +142,11 @@ _ADVICE = {
 }
 
 
-def _message(outcome, opts, method, f_user, gnorm) -> str:
+def _message(outcome, opts, method, f_user, gnorm, relg=math.nan) -> str:
     st = outcome.status
     tol = opts["tol"]
     if st == "converged":
-        return (f"gradient norm {gnorm:.3g} <= tol {tol:g} * max(1, |f|) after "
+        return (f"relative gradient {relg:.3g} <= tol {tol:g} after "
                 f"{outcome.iterations} iterations")
     if st == "max_iter":
         return (f"stopped after max_iter={outcome.iterations} iterations with gradient norm "
@@ -172,6 +173,11 @@ def _message(outcome, opts, method, f_user, gnorm) -> str:
         return ("f or the gradient became non-finite; x is the last finite point; try a "
                 "smaller learning_rate, another start, or bounds that keep x in the domain")
     if st == "stalled":
+        if outcome.reason == S.R_WORSE:
+            return (f"the gradient test held (relative gradient {relg:.3g}) at a point where "
+                    "f is worse than at the start (a step overshot into another basin); x "
+                    "is the best point seen; try a smaller learning_rate or "
+                    "method=linesearch")
         if outcome.reason == S.R_LS_NODECREASE:
             return (f"the line search found no decrease with gradient norm {gnorm:.3g} still "
                     f"above tol {tol:g}: rounding limits progress; loosen tol, or rescale "
@@ -179,6 +185,14 @@ def _message(outcome, opts, method, f_user, gnorm) -> str:
         return (f"steps became negligible with gradient norm {gnorm:.3g} above tol {tol:g}; "
                 "loosen tol or rescale the problem")
     return st
+
+
+def relative_gradient_at(x, g, f, lower, upper, opts) -> float:
+    """SPEC §2's relative gradient of the minimised objective at x (methods.common)."""
+    from symgd.methods.common import relative_gradient
+    return float(relative_gradient(np.asarray(x, dtype=float), np.asarray(g, dtype=float),
+                                   lower, upper, float(f), float(opts["typical_x"]),
+                                   float(opts["typical_f"])))
 
 
 def _gradient_in_null_space(kernels, x, g) -> bool:
@@ -213,30 +227,39 @@ def _finish(problem, comp, outcome, opts, requested, method, path, timings, t_st
     else:
         from symgd.methods.common import projected_grad_norm
         gnorm = float(projected_grad_norm(x, g, comp.lower, comp.upper))
+    relg = relative_gradient_at(x, g, f, comp.lower, comp.upper, opts)
     status = outcome.status
-    message = _message(outcome, opts, method, f, gnorm)
+    message = _message(outcome, opts, method, f, gnorm, relg)
+    if status == "converged" and not relg <= opts["tol"]:
+        # The loop tested its current point; the point reported (the best seen, for
+        # methods whose f is not monotone) must pass the same test, or no success.
+        status = "stalled"
+        message = (f"the point reported (the best seen) has relative gradient {relg:.3g} "
+                   f"above tol {opts['tol']:g}; try a smaller learning_rate or "
+                   "method=linesearch")
     if status == "converged" and not k.has_hessian:
         message += (f"; not checked for a saddle point (no Hessian: it is built for that "
                     f"check up to {SADDLE_CHECK_MAX_VARS} variables, and when small enough "
                     "to derive)")
-    if status == "converged" and k.has_hessian:
+    f0 = getattr(outcome, "f0", float("nan"))
+    # Far down a slope that never ends the gradient is small only against |f|: f fell
+    # from f0 so far that ||g|| <= tol |f|, while ||g|| is large on the start's scale.
+    # The Hessian then shows why: negative curvature, or a gradient in its null space
+    # (f falls linearly along it, as -x + y**2 does).
+    far_down = (status in ("converged", "max_iter", "stalled") and math.isfinite(f0)
+                and f < f0 and opts["tol"] * max(1.0, abs(f0)) < gnorm
+                <= opts["tol"] * abs(f))
+    if k.has_hessian and (status == "converged" or far_down):
         from symgd.compile.fastcall import entry_point
         from symgd.methods.loops import negative_curvature
         curv = entry_point(negative_curvature)(k.addresses[2], x, g, comp.lower, comp.upper)
-        # The scale-free test ||g|| <= tol max(1, |f|) also passes far down a slope that
-        # never ends, once |f| is huge. Then the gradient is large against the start's
-        # scale, and the Hessian shows why: negative curvature, or a gradient in its
-        # null space (f falls linearly along it).
-        f0 = getattr(outcome, "f0", float("nan"))
-        relative_only = (math.isfinite(f0) and f < f0
-                         and gnorm > opts["tol"] * max(1.0, abs(f0)))
-        if relative_only and (curv < 0.0 or _gradient_in_null_space(k, x, g)):
+        if far_down and (curv < 0.0 or _gradient_in_null_space(k, x, g)):
             status = "unbounded"
             message = (f"the objective falls without bound: f went from {f0:.6g} to {f:.6g}, "
                        f"where the gradient ({gnorm:.3g}) is small only relative to |f| and "
                        "the Hessian shows no minimum ahead; add bounds or constraints")
             curv = 0.0
-        if curv < 0.0:
+        if curv < 0.0 and status == "converged":
             status = "stalled"
             kind = "minimum" if problem.sense == "minimize" else "maximum"
             message = (f"saddle point: the gradient vanishes but the Hessian has an "
@@ -274,6 +297,13 @@ def solve(problem, method: str | None = None, x0=None, *, progress=None, **optio
         from symgd.io.problem_file import load
         problem = load(problem)
     requested, given = _merge_options(problem, method, options)
+    progress = _in_user_sense(problem, progress)
+    loaded_before = loading.spent()
+    result = _solve(problem, requested, given, x0, t_start, progress)
+    return _finish_notes(result, loading.spent() - loaded_before)
+
+
+def _solve(problem, requested, given, x0, t_start, progress) -> Result:
     try:
         if problem.is_fit:
             from symgd.fit import solve_fit
@@ -310,6 +340,27 @@ def solve(problem, method: str | None = None, x0=None, *, progress=None, **optio
     if opts.get("_notes"):
         result = Result(**{**result.__dict__, "path": tuple(opts["_notes"]) + result.path})
     return result
+
+
+def _in_user_sense(problem, progress):
+    """The progress callback sees f in the user's sense (the maximum, for maximize)."""
+    if progress is None or problem.sense != "maximize":
+        return progress
+    return lambda iterations, f, grad_norm: progress(iterations, -f, grad_norm)
+
+
+def _finish_notes(result, t_loops) -> Result:
+    """Options ignored by the method that ran are named in the message too (SPEC §2),
+    and the time spent compiling the method loops is counted in ``timings``."""
+    message = result.message
+    for note in result.path:
+        if note.startswith("options not used by") and note not in message:
+            message = f"{message}; {note}"
+    timings = dict(result.timings)
+    if t_loops > 0.0:
+        timings["compile_loops"] = t_loops
+        timings["compile"] = timings.get("compile", 0.0) + t_loops
+    return Result(**{**result.__dict__, "message": message, "timings": timings})
 
 
 def _is_polynomial(problem) -> bool:

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from symgd.errors import InputError, unknown_name_message
+from symgd.methods import loading
+from symgd.methods.option_checks import OPTIMIZER_OPTIONS, check_optimizer, real
 
 # Options every method accepts (SPEC §2).
-COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "time_limit": None, "seed": None,
-                  "device": "cpu", "timeout": 10.0}
+COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "typical_x": 1.0, "typical_f": 1.0,
+                  "time_limit": None, "seed": None, "device": "cpu", "timeout": 10.0}
 
 
 @dataclass(frozen=True)
@@ -30,42 +32,59 @@ class MethodSpec:
 
 
 def _run_gd(kernels, x0, lower, upper, opts, deadline):
-    from symgd.methods import loops
     from symgd.methods.driver import run_loop
+
+    loops = loading.load("loops")
     from symgd.methods.schedules import pack_schedule
+
+    from symgd.methods import optimizers as O
 
     lr = opts["learning_rate"]
     code, p0, p1, p2 = pack_schedule(opts["schedule"], default_t_max=float(opts["max_iter"]))
-    fpar = [opts["tol"], lr, p0, p1, p2]
-    ipar = [opts["max_iter"], 0, code, 5]
+    name = opts["optimizer"]
+    hyper = O.hyper_array(name, momentum=opts["momentum"], beta1=opts["beta1"],
+                          beta2=opts["beta2"], eps=opts["eps"],
+                          weight_decay=opts["weight_decay"], decay=opts["decay"])
+    fpar = [opts["tol"], lr, p0, p1, p2, *hyper]
+    # Momentum and adaptive steps are not monotone even when they converge: they may
+    # climb for a while, so 'diverged' on rising f waits longer than for plain steps.
+    rise_limit = 5 if name == "sgd" else 50
+    ipar = [opts["max_iter"], 0, code, rise_limit, O.CODES[name]]
     return run_loop(loops.gd_loop, (kernels.addresses[1],), x0, lower, upper, fpar, ipar,
-                    deadline=deadline, report_best_always=True,
+                    typical=_typical(opts), deadline=deadline, report_best_always=True,
                     progress=opts.get("_progress"))
 
 
+def _typical(opts):
+    return float(opts["typical_x"]), float(opts["typical_f"])
+
+
 def _run_linesearch(kernels, x0, lower, upper, opts, deadline):
-    from symgd.methods import loops
     from symgd.methods.driver import run_loop
+
+    loops = loading.load("loops")
 
     if opts["line_search"] == "exact":
         return run_loop(loops.exact_linesearch_loop, kernels.addresses[:2] + (kernels.line_poly,),
                         x0, lower, upper, [opts["tol"]], [opts["max_iter"], 0],
-                        deadline=deadline, progress=opts.get("_progress"))
+                        typical=_typical(opts), deadline=deadline,
+                        progress=opts.get("_progress"))
     kind = {"armijo": 0, "wolfe": 1}[opts["line_search"]]
     fpar = [opts["tol"], opts["c1"], opts["c2"]]
     ipar = [opts["max_iter"], 0, kind]
     return run_loop(loops.linesearch_loop, kernels.addresses[:2], x0, lower, upper, fpar, ipar,
-                    deadline=deadline, progress=opts.get("_progress"))
+                    typical=_typical(opts), deadline=deadline, progress=opts.get("_progress"))
 
 
 def _run_newton(kernels, x0, lower, upper, opts, deadline):
-    from symgd.methods import loops
     from symgd.methods.driver import run_loop
+
+    loops = loading.load("loops")
 
     fpar = [opts["tol"], opts["c1"]]
     ipar = [opts["max_iter"], 0]
     return run_loop(loops.newton_loop, kernels.addresses, x0, lower, upper, fpar, ipar,
-                    deadline=deadline, progress=opts.get("_progress"))
+                    typical=_typical(opts), deadline=deadline, progress=opts.get("_progress"))
 
 
 REGISTRY = {
@@ -75,8 +94,11 @@ REGISTRY = {
                        summary="closed form within timeout, else newton or linesearch"),
     "analytic": MethodSpec("analytic", {}, None, False, True, None,
                            summary="closed-form critical points, classified"),
-    "gd": MethodSpec("gd", {"learning_rate": 0.01, "schedule": "constant"}, 10_000, False,
-                     False, _run_gd, summary="gradient descent with a fixed or scheduled step"),
+    "gd": MethodSpec("gd", {"learning_rate": 0.01, "schedule": "constant", "optimizer": "sgd",
+                            **OPTIMIZER_OPTIONS}, 10_000, False, False, _run_gd,
+                     summary="gradient descent with a fixed or scheduled step, and the "
+                             "optimizers of sgd (momentum, nesterov, adagrad, rmsprop, adam, "
+                             "adamw) on any objective"),
     "linesearch": MethodSpec("linesearch", {"line_search": "armijo", "c1": 1e-4, "c2": 0.9},
                              10_000, False, False, _run_linesearch,
                              summary="steepest descent with a line search"),
@@ -89,9 +111,8 @@ REGISTRY = {
     "lm": MethodSpec("lm", {"damping": 1e-3}, 10_000, False, False, None,
                      summary="Levenberg-Marquardt for least-squares fits"),
     "sgd": MethodSpec("sgd", {"batch_size": 32, "epochs": 100, "learning_rate": 0.01,
-                              "optimizer": "adam", "momentum": 0.9, "beta1": 0.9,
-                              "beta2": 0.999, "eps": None, "weight_decay": 0.01,
-                              "decay": 0.9, "schedule": "constant", "patience": None,
+                              "optimizer": "adam", **OPTIMIZER_OPTIONS,
+                              "schedule": "constant", "patience": None,
                               "min_delta": 1e-4, "swa_start": None}, None, False, False, None,
                       summary="minibatch stochastic gradient descent (data fits)"),
     "auglag": MethodSpec("auglag", {}, None, False, True, None, planned=True,
@@ -107,8 +128,11 @@ LINE_SEARCHES = ("armijo", "wolfe", "exact")
 
 def method_spec(name, *, field="method") -> MethodSpec:
     if not isinstance(name, str) or name not in REGISTRY:
-        raise InputError(unknown_name_message("method", name, REGISTRY), field=field,
-                         kind="option")
+        available = [n for n, s in REGISTRY.items() if not s.planned]
+        planned = [n for n, s in REGISTRY.items() if s.planned]
+        raise InputError(unknown_name_message("method", name, available)
+                         + f" (planned, not available yet: {', '.join(planned)})",
+                         field=field, kind="option")
     spec = REGISTRY[name]
     if spec.planned:
         raise InputError(f"method '{name}' ({spec.summary}) is planned and not available yet; "
@@ -178,10 +202,16 @@ def resolve_options(method: str, given: dict) -> dict:
                              field=f"options.{key}", kind="option")
     opts = {**valid, **{k: v for k, v in given.items() if k not in ignored}}
     opts["_ignored"] = tuple(ignored)
-    if opts["max_iter"] is None:
+    if opts["max_iter"] is None and method != "sgd":
+        # sgd counts epochs: its ``epochs`` is the limit unless max_iter is given too
         opts["max_iter"] = spec.default_max_iter or 1000
-    _number(opts, "max_iter", positive=True, integer=True)
+    if opts["max_iter"] is not None:
+        _number(opts, "max_iter", positive=True, integer=True)
     _number(opts, "tol", positive=True)
+    real(opts, "typical_x", lo=0.0, lo_closed=False)
+    real(opts, "typical_f", lo=0.0, lo_closed=False)
+    if "optimizer" in opts:
+        check_optimizer(opts)
     _number(opts, "timeout", positive=True)
     if opts["time_limit"] is not None:
         _number(opts, "time_limit", positive=True)
@@ -207,5 +237,5 @@ def resolve_options(method: str, given: dict) -> dict:
                          field="options.line_search", kind="option")
     if "schedule" in opts:
         from symgd.methods.schedules import pack_schedule
-        pack_schedule(opts["schedule"], default_t_max=float(opts["max_iter"]))
+        pack_schedule(opts["schedule"], default_t_max=float(opts["max_iter"] or 1))
     return opts

@@ -34,15 +34,18 @@ class Outcome:
     time_s: float
     last_step: float
     f0: float = float("nan")  # minimised objective at the start
+    rel_grad: float = float("nan")  # SPEC §2's relative gradient at x (nan: recompute)
 
 
-def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None,
-             deadline=None, first_chunk=1_000_000, report_best_always=False, progress=None):
+def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
+             time_limit=None, deadline=None, first_chunk=1_000_000, report_best_always=False,
+             progress=None):
     """Call ``loop(*kernel_args, W, fs, js)`` (packed arrays, see methods/loops.py)
     until it stops, the deadline passes (status 'timeout') or Ctrl-C ('interrupted').
 
     Args:
         ipar: integer parameters; ipar[1] (the chunk) is managed here.
+        typical: (typical_x, typical_f), the scales of SPEC §2's relative gradient.
         time_limit: seconds for this loop; deadline: an absolute perf_counter() time.
         report_best_always: report the best point seen even on convergence (methods
             whose f is not monotone, like fixed-step gradient descent).
@@ -55,7 +58,7 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
         deadline = end if deadline is None else min(deadline, end)
     call = entry_point(loop)
     n = x0.size
-    W = np.empty((S.N_W, n))
+    W = np.zeros((S.N_W, n))  # the optimizer rows (gd) start at zero
     W[S.W_X] = x0
     W[S.W_G] = 0.0
     W[S.W_LO] = lower
@@ -65,6 +68,7 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
     js = np.zeros(S.N_PAR + S.N_ISTATE, dtype=np.int64)
     fs[:len(fpar)] = fpar
     js[:len(ipar)] = ipar
+    fs[S.P_TYP_X], fs[S.P_TYP_F] = typical
     fstate, istate = fs[S.N_PAR:], js[S.N_PAR:]
     x, g, xbest = W[S.W_X], W[S.W_G], W[S.W_XBEST]
     # Without a deadline the whole run is one call (cheapest); otherwise start small
@@ -98,12 +102,13 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, time_limit=None
     if use_best and np.all(np.isfinite(xbest)) and math.isfinite(fstate[S.F_FBEST]) and (
             not math.isfinite(fstate[S.F_F]) or fstate[S.F_FBEST] < fstate[S.F_F]):
         x_out, f_out, g_out = xbest, float(fstate[S.F_FBEST]), None
-        gnorm = math.nan  # recomputed by the caller at x_out
+        gnorm = relg = math.nan  # recomputed by the caller at x_out
     else:
         x_out, f_out, gnorm, g_out = x, float(fstate[S.F_F]), float(fstate[S.F_GNORM]), g.copy()
+        relg = float(fstate[S.F_RELG])
     return Outcome(status=status, reason=int(istate[S.I_REASON]), x=np.array(x_out), f=f_out,
                    grad_norm=gnorm, g=g_out, iterations=int(istate[S.I_ITER]),
                    evaluations={"f": int(istate[S.I_NFEV]), "grad": int(istate[S.I_NGEV]),
                                 "hess": int(istate[S.I_NHEV])},
                    time_s=time.perf_counter() - t0, last_step=float(fstate[S.F_STEP]),
-                   f0=float(fstate[S.F_F0]))
+                   f0=float(fstate[S.F_F0]), rel_grad=relg)

@@ -24,8 +24,10 @@ from symgd.compile.fastcall import call_kernel
 from symgd.kernel_types import ADDR, MAT, VEC
 from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
-                                  copy_into, has_bounds, project, projected_grad_norm, step_point,
-                                  wolfe)
+                                  copy_into, has_bounds, project, projected_grad_norm,
+                                  relative_gradient, step_point, wolfe)
+from symgd.methods.optimizers import SGD as PLAIN_STEP
+from symgd.methods.optimizers import update as optimizer_update
 from symgd.methods.linalg import cholesky_shifted, cholesky_solve, modified_cholesky
 from symgd.methods.polyline import MAX_DEGREE, exact_step
 from symgd.methods.schedules import PLATEAU, learning_rate
@@ -104,10 +106,20 @@ def _accept(fg, x, g, xt, xbest, fstate, istate):
 
 
 @njit(**_JIT)
-def _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate):
+def _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate):
+    """The convergence test of SPEC §2 (tol = fpar[0]) and the iteration limit.
+
+    A descent method never reports 'converged' at a point worse than its start (a
+    fixed or momentum step can land in a higher basin): that is 'stalled'."""
     gnorm = projected_grad_norm(x, g, lower, upper)
     fstate[S.F_GNORM] = gnorm
-    if converged_test(fstate[S.F_F], gnorm, tol):
+    rel = relative_gradient(x, g, lower, upper, fstate[S.F_F], fpar[S.P_TYP_X],
+                            fpar[S.P_TYP_F])
+    fstate[S.F_RELG] = rel
+    if converged_test(rel, fpar[0]):
+        if fstate[S.F_F] > fstate[S.F_F0]:
+            istate[S.I_REASON] = S.R_WORSE
+            return S.STALLED
         istate[S.I_REASON] = S.R_GRAD
         return S.CONVERGED
     if istate[S.I_ITER] >= max_iter:
@@ -137,7 +149,7 @@ def newton_loop(fun, fg, hess, W, fs, js):
     """
     x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     n = x.size
-    tol, c1 = fpar[0], fpar[1]
+    c1 = fpar[1]
     max_iter, chunk = ipar[0], ipar[1]
     H = np.empty((n, n))
     L = np.empty((n, n))
@@ -149,7 +161,7 @@ def newton_loop(fun, fg, hess, W, fs, js):
     if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
         return S.DIVERGED
     for _ in range(chunk):
-        st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
+        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate)
         if st != S.RUNNING:
             return st
         call_kernel(hess, x, H)
@@ -202,7 +214,7 @@ def linesearch_loop(fun, fg, W, fs, js):
     """
     x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     n = x.size
-    tol, c1, c2 = fpar[0], fpar[1], fpar[2]
+    c1, c2 = fpar[1], fpar[2]
     max_iter, chunk, kind = ipar[0], ipar[1], ipar[2]
     d = np.empty(n)
     xt = np.empty(n)
@@ -210,7 +222,7 @@ def linesearch_loop(fun, fg, W, fs, js):
     if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
         return S.DIVERGED
     for _ in range(chunk):
-        st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
+        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate)
         if st != S.RUNNING:
             return st
         _free_direction(x, g, lower, upper, d)
@@ -248,21 +260,29 @@ def linesearch_loop(fun, fg, W, fs, js):
 
 @njit(types.int64(ADDR, *_STATE), **_JIT)
 def gd_loop(fg, W, fs, js):
-    """Gradient descent x <- P(x - lr_t g) with a learning-rate schedule.
+    """Gradient descent x <- P(x + step_t) with a learning-rate schedule, where step_t
+    is the optimizer's transformation of the gradient (symgd.methods.optimizers:
+    plain -lr_t g, momentum, nesterov, adagrad, rmsprop, adam, adamw).
 
     A fixed step can overshoot, so f is not monotone: the best point is kept, and f
     rising for ``rise_limit`` steps in a row above the start value ends 'diverged'.
-    fpar = [tol, lr, p0, p1, p2]; ipar = [max_iter, chunk, schedule code, rise_limit].
+    fpar = [tol, lr, p0, p1, p2, hyper (optimizers.N_HYPER slots)];
+    ipar = [max_iter, chunk, schedule code, rise_limit, optimizer code]. The
+    optimizer's state lives in rows W_OPT1, W_OPT2 of W (zero at the start).
     """
     x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     n = x.size
-    tol, lr, p0, p1, p2 = fpar[0], fpar[1], fpar[2], fpar[3], fpar[4]
-    max_iter, chunk, code, rise_limit = ipar[0], ipar[1], ipar[2], ipar[3]
+    lr, p0, p1, p2 = fpar[1], fpar[2], fpar[3], fpar[4]
+    hyper = fpar[5:]
+    max_iter, chunk, code, rise_limit, opt = ipar[0], ipar[1], ipar[2], ipar[3], ipar[4]
+    opt_state = W[S.W_OPT1:S.W_OPT2 + 1]
     xt = np.empty(n)
+    step = np.empty(n)
+    bounded = has_bounds(lower, upper)
     if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
         return S.DIVERGED
     for _ in range(chunk):
-        st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
+        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate)
         if st != S.RUNNING:
             return st
         t = float(istate[S.I_ITER])
@@ -274,9 +294,15 @@ def gd_loop(fg, W, fs, js):
         else:
             rate = learning_rate(code, t, lr, p0, p1, p2)
         fstate[S.F_STEP] = rate
-        for i in range(n):
-            xt[i] = x[i] - rate * g[i]
-        project(xt, lower, upper)
+        if opt == PLAIN_STEP:
+            for i in range(n):
+                xt[i] = x[i] - rate * g[i]
+        else:
+            optimizer_update(opt, g, opt_state, x, rate, t + 1.0, hyper, step)
+            for i in range(n):
+                xt[i] = x[i] + step[i]
+        if bounded:
+            project(xt, lower, upper)
         f_old = fstate[S.F_F]
         st = _accept(fg, x, g, xt, xbest, fstate, istate)
         if st != S.RUNNING:
@@ -350,16 +376,16 @@ def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
     """
     x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     n = x.size
-    tol = fpar[0]
     max_iter, chunk = ipar[0], ipar[1]
     d = np.empty(n)
     xt = np.empty(n)
+    gt = np.empty(n)
     xd = np.empty(2 * n)
     coef = np.zeros(MAX_DEGREE + 1)
     if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
         return S.DIVERGED
     for _ in range(chunk):
-        st = _check_stop(x, g, lower, upper, tol, max_iter, fstate, istate)
+        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate)
         if st != S.RUNNING:
             return st
         _free_direction(x, g, lower, upper, d)
@@ -377,10 +403,29 @@ def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
         if unbounded:
             istate[S.I_REASON] = S.R_UNBOUNDED
             return S.UNBOUNDED
-        if not (a > 0.0):
-            istate[S.I_REASON] = S.R_LS_NODECREASE
-            return S.STALLED
-        step_point(x, a, d, lower, upper, xt)
+        f = fstate[S.F_F]
+        ft = math.nan
+        if a > 0.0:
+            step_point(x, a, d, lower, upper, xt)
+            ft = call_kernel(fun, xt, xt)
+            istate[S.I_NFEV] += 1
+        if not (ft < f):
+            # phi's coefficients lose digits far along d (Beale: a root near a = 1e29
+            # whose computed phi was below phi(0) while f there was 1e140): the exact
+            # step is taken only where f itself decreases, else an Armijo step (first
+            # trial 1 / max(1, |g|), doubled while f keeps falling) safeguards it.
+            a0 = 1.0 / max(1.0, fstate[S.F_GNORM])
+            a, ft, ne, nge, flag = armijo(fun, fg, x, f, g, d, lower, upper, a0, 1e-4, xt,
+                                          gt, 60, True, True)
+            istate[S.I_NFEV] += ne
+            istate[S.I_NGEV] += nge
+            if flag == 3:
+                _accept(fg, x, g, xt, xbest, fstate, istate)
+                istate[S.I_REASON] = S.R_UNBOUNDED
+                return S.UNBOUNDED
+            if flag != 0:
+                istate[S.I_REASON] = S.R_LS_NONFINITE if flag == 1 else S.R_LS_NODECREASE
+                return S.DIVERGED if flag == 1 else S.STALLED
         fstate[S.F_STEP] = a
         st = _accept(fg, x, g, xt, xbest, fstate, istate)
         if st != S.RUNNING:

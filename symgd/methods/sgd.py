@@ -10,10 +10,11 @@ schedule (symgd.methods.schedules) at minibatch step t = 0, 1, ...
 At each epoch's end, in this order:
     * the epoch loss is the sample-weighted mean of its minibatch losses,
       (1/n) sum_B |B| L_B, recorded in ``history``; non-finite: ``diverged``;
-    * the full-data test of SPEC §2, ||g||_inf <= tol max(1, |F|) with F = scale * mean
-      loss over all samples and g its projected gradient (``objective_scale``: 1 for a
-      mean loss, n for a sum), gives ``converged`` where F is no higher than at the
-      start (on the way to overflow, |F| ~ 1e128 passes any relative test);
+    * the full-data test of SPEC §2, the relative gradient
+      max_i |g_i| max(|theta_i|, typical_x) / max(|F|, typical_f) <= tol, with F = scale *
+      mean loss over all samples and g its projected gradient (``objective_scale``: 1
+      for a mean loss, n for a sum), gives ``converged`` where F is no higher than at
+      the start;
     * the epoch loss rising three epochs running while above the start's full-data
       loss: ``diverged`` (the message suggests learning_rate / 10); so does a
       non-finite loss, gradient or parameter at any step;
@@ -63,14 +64,15 @@ from numba import njit, types
 from symgd.errors import InputError, unknown_name_message
 from symgd.kernel_types import ADDR, MAT, VEC
 from symgd.methods import optimizers as O
-from symgd.methods import count_defect
 from symgd.methods import status as S
 from symgd.methods.batchcall import (DATA, FULL_BLOCK, IVEC, call_batch_kernel, full_pass,
                                      PREFETCH_SAMPLES, mean_over_all, prefetch,
                                      prefetch_rows)
 from symgd.methods.common import (UNBOUNDED_F, all_finite, converged_test, copy_into, project,
+                                  relative_gradient,
                                   projected_grad_norm)
 from symgd.methods.driver import Outcome
+from symgd.methods.option_checks import OPTIMIZER_OPTIONS, bad, check_optimizer, real, whole
 from symgd.methods.optimizers import update
 from symgd.methods.schedules import PLATEAU, learning_rate, pack_schedule
 
@@ -86,11 +88,11 @@ SHUFFLE_AHEAD = 16    # swaps between asking for a partner's cache line and its 
 W_X, W_G, W_LO, W_HI, W_BEST, W_SWA, W_STEP, W_M, W_V = range(9)
 N_W = 9
 # Float parameters fpar, integer parameters ipar (filled by _pack).
-F_LR, F_S0, F_S1, F_S2, F_MIN_DELTA, F_TOL, F_SCALE = range(7)
+F_LR, F_S0, F_S1, F_S2, F_MIN_DELTA, F_TOL, F_SCALE, F_TYP_X, F_TYP_F = range(9)
 I_EPOCHS, I_STEPS, I_BATCH, I_OPT, I_SCHED, I_PATIENCE, I_SWA = range(7)
 # Float state fs and integer state js.
-X_ACC, X_BEST, X_REF, X_PREF, X_LRSCALE, X_PREV, X_F0, X_FULL, X_GNORM, X_RATE = range(10)
-N_FS = 10
+X_ACC, X_BEST, X_REF, X_PREF, X_LRSCALE, X_PREV, X_F0, X_FULL, X_GNORM, X_RATE, X_RELG = range(11)
+N_FS = 11
 (J_INIT, J_EPOCH, J_POS, J_STEP, J_ROW, J_WAIT, J_PWAIT, J_RISES, J_NSWA, J_REASON,
  J_BEST_EPOCH, J_NFULL, J_SHUF, J_PF) = range(14)
 N_JS = 14
@@ -101,8 +103,8 @@ H_LOSS, H_FULL, H_LR = range(3)
 @njit(**_JIT)
 def _full_check(addr, data, block, x, g, lo, hi, fpar, fs, js):
     """Mean loss and gradient over all samples (in sample order) and the test of
-    SPEC §2 on F = scale * mean: ||P g||_inf * scale <= tol * max(1, |F|), at a loss no
-    higher than the start's."""
+    SPEC §2 on F = scale * mean: the relative gradient of F (common.relative_gradient)
+    at most tol, at a loss no higher than the start's."""
     f = mean_over_all(addr, data, block, x, g)
     js[J_NFULL] += 1
     fs[X_FULL] = f
@@ -113,7 +115,8 @@ def _full_check(addr, data, block, x, g, lo, hi, fpar, fs, js):
     fs[X_GNORM] = sc * projected_grad_norm(x, g, lo, hi)
     # Never 'converged' above the starting loss: at |f| ~ 1e128 the scale-free test
     # passes on the way to overflow.
-    if converged_test(sc * f, fs[X_GNORM], fpar[F_TOL]) and not f > fs[X_F0]:
+    fs[X_RELG] = sc * relative_gradient(x, g, lo, hi, sc * f, fpar[F_TYP_X], fpar[F_TYP_F])
+    if converged_test(fs[X_RELG], fpar[F_TOL]) and not f > fs[X_F0]:
         js[J_REASON] = S.R_GRAD
         return S.CONVERGED
     return S.RUNNING
@@ -290,49 +293,13 @@ def sgd_loop(addr, data, U, perm, block, W, fpar, hyper, fs, ipar, js, hist):
 # -- options ------------------------------------------------------------------------------
 
 SGD_OPTIONS = {"batch_size": 32, "epochs": 100, "learning_rate": 0.01, "optimizer": "adam",
-               "momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": None,
-               "weight_decay": 0.01, "decay": 0.9, "schedule": "constant", "patience": None,
+               **OPTIMIZER_OPTIONS, "schedule": "constant", "patience": None,
                "min_delta": 1e-4, "swa_start": None}
 """Options of ``sgd`` beyond the common ones, with their defaults. ``eps`` None: 1e-10
 for adagrad, 1e-8 otherwise; ``decay``: RMSProp's rho; ``momentum``: momentum and
 nesterov; ``beta1``, ``beta2``: adam and adamw; ``weight_decay``: adamw only;
 ``patience`` None: no early stopping; ``swa_start`` None: no weight averaging;
 ``min_delta``: relative improvement for patience and the plateau schedule."""
-
-
-def _bad(name, message):
-    raise InputError(message, field=f"options.{name}", kind="option")
-
-
-def _whole(opts, name, *, none_ok=False, least=1):
-    v = opts[name]
-    if v is None and none_ok:
-        return
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or (
-            not math.isfinite(v)) or int(v) != v:
-        _bad(name, f"expected a whole number, got {v!r}")
-    if v < least:
-        _bad(name, f"must be at least {least}, got {v!r}")
-    why = count_defect(int(v))
-    if why is not None:
-        _bad(name, why)
-    opts[name] = int(v)
-
-
-def _real(opts, name, *, lo=None, hi=None, lo_closed=True, hi_closed=True, none_ok=False):
-    v = opts[name]
-    if v is None and none_ok:
-        return
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or (
-            not math.isfinite(v)):
-        _bad(name, f"expected a finite number, got {v!r}")
-    below = lo is not None and (v < lo if lo_closed else v <= lo)
-    above = hi is not None and (v > hi if hi_closed else v >= hi)
-    if below or above:
-        lb, rb = "[" if lo_closed else "(", "]" if hi_closed else ")"
-        _bad(name, f"must lie in {lb}{lo if lo is not None else '-inf'}, "
-                   f"{hi if hi is not None else 'inf'}{rb}, got {v!r}")
-    opts[name] = float(v)
 
 
 def check_sgd_options(opts: dict) -> dict:
@@ -346,26 +313,21 @@ def check_sgd_options(opts: dict) -> dict:
     valid = {**COMMON_OPTIONS, **SGD_OPTIONS}
     for key in opts:
         if key not in valid and not str(key).startswith("_"):
-            _bad(key, unknown_name_message("option for method 'sgd'", key, valid))
+            bad(key, unknown_name_message("option for method 'sgd'", key, valid))
     o = {**valid, **opts}
-    _whole(o, "batch_size")
-    _whole(o, "epochs")
-    _whole(o, "max_iter", none_ok=True)
-    _whole(o, "patience", none_ok=True)
-    _whole(o, "swa_start", none_ok=True)
-    _whole(o, "seed", none_ok=True, least=0)
-    _real(o, "learning_rate", lo=0.0, lo_closed=False)
-    _real(o, "tol", lo=0.0, lo_closed=False)
-    _real(o, "momentum", lo=0.0, hi=1.0, hi_closed=False)
-    _real(o, "beta1", lo=0.0, hi=1.0, hi_closed=False)
-    _real(o, "beta2", lo=0.0, hi=1.0, hi_closed=False)
-    _real(o, "decay", lo=0.0, hi=1.0, hi_closed=False)
-    _real(o, "eps", lo=0.0, lo_closed=False, none_ok=True)
-    _real(o, "weight_decay", lo=0.0)
-    _real(o, "min_delta", lo=0.0, hi=1.0, hi_closed=False)
-    _real(o, "time_limit", lo=0.0, lo_closed=False, none_ok=True)
-    if not isinstance(o["optimizer"], str) or o["optimizer"] not in O.CODES:
-        _bad("optimizer", unknown_name_message("optimizer", o["optimizer"], O.CODES))
+    whole(o, "batch_size")
+    whole(o, "epochs")
+    whole(o, "max_iter", none_ok=True)
+    whole(o, "patience", none_ok=True)
+    whole(o, "swa_start", none_ok=True)
+    whole(o, "seed", none_ok=True, least=0)
+    real(o, "learning_rate", lo=0.0, lo_closed=False)
+    real(o, "tol", lo=0.0, lo_closed=False)
+    real(o, "typical_x", lo=0.0, lo_closed=False)
+    real(o, "typical_f", lo=0.0, lo_closed=False)
+    real(o, "min_delta", lo=0.0, hi=1.0, hi_closed=False)
+    real(o, "time_limit", lo=0.0, lo_closed=False, none_ok=True)
+    check_optimizer(o)
     if o.get("device", "cpu") != "cpu":
         raise InputError("method 'sgd' runs on device 'cpu' only (cuda is planned)",
                          field="options.device", kind="unavailable")
@@ -379,7 +341,8 @@ def _pack(o: dict, n: int, scale: float):
     bs = min(o["batch_size"], n)
     total_steps = epochs * (-(-n // bs))
     code, s0, s1, s2 = pack_schedule(o["schedule"], default_t_max=float(total_steps))
-    fpar = np.array([o["learning_rate"], s0, s1, s2, o["min_delta"], o["tol"], scale])
+    fpar = np.array([o["learning_rate"], s0, s1, s2, o["min_delta"], o["tol"], scale,
+                     o["typical_x"], o["typical_f"]])
     ipar = np.array([epochs, 64, bs, O.CODES[o["optimizer"]], code, o["patience"] or 0,
                      o["swa_start"] or 0], dtype=np.int64)
     hyper = O.hyper_array(o["optimizer"], momentum=o["momentum"], beta1=o["beta1"],
@@ -458,7 +421,7 @@ def _message(status, reason, o, js, fs, gnorm, which, lr):
     e, b, tol = int(js[J_EPOCH]), int(js[J_BEST_EPOCH]), o["tol"]
     avg = f" x is the average of the last {int(js[J_NSWA])} epochs (SWA)." if which == "swa" else ""
     if status == "converged" and reason == S.R_GRAD:
-        return (f"full-data gradient norm {gnorm:.3g} <= tol {tol:g} * max(1, |f|) "
+        return (f"full-data relative gradient {fs[X_RELG]:.3g} <= tol {tol:g} "
                 + (f"at the end of epoch {e}" if e else "at the start"))
     if status == "converged":
         kept = avg or (f" restored {f'epoch {b}' if b else 'the start'} (full-data loss "
