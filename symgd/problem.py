@@ -74,6 +74,37 @@ def _exact_number(value, field: str) -> sp.Expr:
     raise InputError(f"expected a number, got {type(value).__name__}", field=field)
 
 
+def _parameter_values(key, value) -> dict:
+    """{name: exact number} for one entry of ``parameters=``: a symbol, a name or an
+    element ``c[k]`` with a number, or an IndexedBase with one number per element (a
+    sequence or array, in the order of its shape)."""
+    from symgd.indexed import key_names
+    if isinstance(key, sp.IndexedBase):
+        import numpy as np
+        label = str(key.label)
+        if key.shape is None:
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+                raise InputError(f"the IndexedBase {label} needs one value per element "
+                                 "(a list or array)", field=f"parameters.{label}")
+            key = sp.IndexedBase(label, shape=np.shape(np.asarray(value, dtype=object)))
+        names = key_names(key, f"parameters.{label}")
+        values = np.asarray(value, dtype=object)
+        if values.shape != tuple(int(d) for d in key.shape):
+            raise InputError(f"the IndexedBase {label} has shape {tuple(key.shape)} but "
+                             f"{values.shape or 'a single number'} values were given",
+                             field=f"parameters.{label}")
+        return {n: _exact_number(_plain(v), f"parameters.{n}")
+                for n, v in zip(names, values.ravel())}
+    (pname,) = key_names(key, "parameters")
+    return {pname: _exact_number(_plain(value), f"parameters.{pname}")}
+
+
+def _plain(value):
+    """A numpy scalar as the Python number it holds (np.float64 is a float already)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and getattr(value, "shape", None) == () else value
+
+
 def _float(value, field: str, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
@@ -148,11 +179,20 @@ class Problem:
 
         params = {}
         for key, value in dict(parameters or {}).items():
-            pname = key.name if isinstance(key, sp.Symbol) else str(key)
-            params[pname] = _exact_number(value, f"parameters.{pname}")
+            params.update(_parameter_values(key, value))
         set_("parameters", MappingProxyType(params))
 
+        # Sum/Product expanded and IndexedBase elements made symbols first, so that
+        # everything below sees plain symbols only (symgd.indexed).
+        from symgd.indexed import expand
         raw_objective = maximize if maximize is not None else minimize
+        raw_objective = expand(raw_objective, field=sense, params=params)
+        model = expand(model, field="model", params=params)
+        target = expand(target, field="target", params=params)
+        constraints = [(c[0], expand(c[1], field=f"constraints[{i}]", params=params))
+                       if isinstance(c, tuple) and len(c) == 2
+                       else expand(c, field=f"constraints[{i}]", params=params)
+                       for i, c in enumerate(constraints or ())]
         raw_exprs = [e for e in (raw_objective, model, target) if e is not None]
         set_("data", data)
         data_names = set(_data_columns(data)) if is_fit else set()
@@ -191,11 +231,12 @@ class Problem:
                     (f"constraints[{i}]", c.expr) for i, c in enumerate(cons)]:
                 extra = expr.free_symbols - allowed
                 if extra:
+                    from symgd.indexed import undeclared_message
                     bad = sorted(s.name for s in extra)[0]
-                    raise InputError(
+                    raise InputError(undeclared_message(bad, names + list(params)) or (
                         f"unknown name '{bad}': it is neither a variable nor a parameter "
                         f"(variables: {', '.join(names) or 'none'}; parameters: "
-                        f"{', '.join(params) or 'none'})", field=field)
+                        f"{', '.join(params) or 'none'})"), field=field)
 
         set_("name", str(name) if name else "problem")
         set_("description", description)
@@ -207,36 +248,43 @@ class Problem:
         """Normalise the three forms of ``variables`` to (name, start, lower, upper) tuples.
         By default the variables are the free symbols that are neither parameters nor
         data columns."""
+        from symgd.indexed import key_names, sort_key
         if variables is None:
             free = set()
             for e in raw_exprs:
                 if isinstance(e, sp.Basic):
                     free |= {s.name for s in e.free_symbols}
-            return [(n, 0.0, None, None) for n in sorted(free - set(params) - set(data_names))]
+            from symgd.indexed import parameter_element_used
+            parameter_element_used(free - set(params), params)
+            return [(n, 0.0, None, None)
+                    for n in sorted(free - set(params) - set(data_names), key=sort_key)]
         if isinstance(variables, Mapping):
             specs = []
             for key, spec in variables.items():
-                vname = key.name if isinstance(key, sp.Symbol) else str(key)
-                field = f"variables.{vname}"
-                if isinstance(spec, Mapping):
-                    unknown = set(spec) - {"start", "lower", "upper"}
-                    if unknown:
-                        from symgd.errors import unknown_name_message
-                        raise InputError(unknown_name_message(
-                            "variable field", sorted(unknown)[0], ["start", "lower", "upper"]),
-                            field=f"{field}.{sorted(unknown)[0]}")
-                    specs.append((vname,
-                                  _float(spec.get("start", 0.0), f"{field}.start"),
-                                  _float(spec.get("lower"), f"{field}.lower", allow_none=True),
-                                  _float(spec.get("upper"), f"{field}.upper", allow_none=True)))
-                else:
-                    specs.append((vname, _float(0.0 if spec is None else spec, field),
-                                  None, None))
+                for vname in key_names(key, "variables"):
+                    specs.append(Problem._variable_spec(vname, spec))
             return specs
-        if isinstance(variables, (str, sp.Symbol)):
+        if isinstance(variables, (str, sp.Basic)):
             variables = [variables]
-        return [((v.name if isinstance(v, sp.Symbol) else str(v)), 0.0, None, None)
-                for v in variables]
+        return [(vname, 0.0, None, None)
+                for v in variables for vname in key_names(v, "variables")]
+
+    @staticmethod
+    def _variable_spec(vname, spec) -> tuple:
+        """(name, start, lower, upper) of one entry of the ``variables`` mapping."""
+        field = f"variables.{vname}"
+        if isinstance(spec, Mapping):
+            unknown = set(spec) - {"start", "lower", "upper"}
+            if unknown:
+                from symgd.errors import unknown_name_message
+                raise InputError(unknown_name_message(
+                    "variable field", sorted(unknown)[0], ["start", "lower", "upper"]),
+                    field=f"{field}.{sorted(unknown)[0]}")
+            return (vname,
+                    _float(spec.get("start", 0.0), f"{field}.start"),
+                    _float(spec.get("lower"), f"{field}.lower", allow_none=True),
+                    _float(spec.get("upper"), f"{field}.upper", allow_none=True))
+        return (vname, _float(0.0 if spec is None else spec, field), None, None)
 
     @staticmethod
     def _make_variable(name, start, lower, upper) -> Variable:
