@@ -13,12 +13,15 @@ Input is a plain, picklable description of the problem (:func:`payload`); output
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import sympy as sp
 
 from symgd.analytic.bounded import (compact_feasible_set, eliminate_linear_equalities,
                                     lower_bound, polynomial_growth, ray_unbounded)
 from symgd.analytic.classify import classify_free, hessian
+from symgd.analytic.families import (compare, family_at_bound, family_shortfall,
+                                     family_summary, family_values, optimum_on_family)
 from symgd.analytic.kkt import Candidate, Con, constrained_points
 from symgd.analytic.points import UnknownSign, expr_sign
 from symgd.analytic.polynomial import TooHard, is_polynomial_over_q, rationalize
@@ -107,21 +110,35 @@ def _analyze(data) -> AnalyticReport:
             cands.append(Candidate(pt, cls, how, {}, None))
         families, undecided, complete = res.families, res.undecided, res.complete
         # periodic families come with a listed representative each: their values are covered
-        represented = all(any(s is p for p in res.points) for s in res.family_samples)
+        fam_data = [FamilyData(d, smp, ideal, any(smp is p for p in res.points))
+                    for d, smp, ideal in zip(res.families, res.family_samples,
+                                             res.family_ideals)]
         if res.message:
             notes.append(res.message)
     else:
         cres = constrained_points(f, gens, cons, sense=sense)
         cands = cres.candidates
         families, undecided, complete = cres.families, cres.undecided, cres.complete
-        represented = not families
+        fam_data = [FamilyData(d, smp, ideal, False)
+                    for d, smp, ideal in zip(cres.families, cres.family_samples,
+                                             cres.family_ideals)]
         if cres.message:
             notes.append(cres.message)
     complete = complete and not undecided
-    # every critical value is among the listed points: needed to call the best one global
-    values_covered = complete and (not families or represented)
-    return _report(f, gens, names, sense, cons, cands, families, undecided, complete,
-                   values_covered, polynomial, notes)
+    return _report(f, gens, names, sense, cons, cands, fam_data, undecided, complete,
+                   polynomial, notes)
+
+
+@dataclass(frozen=True)
+class FamilyData:
+    """A family of critical points as found: description, a real point on it, an ideal whose
+    variety holds it (polynomial systems), and whether a listed point represents its values
+    (periodic families)."""
+
+    description: str
+    sample: object
+    ideal: list | None
+    represented: bool
 
 
 # ---------------------------------------------------------------------------------------
@@ -170,9 +187,14 @@ def _equal_values(a, b) -> bool:
     return False
 
 
-def _report(f, gens, names, sense, cons, cands, families, undecided, complete, values_covered,
-            polynomial, notes) -> AnalyticReport:
+def _report(f, gens, names, sense, cons, cands, fams, undecided, complete, polynomial,
+            notes) -> AnalyticReport:
     sign = 1 if sense == "minimize" else -1
+    families = [d.description for d in fams]
+    # families whose values are not those of a listed point (all but periodic ones)
+    open_fams = [d for d in fams if not d.represented]
+    # every critical value is among the listed points: needed to call the best one global
+    values_covered = complete and not open_fams
     recs = [_point_record(f, gens, names, c) for c in cands]
     # by value, best first; among equal values exact points before algebraic decimals
     recs.sort(key=lambda r: (sign * r["fun"], r["exact_kind"] != "exact",
@@ -229,10 +251,28 @@ def _report(f, gens, names, sense, cons, cands, families, undecided, complete, v
         attained, why = True, "the objective is periodic in every variable"
 
     best, global_ = None, None
+    fvals, fam_note = [], ""
+    if open_fams and not unbounded:
+        f_poly = is_polynomial_over_q([f], gens)
+        fvals = [family_values(f, gens, d.description, d.ideal if f_poly else None, d.sample)
+                 for d in open_fams]
     if unbounded:
         global_ = False
     elif recs and attained and values_covered:
         best, global_ = 0, True
+    elif attained and complete and open_fams:
+        # every critical point is listed or on a family: the optimum is the best of their values
+        verdict = compare(fvals, recs[0]["_fnum"], sign) if recs else None
+        if verdict is not None and verdict.kind == "no_better":
+            best, global_ = 0, True
+            why += "; " + family_summary(fvals, sign, verdict)
+        else:
+            fam_note = family_shortfall(fvals, verdict, sign, recs[0]["fun_exact"] if recs
+                                        else None)
+            opt = optimum_on_family(fvals, sign, recs[0]["_fnum"] if recs else None)
+            if opt:
+                fam_note += f"; the global {'minimum' if sign > 0 else 'maximum'} is {opt} " \
+                            f"({why})"
     else:
         L = lower_bound(F)
         if L is not None:
@@ -246,7 +286,24 @@ def _report(f, gens, names, sense, cons, cands, families, undecided, complete, v
                 except Exception:  # noqa: BLE001 - e.g. an irrational bound at an algebraic point
                     continue
         if best is None:
-            best = next((i for i, r in enumerate(recs) if r["classification"] == want), None)
+            cand = next((i for i, r in enumerate(recs) if r["classification"] == want), None)
+            verdict = compare(fvals, recs[cand]["_fnum"], sign) \
+                if cand is not None and open_fams else None
+            if verdict is None or verdict.kind == "no_better":
+                best = cand
+                if verdict is not None:
+                    fam_note = family_summary(fvals, sign, verdict)
+            else:
+                fam_note = family_shortfall(fvals, verdict, sign, recs[cand]["fun_exact"])
+            if open_fams and cand is None:
+                fam_note = family_shortfall(fvals, None, sign, None)
+            if best is None and L is not None and L.is_Rational:
+                opt = family_at_bound(fvals, sign * L)
+                if opt:
+                    fam_note += f"; the objective is bounded {'below' if sign > 0 else 'above'}" \
+                                f" by {sp.sstr(sign * L)}, attained on the family {opt}"
+    if best is not None and fvals and not fam_note and "famil" not in why:
+        fam_note = family_summary(fvals, sign, compare(fvals, recs[best]["_fnum"], sign))
     if global_ and best is not None:
         bval = recs[best]["_fnum"]
         for i, r in enumerate(recs):
@@ -269,7 +326,7 @@ def _report(f, gens, names, sense, cons, cands, families, undecided, complete, v
     else:
         status = "solved"
     msg = _message(points, status, families, undecided, complete, unbounded, best, global_,
-                   why, notes, sense)
+                   why, notes, sense, fam_note)
     return AnalyticReport(status=status, critical_points=points, best=best, global_=global_,
                           families=tuple(families), unbounded=unbounded, message=msg,
                           complete=complete and not families, certificate=why)
@@ -285,7 +342,7 @@ def _holds(c, point) -> bool:
 
 
 def _message(points, status, families, undecided, complete, unbounded, best, global_, why,
-             notes, sense):
+             notes, sense, fam_note=""):
     counts = {}
     for p in points:
         counts[p.classification] = counts.get(p.classification, 0) + 1
@@ -294,6 +351,8 @@ def _message(points, status, families, undecided, complete, unbounded, best, glo
              + (f" ({summary})" if summary else "")]
     if status == "infinite":
         parts.append("infinitely many critical points: " + "; ".join(families))
+    if fam_note:
+        parts.append(fam_note)
     if undecided:
         parts.append("could not decide the real points of: " + "; ".join(undecided))
     if not complete and status != "infinite":

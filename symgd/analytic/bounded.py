@@ -7,7 +7,8 @@ Attained (then the best critical point is the global optimum, when the list is c
 * ``coercive``: F is a polynomial whose leading homogeneous form F_d is positive definite,
   so F(x) >= c|x|^d - C and the sublevel sets are compact;
 * a compact feasible set (finite bounds on every variable, or a constraint ``g <= 0`` / ``g == 0``
-  whose leading form is definite, after eliminating linear equalities);
+  whose leading form is definite, or linear inequalities that bound a polytope, after
+  eliminating linear equalities);
 * after eliminating linear equality constraints, the reduced objective is coercive
   (fencing: l = 100 - w gives F = w^2 - 100 w);
 * a lower-bound certificate: F written as a positive combination of even powers plus a
@@ -185,7 +186,8 @@ def compact_feasible_set(gens, constraints) -> bool:
 
     After eliminating linear equalities: every remaining variable is boxed by single-variable
     linear inequalities, or some constraint ``g <= 0`` (``g == 0``) has a positive (definite)
-    leading form.
+    leading form, or the linear inequalities together bound every variable (a polytope:
+    finite maximum and minimum of each variable by exact linear programming).
     """
     elim = eliminate_linear_equalities(sp.Integer(0), gens, constraints)
     if elim is not None:
@@ -219,4 +221,37 @@ def compact_feasible_set(gens, constraints) -> bool:
             if (rel == "<=" and sign == "pd") or (rel == ">=" and sign == "nd") or \
                     (rel == "==" and sign in ("pd", "nd")):
                 return True
-    return all(v in lower and v in upper for v in free)
+    if all(v in lower and v in upper for v in free):
+        return True
+    return _bounded_polyhedron(free, rest)
+
+
+def _bounded_polyhedron(free, constraints) -> bool:
+    """The linear inequalities alone bound every variable (the simplex x + y <= 30, x, y >= 0).
+
+    Exact rational simplex (SymPy's ``lpmax``/``lpmin``): each variable has a finite maximum
+    and minimum over {linear constraints}, a superset of the feasible set. An empty
+    polyhedron proves nothing here (False): "attained" must never rest on an empty set.
+    """
+    try:
+        from sympy.solvers.simplex import InfeasibleLPError, UnboundedLPError, lpmax, lpmin
+    except ImportError:  # an older SymPy: only the box test above
+        return False
+    rels = []
+    for rel, e in constraints:
+        e = sp.sympify(e)
+        if rel == "==" or not is_polynomial_over_q([e], free) or \
+                sp.Poly(e, *free, domain=QQ).total_degree() > 1:
+            continue
+        rels.append(e <= 0 if rel == "<=" else e >= 0)
+    if not rels:
+        return False
+    try:
+        for v in free:
+            lpmax(v, rels)
+            lpmin(v, rels)
+    except (InfeasibleLPError, UnboundedLPError):
+        return False
+    except Exception:  # noqa: BLE001 - a solver failure proves nothing
+        return False
+    return True

@@ -71,6 +71,8 @@ class Candidate:
 class ConstrainedResult:
     candidates: list = field(default_factory=list)
     families: list = field(default_factory=list)
+    family_samples: list = field(default_factory=list)  # a feasible point of each family
+    family_ideals: list = field(default_factory=list)   # an ideal holding it, or None
     undecided: list = field(default_factory=list)
     complete: bool = True
     message: str = ""
@@ -128,13 +130,20 @@ def constrained_points(f, gens, cons, *, sense, deadline=None) -> ConstrainedRes
             if res.message:
                 out.message = res.message
         out.undecided.extend(res.undecided)
-        for desc, sample in zip(res.families, res.family_samples):
+        for desc, sample, ideal in zip(res.families, res.family_samples, res.family_ideals):
+            if _off_face(ideal, inactive, gens):
+                continue  # no point of it is in this active set's face: nothing undecided
             ok = sample is not None and _feasible(sample, inactive)
             if ok:
                 cand = _candidate(sample, f, gens, grad_f, hess_f, active, grad, cons, sense)
                 ok = cand is not None
             label = f"{desc} (active: {', '.join(c.text for c in active) or 'none'})"
-            (out.families if ok else out.undecided).append(label)
+            if ok:
+                out.families.append(label)
+                out.family_samples.append(sample)
+                out.family_ideals.append(ideal)
+            else:
+                out.undecided.append(label)
         for pt in res.points:
             try:
                 if not _feasible(pt, inactive):
@@ -152,6 +161,29 @@ def constrained_points(f, gens, cons, *, sense, deadline=None) -> ConstrainedRes
     if not polynomial:
         out.complete = False
     return out
+
+
+def _off_face(ideal, inactive, gens) -> bool:
+    """True when no point of V(ideal) keeps every inactive constraint strict.
+
+    An inactive constraint e must hold strictly (e < 0 or e > 0). If e reduces modulo a
+    Groebner basis of the ideal to a constant that is zero or of the wrong sign, e has that
+    value on the whole family (the y = z = 0 line with y > 0 required).
+    """
+    if not ideal or not inactive:
+        return False
+    try:
+        G = sp.groebner(list(ideal), *gens, order="grevlex", domain="QQ")
+        for c in inactive:
+            _, r = G.reduce(sp.expand(c.e))
+            r = sp.sympify(r)
+            if r.free_symbols & set(gens) or not r.is_Rational:
+                continue
+            if r == 0 or (c.relation == "<=" and r > 0) or (c.relation == ">=" and r < 0):
+                return True
+    except Exception:  # noqa: BLE001 - not shown off the face: keep it
+        return False
+    return False
 
 
 def _feasible(pt, inactive) -> bool:

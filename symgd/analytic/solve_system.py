@@ -30,6 +30,8 @@ class SystemResult:
     points: list = field(default_factory=list)
     families: list = field(default_factory=list)    # descriptions (str)
     family_samples: list = field(default_factory=list)  # one point per family (or None)
+    # per family, generators over Q of an ideal whose variety holds it (or None)
+    family_ideals: list = field(default_factory=list)
     undecided: list = field(default_factory=list)
     complete: bool = True
     message: str = ""
@@ -54,14 +56,15 @@ def solve_system(eqs, gens, *, objective=None) -> SystemResult:
     if is_polynomial_over_q(nums + dens, gens):
         res = _from_poly(real_solutions(nums, gens))
         res.points = [p for p in res.points if not any(p.value(d).is_zero() for d in dens)]
-        kept, samples = [], []
-        for desc, sample in zip(res.families, res.family_samples):
+        kept, samples, ideals = [], [], []
+        for desc, sample, ideal in zip(res.families, res.family_samples, res.family_ideals):
             if sample is not None and not any(sample.value(d).is_zero() for d in dens):
                 kept.append(desc)
                 samples.append(sample)
+                ideals.append(ideal)
             else:
                 res.undecided.append(desc)
-        res.families, res.family_samples = kept, samples
+        res.families, res.family_samples, res.family_ideals = kept, samples, ideals
         return res
     separable = _separable(eqs, gens)
     if separable is not None:
@@ -72,6 +75,7 @@ def solve_system(eqs, gens, *, objective=None) -> SystemResult:
 def _from_poly(pr) -> SystemResult:
     return SystemResult(points=list(pr.points), families=[d for d, _, _ in pr.families],
                         family_samples=[s for _, s, _ in pr.families],
+                        family_ideals=[list(g) for _, _, g in pr.families],
                         undecided=list(pr.undecided), complete=True)
 
 
@@ -135,6 +139,7 @@ def _separable(eqs, gens):
             desc = ", ".join(parts) + (f" ({', '.join(used)} integers)" if used else "")
             res.families.append(desc)
             res.family_samples.append(pt)
+            res.family_ideals.append(None)
     return res
 
 
@@ -230,6 +235,7 @@ def _general(eqs, gens, objective) -> SystemResult:
             if desc is not None:
                 res.families.append(desc)
                 res.family_samples.append(None)
+                res.family_ideals.append(None)
             continue
         coords = {g: sol[g] for g in gens}
         try:
@@ -257,6 +263,7 @@ def _general(eqs, gens, objective) -> SystemResult:
                     parts.append(f"{g} = {sp.sstr(coords[g])}")
             res.families.append(", ".join(parts) + " (integer shifts by the period)")
             res.family_samples.append(pt)
+            res.family_ideals.append(None)
     if not sols:
         res.message = "SymPy returned no solution; that does not prove there is none"
     return res
