@@ -416,8 +416,17 @@ def _analytic_report(problem, opts, t_start):
 
 
 def _result_from_analytic(problem, report, requested, path, timings, t_start, opts):
-    """A Result answering from the closed form (best point), or None if it cannot."""
-    if report.status != "solved" or report.best is None:
+    """A Result answering from the closed form's ``best`` point, or None if it cannot.
+
+    The report names a ``best`` only when it is an answer (SPEC §4): a global optimum, or the
+    best local optimum with ``global: null``; with families of critical points (status
+    ``infinite``) only when the point is shown no worse than every family. It is used for
+    status ``solved`` and ``infinite``, and for any status when proven global (a lower-bound
+    certificate holds even where the list of points may be incomplete).
+    """
+    if report.best is None or report.unbounded:
+        return None
+    if report.status not in ("solved", "infinite") and report.global_ is not True:
         return None
     best = report.critical_points[report.best]
     x = np.array([best.x[n] for n in problem.names], dtype=float)
@@ -427,9 +436,18 @@ def _result_from_analytic(problem, report, requested, path, timings, t_start, op
         extra["max_violation"] = _max_violation(problem, best.x)
     status = "solved"
     cls = best.classification
-    glob = "global" if report.global_ else "local"
-    message = f"closed form: {len(report.critical_points)} critical point(s); best is a {glob} " \
-              f"{cls.replace('local_', '')} (classification {cls})"
+    n_pts, n_fam = len(report.critical_points), len(report.families)
+    found = f"{n_pts} critical point{'' if n_pts == 1 else 's'}"
+    if n_fam:
+        found += f" and {n_fam} famil{'y' if n_fam == 1 else 'ies'} of critical points"
+    if report.global_:
+        verdict = f"best is the global {cls.replace('local_', '')} (classification {cls})"
+        if report.certificate:
+            verdict += f": {report.certificate}"
+    else:
+        verdict = f"best is a local {cls.replace('local_', '')} (classification {cls}); " \
+                  "global optimality not proven"
+    message = f"closed form: {found}; {verdict}"
     return Result(problem=problem.name, method="analytic", requested_method=requested,
                   status=status, message=message, names=problem.names, x=x, fun=best.fun,
                   grad_norm=None, iterations=0, evaluations={}, time_s=time.perf_counter() - t_start,
