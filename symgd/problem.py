@@ -124,10 +124,14 @@ class Problem:
             A string is read by symgd's safe parser, never by ``sympify``.
         variables: ``{symbol_or_name: start}``, ``{symbol_or_name: {"start", "lower",
             "upper"}}`` or a list of symbols (start 0). Default: the objective's free
-            symbols that are not parameters, sorted by name.
+            symbols that are not parameters, sorted by name (``w[2]`` before ``w[10]``).
+            A key may be an element ``w[k]`` of a ``sympy.IndexedBase``, named ``w[k]``
+            in results, or an IndexedBase with a numeric ``shape`` (all its elements).
+            ``Sum`` and ``Product`` with integer limits are expanded (symgd.indexed).
         constraints: sympy relations (``Eq``, ``Le``, ``Ge``, ``<=``, ``>=``), strings, or
             (text, relation) pairs; multipliers are keyed by the text.
-        parameters: ``{name: number}``, substituted before derivation.
+        parameters: ``{name: number}``, substituted before derivation; also
+            ``{c[k]: number}`` or ``{c: [numbers]}`` for an IndexedBase ``c``.
         name, description, method, options: as in a problem file.
         data, model, target, loss, reduce: data-fitting problems (SPEC §1).
         source: the file the problem was read from (for error messages).
