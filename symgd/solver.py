@@ -16,6 +16,13 @@ from symgd.methods.common import box
 from symgd.result import Result
 
 AUTO_NEWTON_MAX_VARS = 50
+# Default seconds for the closed form (options.timeout). Polynomial systems get the long
+# budget (Groebner bases finish within it on the problems/ set); other systems rarely
+# have a closed form at all, and what sympy can solve it solves quickly (measured in
+# the closing note of issue 10: every non-polynomial problem of problems/ and the
+# textbook examples answered in under 1.5 s, or not within 60 s).
+DEFAULT_TIMEOUT = 10.0
+NONPOLYNOMIAL_TIMEOUT = 3.0
 # Methods without a Hessian still get one for the saddle check, up to this many variables;
 # beyond, deriving and compiling n^2 entries costs more than the solve (200 variables:
 # 7 s to derive, 21 s to compile, for a 15 ms linesearch run).
@@ -407,12 +414,28 @@ def _iterative_choice(problem):
     return "linesearch", f"linesearch ({n} variables > {AUTO_NEWTON_MAX_VARS}, no Hessian)"
 
 
-def _analytic_report(problem, opts, t_start):
-    from symgd import analytic
-    budget = float(opts["timeout"])
+def _analytic_budget(problem, opts, t_start) -> float:
+    """Seconds for the closed form: ``timeout`` (default DEFAULT_TIMEOUT, or
+    NONPOLYNOMIAL_TIMEOUT when the system is not polynomial), within ``time_limit``."""
+    budget = opts.get("timeout")
+    if budget is None:
+        budget = DEFAULT_TIMEOUT if _is_polynomial_system(problem) else NONPOLYNOMIAL_TIMEOUT
+    budget = float(budget)
     if opts["time_limit"] is not None:
         budget = min(budget, max(0.5, t_start + float(opts["time_limit"]) - time.perf_counter()))
-    return analytic.critical_points(problem, timeout=budget)
+    return budget
+
+
+def _is_polynomial_system(problem) -> bool:
+    """Objective and constraints polynomial in the variables (the closed form's home)."""
+    syms = problem.symbols
+    exprs = [problem.objective] + [c.g_le for c in problem.constraints]
+    return all(bool(e.is_polynomial(*syms)) for e in exprs)
+
+
+def _analytic_report(problem, opts, t_start):
+    from symgd import analytic
+    return analytic.critical_points(problem, timeout=_analytic_budget(problem, opts, t_start))
 
 
 def _result_from_analytic(problem, report, requested, path, timings, t_start, opts):
@@ -493,35 +516,65 @@ def _solve_analytic(problem, opts, requested, t_start):
 
 
 def _solve_auto(problem, opts, x0, t_start):
+    """``auto`` without data (SPEC §2): the closed form runs in its worker while the
+    iterative method runs here, so the wall time is the longer of the two. The closed
+    form answers whenever it finishes within ``timeout`` (a fast local iterative answer
+    never replaces a global closed-form one, and the choice does not depend on which
+    finished first); the iterative answer is used when it does not."""
+    from symgd import analytic
+
     path, timings = [], {}
-    report = None
+    pending = analytic.critical_points_start(
+        problem, timeout=_analytic_budget(problem, opts, t_start))
+    iterative, error = None, None
     try:
-        import symgd.analytic as analytic_mod
-        have_analytic = hasattr(analytic_mod, "critical_points")
-    except ImportError:  # pragma: no cover
-        have_analytic = False
-    if have_analytic:
-        t0 = time.perf_counter()
-        report = _analytic_report(problem, opts, t_start)
-        timings["analytic"] = time.perf_counter() - t0
-        res = _result_from_analytic(problem, report, "auto", [], timings, t_start, opts)
-        if res is not None:
-            path.append(f"analytic: solved ({len(report.critical_points)} critical points)")
-            if problem.constraints:
-                return _polish_kkt(problem, res, path, timings)
-            return _polish(problem, res, opts, path, timings, t_start, report)
-        why = report.message or report.status
-        path.append(f"analytic: {report.status} ({why})")
-        if report.unbounded:
-            return _solve_analytic_unbounded(problem, report, path, timings, t_start)
+        if not problem.constraints:
+            method, why = _iterative_choice(problem)
+            try:
+                iterative = _solve_iterative(problem, method, opts, x0, t_start, "auto",
+                                             [f"auto chose {why}"], {})
+            except InputError as err:  # e.g. a start outside the domain: the closed
+                error = err            # form may still answer
+        if iterative is not None and iterative.status == "interrupted":
+            pending.cancel()
+            return Result(**{**iterative.__dict__, "path": ("analytic: stopped (interrupted)",)
+                             + iterative.path})
+        report = pending.result()
+    except KeyboardInterrupt:
+        pending.cancel()
+        if iterative is None:
+            raise
+        return Result(**{**iterative.__dict__, "status": "interrupted",
+                         "message": "interrupted while waiting for the closed form; x is the "
+                                    f"iterative answer ({iterative.status}: "
+                                    f"{iterative.message})"})
+    timings["analytic"] = report.time_s
+    res = _result_from_analytic(problem, report, "auto", [], timings, t_start, opts)
+    if res is not None:
+        path.append(f"analytic: solved ({_count(len(report.critical_points), 'critical point')})")
+        if problem.constraints:
+            return _polish_kkt(problem, res, path, timings)
+        return _polish(problem, res, opts, path, timings, t_start, report)
+    why = report.message or report.status
+    path.append(f"analytic: {report.status} ({why})")
+    if report.unbounded:
+        return _solve_analytic_unbounded(problem, report, path, timings, t_start)
     if problem.constraints:
+        advice = ("try a longer options.timeout" if report.status == "timeout" else
+                  "the closed form cannot answer it")
         raise problem.input_error(
-            "the closed form did not answer this constrained problem, and the iterative "
-            "method for constraints (auglag) is planned; try a longer options.timeout",
+            f"the closed form did not answer this constrained problem ({why}), and the "
+            f"iterative method for constraints (auglag) is planned; {advice}",
             field="constraints", kind="unavailable")
-    method, why = _iterative_choice(problem)
-    path.append(f"auto chose {why}")
-    return _solve_iterative(problem, method, opts, x0, t_start, "auto", path, timings, report)
+    if error is not None:
+        raise error
+    return Result(**{**iterative.__dict__, "path": tuple(path) + iterative.path,
+                     "timings": {**iterative.timings, **timings}, "analytic": report})
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 critical point', '3 critical points'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _solve_analytic_unbounded(problem, report, path, timings, t_start):

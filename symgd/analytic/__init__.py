@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from symgd.analytic.report import AnalyticReport, CriticalPoint
 
-__all__ = ["critical_points", "critical_points_inprocess", "AnalyticReport", "CriticalPoint"]
+__all__ = ["critical_points", "critical_points_start", "critical_points_inprocess", "AnalyticReport", "CriticalPoint"]
 
 
 def critical_points(problem, *, timeout: float = 10.0, memory_mb: int = 2048) -> AnalyticReport:
@@ -34,6 +34,19 @@ def critical_points(problem, *, timeout: float = 10.0, memory_mb: int = 2048) ->
     from symgd.analytic.worker import run
 
     return run(payload(problem), timeout=timeout, memory_mb=memory_mb)
+
+
+def critical_points_start(problem, *, timeout: float = 10.0, memory_mb: int = 2048):
+    """Start :func:`critical_points` in its worker and return at once.
+
+    Returns:
+        A :class:`symgd.analytic.worker.Pending`: ``.result()`` waits for the report (at
+        most ``timeout`` seconds after the start), ``.cancel()`` kills the worker.
+    """
+    from symgd.analytic.analyze import payload
+    from symgd.analytic.worker import Pending
+
+    return Pending(payload(problem), timeout=timeout, memory_mb=memory_mb)
 
 
 def critical_points_inprocess(problem) -> AnalyticReport:

@@ -11,7 +11,8 @@ multiprocessing's ``spawn``: no fork of a parent that may hold numba or BLAS thr
   child; unlike multiprocessing, the parent's ``__main__`` is not re-imported either);
 * reads the pickled problem pieces from stdin and writes the pickled report to stdout.
 
-The parent waits at most ``timeout`` seconds, then sends SIGKILL and reports ``timeout``;
+The parent waits at most ``timeout`` seconds (doing other work meanwhile if it likes:
+:class:`Pending`), then sends SIGKILL and reports ``timeout``;
 an exception in the child becomes ``no_closed_form`` with the reason; a child that dies
 (memory limit, crash) is reported as ``no_closed_form`` too. The parent never hangs.
 """
@@ -21,6 +22,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import time
 
 from symgd.analytic.report import AnalyticReport, failure
@@ -65,49 +67,93 @@ def child_main() -> None:
     out.flush()
 
 
+class Pending:
+    """A closed-form attempt running in its worker; :meth:`result` waits for it.
+
+    The pipe is served by a thread (``communicate``), so the caller is free to run an
+    iterative method meanwhile: an ``auto`` solve then costs the longer of the two, not
+    their sum. The worker is killed ``timeout`` seconds after it started.
+    """
+
+    def __init__(self, data: dict, *, timeout: float, memory_mb: int):
+        self.start = time.perf_counter()
+        self.timeout = max(float(timeout), 0.0)
+        self.memory_mb = memory_mb
+        self.proc = None
+        self.done = None          # an AnalyticReport, once known
+        self._out = None
+        try:
+            blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001
+            self.done = failure("no_closed_form", f"cannot send the problem to the worker: "
+                                f"{exc}")
+            return
+        env = dict(os.environ)
+        env.setdefault("OMP_NUM_THREADS", "1")
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        mem = int(memory_mb) * 1024 * 1024 if memory_mb else 0
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-c", BOOTSTRAP, SYMGD_DIR, str(mem)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, env=env, close_fds=True)
+        except OSError as exc:
+            self.done = failure("no_closed_form", f"cannot start the analytic worker: {exc}",
+                                time.perf_counter() - self.start)
+            return
+        self._thread = threading.Thread(target=self._serve, args=(blob,), daemon=True)
+        self._thread.start()
+
+    def _serve(self, blob):
+        try:
+            self._out = self.proc.communicate(blob)
+        except Exception as exc:  # noqa: BLE001  (a broken pipe: the child died early)
+            self._out = (b"", str(exc).encode())
+
+    def finished(self) -> bool:
+        """Whether the worker has ended (answered, failed or been killed)."""
+        return self.done is not None or not self._thread.is_alive()
+
+    def result(self) -> AnalyticReport:
+        """The report: waits until the worker ends or its timeout passes (then kills it)."""
+        if self.done is not None:
+            return self.done
+        try:
+            left = self.start + self.timeout - time.perf_counter()
+            self._thread.join(max(left, 0.0))
+        except BaseException:
+            self.cancel()
+            raise
+        if self._thread.is_alive():
+            self.cancel()
+            self.done = failure("timeout", f"the closed form did not finish within "
+                                f"{self.timeout:g} s and was stopped",
+                                time.perf_counter() - self.start)
+            return self.done
+        self.done = self._report(time.perf_counter() - self.start)
+        return self.done
+
+    def cancel(self) -> None:
+        """Kill the worker (nothing is raised if it has already ended)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self._thread.join(2.0)
+
+    def _report(self, elapsed) -> AnalyticReport:
+        out, err = self._out
+        if self.proc.returncode == 0 and out:
+            try:
+                report = pickle.loads(out)
+            except Exception as exc:  # noqa: BLE001
+                return failure("no_closed_form", f"unreadable worker output: {exc}", elapsed)
+            return report.with_time(elapsed)
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
+        rc = self.proc.returncode
+        why = "killed by signal %d" % -rc if rc < 0 else "exit status %d" % rc
+        return failure("no_closed_form", f"the analytic worker died ({why}; memory limit "
+                       f"{self.memory_mb} MB?) {' | '.join(tail)}".strip(), elapsed)
+
+
 def run(data: dict, *, timeout: float, memory_mb: int) -> AnalyticReport:
     """Run :func:`symgd.analytic.analyze.analyze` on ``data`` in a killable child process."""
-    start = time.perf_counter()
-    timeout = max(float(timeout), 0.0)
-    mem = int(memory_mb) * 1024 * 1024 if memory_mb else 0
-    try:
-        blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # noqa: BLE001
-        return failure("no_closed_form", f"cannot send the problem to the worker: {exc}")
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    try:
-        proc = subprocess.Popen([sys.executable, "-c", BOOTSTRAP, SYMGD_DIR, str(mem)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, close_fds=True)
-    except OSError as exc:
-        return failure("no_closed_form", f"cannot start the analytic worker: {exc}",
-                       time.perf_counter() - start)
-    try:
-        out, err = proc.communicate(blob, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        try:
-            proc.communicate(timeout=2)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a zombie we cannot reap
-            pass
-        elapsed = time.perf_counter() - start
-        return failure("timeout", f"the closed form did not finish within {timeout:g} s "
-                       "and was stopped", elapsed)
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    elapsed = time.perf_counter() - start
-    if proc.returncode == 0 and out:
-        try:
-            report = pickle.loads(out)
-        except Exception as exc:  # noqa: BLE001
-            return failure("no_closed_form", f"unreadable worker output: {exc}", elapsed)
-        return report.with_time(elapsed)
-    tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
-    why = "killed by signal %d" % -proc.returncode if proc.returncode < 0 else \
-        "exit status %d" % proc.returncode
-    return failure("no_closed_form", f"the analytic worker died ({why}; memory limit "
-                   f"{memory_mb} MB?) {' | '.join(tail)}".strip(), elapsed)
+    return Pending(data, timeout=timeout, memory_mb=memory_mb).result()

@@ -16,7 +16,7 @@ from symgd.methods.option_checks import OPTIMIZER_OPTIONS, check_optimizer, real
 
 # Options every method accepts (SPEC §2).
 COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "typical_x": 1.0, "typical_f": 1.0,
-                  "time_limit": None, "seed": None, "device": "cpu", "timeout": 10.0}
+                  "time_limit": None, "seed": None, "device": "cpu", "timeout": None}
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,8 @@ def resolve_options(method: str, given: dict) -> dict:
     real(opts, "typical_f", lo=0.0, lo_closed=False)
     if "optimizer" in opts:
         check_optimizer(opts)
-    _number(opts, "timeout", positive=True)
+    if opts["timeout"] is not None:  # None: the solver's default by kind of system
+        _number(opts, "timeout", positive=True)
     if opts["time_limit"] is not None:
         _number(opts, "time_limit", positive=True)
     if opts["seed"] is not None:
