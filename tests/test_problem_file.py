@@ -327,6 +327,111 @@ def test_deep_nesting_refused_fast():
     assert "nested more than 64" in err.message and err.line == 3
 
 
+def test_deep_nesting_names_the_limit_and_how_to_raise_it():
+    err = refused("variables: [x]\nminimize: x**2\noptions: {a: " + "[" * 80 + "}\n")
+    # root mapping (1), options (2), 'a''s lists from 3: the 63rd '[' opens level 65
+    assert (err.line, err.column) == (3, len("options: {a: ") + 63)
+    assert "yaml_max_depth" in err.message and "--limit yaml_max_depth=" in err.message
+
+
+def test_deep_block_nesting_located():
+    # level L (the root is 1, at column 1) is the mapping at line L + 2 indented 2(L - 1)
+    body = "".join("  " * i + "a:\n" for i in range(70))
+    err = refused("variables: [x]\nminimize: x**2\noptions:\n" + body[len("a:\n"):] + "\n")
+    assert "nested more than 64" in err.message
+    assert (err.line, err.column) == (65 + 2, 2 * (65 - 1) + 1)
+
+
+@pytest.mark.parametrize("text", [
+    "'" + "[" * 5000 + "'",                    # single-quoted
+    '"' + "{[" * 2500 + '\\" ]"',              # double-quoted, with an escaped quote
+    "'it''s " + "[" * 5000 + "'",              # a doubled quote inside
+    "|\n  " + "[" * 5000 + "\n  " + "{" * 100,  # a block scalar
+    "text " + "[" * 5000,                      # brackets inside a plain value
+])
+def test_brackets_in_strings_are_not_nesting(text):
+    p = load_yaml(f"variables: [x]\nminimize: x**2\ndescription: {text}\n")
+    assert p.description.count("[") >= 2500
+
+
+def test_brackets_in_comments_are_not_nesting():
+    p = load_yaml("variables: [x]  # " + "[" * 5000 + "\nminimize: x**2 # {{{{\n"
+                  "options: {tol: 1e-9,   # [[[[[[\n   max_iter: 5}\n")
+    assert p.options["max_iter"] == 5
+
+
+def test_quoted_bracket_inside_flow_list():
+    # a quote opens a string only where a value starts: it's is plain text
+    deep = "[" * 70 + "]" * 70
+    assert "nested more than 64" in refused(
+        f"variables: [x]\nminimize: x**2\noptions: {{a: [it's, {deep}]}}\n").message
+    node = read_yaml("options: {a: [b, '" + "[" * 3000 + "']}\n")
+    assert node.get("options").get("a").items[1].text == "[" * 3000
+
+
+def test_nesting_limit_can_be_raised_beyond_libyamls_own():
+    from symgd.io.problem_file import LoadLimits
+    # libyaml (PyYAML's C reader) refuses 1000 flow levels on its own; symgd's raised
+    # limit decides: the text is read by PyYAML's pure-Python reader instead.
+    text = "a: " + "[" * 1100 + "1" + "]" * 1100 + "\n"
+    node = read_yaml(text, max_depth=1200)
+    depth = 0
+    while not isinstance(node, Scalar):
+        node = node.items[0][1] if isinstance(node, Mapping) else node.items[0]
+        depth += 1
+    assert depth == 1101
+    with pytest.raises(InputError) as info:
+        read_yaml(text, max_depth=1000)
+    assert "nested more than 1000" in info.value.message
+    assert LoadLimits.from_settings(["yaml_max_depth=1200"]).yaml_max_depth == 1200
+
+
+def test_library_nesting_refusal_is_translated(monkeypatch):
+    """If the pre-scan ever misses, PyYAML's own nesting refusal still ends in symgd's."""
+    import symgd.io.yaml_nodes as yaml_nodes
+    monkeypatch.setattr(yaml_nodes, "find_too_deep", lambda text, limit: None)
+    err = refused("variables: [x]\nminimize: x**2\noptions: {a: " + "[" * 5000 + "]" * 5000
+                  + "}\n")
+    assert "nested more than 64" in err.message and err.line == 3
+
+
+def test_prescan_depth_matches_the_reader():
+    """The pre-scan counts what the node reader builds, in every style PyYAML writes."""
+    import random
+
+    import yaml
+
+    from symgd.io.yaml_prescan import deepest
+
+    rng = random.Random(7)
+    leaves = ["a", "b c", "it's", "x: y", "[q]", "{r", "#h", "a #b", "- d", "'s'", '"d"',
+              "two\nlines", "", "-1.5", "? k", "|", "x\\y", "é", "word " * 30]
+
+    def tree(level):
+        r = rng.random()
+        if level > 6 or r < 0.3:
+            return rng.choice(leaves) if r < 0.2 else f"{rng.uniform(-2, 2):.4f}"
+        if r < 0.65:
+            return {rng.choice(["k", "key two", "k:3", "[k]", "z" * 130]) + str(i):
+                    tree(level + 1) for i in range(rng.randint(0, 3))}
+        return [tree(level + 1) for _ in range(rng.randint(0, 3))]
+
+    def depth(node):
+        if isinstance(node, Mapping):
+            return 1 + max([depth(v) for _, v in node.items], default=0)
+        if hasattr(node, "items"):
+            return 1 + max([depth(v) for v in node.items], default=0)
+        return 0
+
+    for _ in range(150):
+        doc = {"root": tree(0)}
+        for style in (None, False, True):
+            for extra in ({}, {"indent": 4, "width": 30}, {"default_style": '"'}):
+                text = yaml.safe_dump(doc, default_flow_style=style, allow_unicode=True,
+                                      **extra)
+                assert deepest(text) == depth(read_yaml(text)), text
+
+
 def test_size_limit(tmp_path):
     big = "variables: [x]\nminimize: x**2\ndescription: " + "a" * (11 * 1024 * 1024) + "\n"
     with pytest.raises(InputError) as info:

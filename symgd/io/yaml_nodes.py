@@ -32,6 +32,7 @@ from dataclasses import dataclass, field as dc_field
 import yaml
 
 from symgd.errors import InputError
+from symgd.io.yaml_prescan import find_too_deep
 
 MAX_DEPTH = 64
 MAX_BYTES = 10 * 1024 * 1024
@@ -185,6 +186,19 @@ def describe(node: Node) -> str:
     return f"a string {shown!r}"
 
 
+# How PyYAML (libyaml since PyYAML 6.0.3) words a refusal for its own nesting limit;
+# only used to recognise it, never shown.
+_NESTING = re.compile(r"nest", re.I)
+
+
+class _LibraryTooDeep(Exception):
+    """The YAML library refused the text for its own nesting limit."""
+
+    def __init__(self, loader_class, mark):
+        super().__init__()
+        self.loader_class, self.mark = loader_class, mark
+
+
 class _Reader:
     """Turns PyYAML events into a :class:`Node` tree, refusing what YAML must not do here."""
 
@@ -205,6 +219,15 @@ class _Reader:
         return InputError(message, file=self.file, field=path or None, line=line,
                           column=column, kind="yaml")
 
+    def too_deep(self, line: int | None, column: int | None, path: str | None = None):
+        """symgd's own nesting refusal, whichever check (pre-scan, events) meets it."""
+        hint = "" if self.origin is not None else \
+            f"; raise the limit with --limit yaml_max_depth={2 * self.max_depth} if you must"
+        mark = None if line is None else yaml.Mark(self.file, 0, line - 1, column - 1,
+                                                   None, None)
+        return self.fail(f"the YAML is nested more than {self.max_depth} levels deep "
+                         f"(limit: yaml_max_depth){hint}", mark, path)
+
     def pos(self, mark):
         if self.origin is not None:
             return None, None
@@ -212,7 +235,27 @@ class _Reader:
 
     # -- reading --------------------------------------------------------------------
     def read(self, text: str) -> Node | None:
-        loader_class = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+        deep = find_too_deep(text, self.max_depth)
+        if deep is not None:
+            raise self.too_deep(deep.line, deep.column)
+        try:
+            return self._read(text, getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader)
+        except _LibraryTooDeep as err:
+            # The pre-scan found nothing deeper than yaml_max_depth, yet the library
+            # refused: its own limit is lower (libyaml's is 1000 levels). PyYAML's pure-
+            # Python reader has none, so symgd's limit decides there.
+            if err.loader_class is yaml.SafeLoader:
+                raise self.fail(f"the YAML is nested more deeply than PyYAML can read "
+                                f"(its own limit is below yaml_max_depth = "
+                                f"{self.max_depth})", err.mark) from None
+        try:
+            return self._read(text, yaml.SafeLoader)
+        except _LibraryTooDeep as err:
+            raise self.fail(f"the YAML is nested more deeply than PyYAML can read (its "
+                            f"own limit is below yaml_max_depth = {self.max_depth})",
+                            err.mark) from None
+
+    def _read(self, text: str, loader_class) -> Node | None:
         loader = None
         try:
             loader = loader_class(text)  # the pure-Python reader checks characters here
@@ -226,6 +269,8 @@ class _Reader:
                              kind="yaml") from None
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
+            if _NESTING.search(str(err.problem)):
+                raise _LibraryTooDeep(loader_class, mark) from None
             what = " ".join(p for p in (err.context, err.problem) if p) or "not valid YAML"
             raise self.fail(f"not valid YAML: {what}", mark) from None
         except yaml.reader.ReaderError as err:  # control characters and the like
@@ -315,9 +360,9 @@ class _Reader:
                 self._attach(stack, node, event.start_mark)
                 continue
             # A mapping or a sequence opens.
-            if len(stack) >= self.max_depth:
-                raise self.fail(f"the YAML is nested more than {self.max_depth} levels "
-                                f"deep", event.start_mark, path)
+            if len(stack) >= self.max_depth:  # the pre-scan's lower bound missed it
+                line, column = self.pos(event.start_mark)
+                raise self.too_deep(line, column, path)
             if stack and stack[-1][2] is None and isinstance(stack[-1][0], Mapping):
                 raise self.fail("a key must be a plain name, not a list or a mapping",
                                 event.start_mark, path)
