@@ -506,7 +506,8 @@ def _solve_analytic(problem, opts, requested, t_start):
     fun = float("nan")
     message = report.message or f"closed form: {report.status}"
     if status == "solved":
-        message = (f"closed form: {len(report.critical_points)} critical point(s) but none is "
+        message = (f"closed form: {_count(len(report.critical_points), 'critical point')} "
+                   "but none is "
                    "shown to be the optimum (see analytic.critical_points); x is the start")
         status = "no_closed_form"
     return Result(problem=problem.name, method="analytic", requested_method=requested,
