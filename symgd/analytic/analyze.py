@@ -8,7 +8,9 @@ Input is a plain, picklable description of the problem (:func:`payload`); output
 2. critical points: grad f = 0 (:mod:`solve_system`), or Lagrange/KKT points by active sets
    (:mod:`kkt`), with bounds as inequalities;
 3. classification (:mod:`classify`, bordered Hessians in :mod:`kkt`);
-4. attained / unbounded (:mod:`bounded`) decides ``best`` and ``global`` (SPEC §4).
+4. attained / unbounded (:mod:`bounded`) decides ``best`` and ``global`` (SPEC §4);
+   with families of critical points, f's values on each family (:mod:`families`) must be
+   no better than the point's before it is named ``best``.
 """
 from __future__ import annotations
 
