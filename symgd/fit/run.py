@@ -93,17 +93,24 @@ def _lm(problem, spec, K, x, lo, hi, opts, deadline) -> RunOutcome:
 def _fullbatch(method, problem, K, x, lo, hi, opts, deadline) -> RunOutcome:
     from symgd.fit.fullbatch import run_fullbatch
     from symgd.methods.common import projected_grad_norm
-    from symgd.solver import _message
+    from symgd.solver import _message, relative_gradient_at
 
     o, history, curv = run_fullbatch(method, K, x, lo, hi, opts, deadline)
-    g = o.g if o.g is not None else np.empty(x.size)
-    f = o.f if o.g is not None else K.value_grad(o.x, g)
-    gnorm = o.grad_norm if math.isfinite(o.grad_norm) else \
-        float(projected_grad_norm(o.x, g, lo, hi))
+    # the test of SPEC §2 recomputed at the point returned (one more data pass)
+    g = np.empty(x.size)
+    f = K.value_grad(o.x, g)
+    gnorm = float(projected_grad_norm(o.x, g, lo, hi))
+    relg = relative_gradient_at(o.x, g, f, lo, hi, opts)
     if o.status == "interrupted":
         msg = f"interrupted by the user after {o.iterations} iterations; x is the best point seen"
     else:
-        msg = _message(o, opts, method, f, gnorm)
+        msg = _message(o, opts, method, f, gnorm, relg)
+    if o.status == "converged" and not relg <= opts["tol"]:
+        kink = "; the mae loss has kinks, where no gradient test can pass" \
+            if K.spec.loss == "mae" else ""
+        o.status, curv = "stalled", 0.0
+        msg = (f"the point returned has relative gradient {relg:.3g} above tol "
+               f"{opts['tol']:g}{kink}; try method=auto")
     return RunOutcome(o.status, o.x, o.iterations, dict(o.evaluations), msg, history, curv)
 
 

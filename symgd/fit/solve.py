@@ -1,8 +1,12 @@
 """Solve a data-fitting problem: choose the method, run it, and make one Result.
 
-``auto`` for fits (SPEC §2): ``lm`` for least-squares losses (mse, sse, a per-sample
-square) with at most 100 variables, else ``newton`` up to 50 variables, else
-``linesearch``; never the closed form (an N-sample loss has no useful one).
+``auto`` for fits (SPEC §2): a model linear in its parameters with loss mse, sse or mae
+gets its closed form first (symgd.fit.linear: linear least squares; least absolute
+deviations by linear programming, or IRLS above the LP's sample gate); otherwise ``lm``
+for least-squares losses (mse, sse, a per-sample square) with at most 100 variables;
+mae (a kinked loss, never plain Newton) IRLS over lm, or sgd with a decaying schedule
+and patience where the model cannot be evaluated with numpy; else ``newton`` up to 50
+variables, else ``linesearch``.
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ FIT_METHODS = ("auto", "lm", "gd", "linesearch", "newton", "sgd")
 FIT_OPTIONS = {"delta": 1.0}        # options of every fit method (huber's threshold)
 AUTO_LM_MAX_VARS = 100
 AUTO_NEWTON_MAX_VARS = 50
+# sgd where auto meets a kinked loss it cannot reweight: a decaying step and early stop
+SGD_FALLBACK = {"schedule": "cosine", "patience": 10}
 
 _DATA: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _KERNELS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -37,6 +43,15 @@ def _check_number(value, field, *, positive=True):
 
 def _auto_choice(spec):
     p = spec.p
+    from symgd.fit.linear import linear_form
+    if linear_form(spec) is not None:
+        return "linear", None   # run_linear says which closed form, in path
+    if spec.loss == "mae" and p <= AUTO_LM_MAX_VARS:
+        return "irls", (f"IRLS over lm (mae loss, a model nonlinear in its parameters: "
+                        "a kinked loss never goes to plain newton)")
+    if spec.loss == "mae":
+        return "sgd", (f"sgd with a cosine schedule and patience (mae loss, {p} variables "
+                       f"> {AUTO_LM_MAX_VARS}: a kinked loss never goes to plain newton)")
     if spec.least_squares and p <= AUTO_LM_MAX_VARS:
         return "lm", f"lm ({spec.loss} loss, {p} variables <= {AUTO_LM_MAX_VARS})"
     if p <= AUTO_NEWTON_MAX_VARS:
@@ -52,7 +67,12 @@ def _resolve(method, given, spec):
     note = None
     if method == "auto":
         method, why = _auto_choice(spec)
-        note = f"auto chose {why}"
+        note = None if why is None else f"auto chose {why}"
+        if method == "sgd":
+            given = {**SGD_FALLBACK, **given}
+    if method in ("linear", "irls"):
+        # auto's own paths, not registry methods: the common options (tol, max_iter)
+        return method, methods.resolve_options("auto", given), note
     if method == "sgd":
         try:
             import symgd.methods.sgd  # noqa: F401
@@ -71,6 +91,20 @@ def _resolve(method, given, spec):
                              field=err.field, kind="option") from None
         raise
     return method, opts, note
+
+
+def _ready(chosen, opts, progress):
+    """The options of ``chosen`` with lm's damping checked and the progress callback."""
+    if chosen == "lm":
+        opts["damping"] = _check_number(opts.get("damping", 1e-3), "options.damping")
+    if progress is not None:
+        opts["_progress"] = progress
+    return opts
+
+
+def _ignored_note(chosen, opts) -> str:
+    who = {"linear": "the closed form", "irls": "IRLS"}.get(chosen, chosen)
+    return f"options not used by {who}, ignored: {', '.join(opts['_ignored'])}"
 
 
 def _check_method(problem, method, spec):
@@ -132,6 +166,8 @@ def fit_kernels(problem, kinds=("fg",), *, delta: float = 1.0):
 
 def _kinds(method, spec):
     kinds = {"fg"}
+    if method in ("linear", "irls"):
+        return kinds | ({"lsq"} if spec.least_squares else set())
     if method == "lm" or spec.least_squares:
         kinds.add("lsq")
     if method == "lm":
@@ -209,12 +245,8 @@ def solve_fit(problem, method: str, options: dict, x0=None, t_start=None, *,
     if opts.get("line_search") == "exact":
         raise InputError("line_search 'exact' is not available for data fits; use armijo "
                          "or wolfe", field="options.line_search", kind="option")
-    if chosen == "lm":
-        opts["damping"] = _check_number(opts.get("damping", 1e-3), "options.damping")
-    if progress is not None:
-        opts["_progress"] = progress
-    path = [f"options not used by {chosen}, ignored: {', '.join(opts['_ignored'])}"] \
-        if opts.get("_ignored") else []
+    opts = _ready(chosen, opts, progress)
+    path = [_ignored_note(chosen, opts)] if opts.get("_ignored") else []
     path += [note] if note else []
 
     t0 = time.perf_counter()
@@ -234,7 +266,34 @@ def solve_fit(problem, method: str, options: dict, x0=None, t_start=None, *,
 
     from symgd.fit import run
     t1 = time.perf_counter()
-    run_out = run.run_method(chosen, problem, spec, K, x, lo, hi, opts, deadline)
+    produced = chosen
+    run_out = None
+    if chosen == "linear":
+        from symgd.fit.linear import linear_form, run_linear
+        lin = run_linear(spec, K, data, linear_form(spec), x, lo, hi, opts, deadline)
+        timings.update(lin.timings)
+        if lin.fallback is None:
+            path.append(f"auto chose {lin.note}")
+            run_out, produced = lin.outcome, lin.method
+        else:
+            path.append(f"auto: {lin.note}")
+            chosen, opts, _ = _resolve(lin.fallback, given, spec)
+            opts = _ready(chosen, opts, progress)
+            produced = chosen
+            K = kernels(problem, spec, data, _kinds(chosen, spec))
+    if run_out is None and chosen == "irls":
+        from symgd.fit.irls import run_irls
+        run_out = run_irls(spec, K, data, x, lo, hi, opts, deadline)
+        if run_out is None:
+            path.append("IRLS needs the model in numpy, which cannot evaluate it (or "
+                        "disagrees with the compiled kernels): sgd with a cosine schedule "
+                        "and patience instead")
+            chosen, opts, _ = _resolve("sgd", {**SGD_FALLBACK, **given}, spec)
+            opts = _ready(chosen, opts, progress)
+            K = kernels(problem, spec, data, _kinds(chosen, spec))
+    if run_out is None:
+        produced = chosen
+        run_out = run.run_method(chosen, problem, spec, K, x, lo, hi, opts, deadline)
     timings["iterate"] = time.perf_counter() - t1
-    return run.finish(problem, spec, K, run_out, opts, method, chosen, path, timings,
+    return run.finish(problem, spec, K, run_out, opts, method, produced, path, timings,
                       t_start, lo, hi)
