@@ -309,3 +309,25 @@ def test_nonlinear_mae_under_auto_runs_irls_not_newton():
                                                  "maxiter": 20000})
     assert r.fun <= nm.fun + 1e-9
     np.testing.assert_allclose(r.x, nm.x, rtol=1e-4)
+
+
+def test_auto_falls_back_honestly_where_numpy_cannot_take_the_model(monkeypatch):
+    """No design matrix (numpy cannot evaluate the terms): mse goes to lm; a nonlinear
+    mae that IRLS cannot evaluate goes to sgd with a decaying schedule and patience,
+    never to newton, and path says why."""
+    X, Y = noisy_line(n=300, seed=9)
+    monkeypatch.setattr(linear, "design", lambda *args, **kw: None)
+    r = symgd.solve(symgd.Problem(model=a + b * x, target=y, loss="mse",
+                                  data={"x": X, "y": Y}, variables={a: 0.0, b: 0.0}))
+    assert r.method == "lm" and r.status == "converged"
+    assert any("numpy cannot evaluate" in s and "lm instead" in s for s in r.path)
+    np.testing.assert_allclose(r.x, np.polyfit(X, Y, 1)[::-1], rtol=1e-8)
+
+    monkeypatch.setattr(irls, "residual_jacobian", lambda *args, **kw: None)
+    r2 = symgd.solve(symgd.Problem(model=a * sp.exp(b * x), target=y, loss="mae",
+                                   data={"x": X, "y": Y}, variables={a: 1.0, b: 0.0}),
+                     epochs=20)
+    assert r2.method == "sgd"
+    assert any("sgd with a cosine schedule and patience" in s for s in r2.path)
+    assert not any(s.startswith("newton") or "chose newton" in s for s in r2.path)
+    assert r2.status in ("converged", "max_iter", "stalled")

@@ -482,7 +482,7 @@ def run_linear(spec, K, data, form, x0, lo, hi, opts, deadline, *,
     else:
         ans = least_squares(X, y, names, R)
         what = f"linear least squares (model linear in {plist}; {ans.how})"
-    timings["closed_form"] = time.perf_counter() - t1
+    timings["analytic"] = time.perf_counter() - t1
     if not _in_box(ans.theta, lo, hi):
         out = [names[j] for j in range(spec.p) if not lo[j] <= ans.theta[j] <= hi[j]]
         return _fallback(spec, f"{what} lies outside the bounds of {', '.join(out)}")
