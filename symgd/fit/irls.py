@@ -206,19 +206,18 @@ def irls_lm(resid_jac, x0, lower, upper, *, tol: float, max_iter: int, deadline=
 
 
 def residual_jacobian(spec, K, data, x0):
-    """``resid_jac(theta) -> (r, J) or None`` with numpy over the data, checked against
-    the kernels at x0; None when numpy cannot evaluate the model or disagrees."""
+    """(``resid_jac(theta) -> (r, J) or None`` with numpy over the data, checked against
+    the kernels at x0, or None; and why not, in words, when None)."""
     from symgd.fit.derive import derive
     from symgd.fit.linear import MAX_DESIGN_ENTRIES
 
     n, p = data.n_samples, spec.p
     if n * p > MAX_DESIGN_ENTRIES:
-        return None
+        return None, (f"its Jacobian would hold more than {MAX_DESIGN_ENTRIES:.3g} numbers "
+                      f"({n} samples x {p} parameters)")
     grad = derive(spec, hessian=False).grad
     fn = numpy_eval.columns_function([spec.value, *grad],
                                      list(spec.symbols) + list(spec.data_symbols))
-    if fn is None:
-        return None
     arrays = numpy_eval.data_arrays(spec, data)
 
     def resid_jac(theta):
@@ -227,24 +226,26 @@ def residual_jacobian(spec, K, data, x0):
             return None
         return vals[0], np.column_stack(vals[1:]) if p else np.empty((n, 0))
 
-    first = resid_jac(x0)
-    if first is None or not numpy_eval.agrees_with_kernels(K, x0, first[0]):
-        return None
-    return resid_jac
+    first = None if fn is None else resid_jac(x0)
+    if first is None:
+        return None, "numpy cannot evaluate the model (or it is not finite at the start)"
+    if not numpy_eval.agrees_with_kernels(K, x0, first[0]):
+        return None, "numpy and the compiled kernels disagree on the model's residuals"
+    return resid_jac, ""
 
 
 def run_irls(spec, K, data, x0, lower, upper, opts, deadline):
-    """IRLS over lm on a nonlinear mae fit (symgd.fit.run.RunOutcome), or None when the
-    model cannot be evaluated with numpy (the caller then runs sgd)."""
+    """(RunOutcome of IRLS over lm on a nonlinear mae fit, ""), or (None, why not) when
+    the model cannot be evaluated with numpy (the caller then runs sgd)."""
     from symgd.fit.run import RunOutcome
 
-    rj = residual_jacobian(spec, K, data, x0)
+    rj, why = residual_jacobian(spec, K, data, x0)
     if rj is None:
-        return None
+        return None, why
     y = K.targets()
     scale = _scale(y) if np.any(y != 0.0) else _scale(rj(x0)[0])
     o = irls_lm(rj, x0, lower, upper, tol=opts["tol"], max_iter=opts["max_iter"],
                 deadline=deadline, eps=IRLS_EPS * scale)
     hist = [K.scale * h for h in o.history]
     return RunOutcome(o.status, o.theta, o.iterations, {"f": o.passes, "grad": o.passes},
-                      o.message, hist)
+                      o.message, hist), ""

@@ -283,11 +283,10 @@ def solve_fit(problem, method: str, options: dict, x0=None, t_start=None, *,
             K = kernels(problem, spec, data, _kinds(chosen, spec))
     if run_out is None and chosen == "irls":
         from symgd.fit.irls import run_irls
-        run_out = run_irls(spec, K, data, x, lo, hi, opts, deadline)
+        run_out, why = run_irls(spec, K, data, x, lo, hi, opts, deadline)
         if run_out is None:
-            path.append("IRLS needs the model in numpy, which cannot evaluate it (or "
-                        "disagrees with the compiled kernels): sgd with a cosine schedule "
-                        "and patience instead")
+            path.append(f"IRLS needs the model's residuals and Jacobian in numpy, but {why}: "
+                        "sgd with a cosine schedule and patience instead")
             chosen, opts, _ = _resolve("sgd", {**SGD_FALLBACK, **given}, spec)
             opts = _ready(chosen, opts, progress)
             K = kernels(problem, spec, data, _kinds(chosen, spec))
