@@ -25,9 +25,22 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_INPUT)
 
 
+def version() -> str:
+    """The installed distribution's version, or the package's own ``__version__`` when
+    symgd runs from a source tree that is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("symgd")
+    except metadata.PackageNotFoundError:
+        from symgd import __version__
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="symgd", description="Symbolic-numeric optimisation: exact derivatives, "
                 "closed-form critical points, compiled gradient descent, line search and Newton.")
+    p.add_argument("--version", action="version", version=f"symgd {version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -58,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("cache", help="show or clear the compiled-kernel cache")
     c.add_argument("action", choices=["info", "clear"])
     c.add_argument("--all", action="store_true",
-                   help="with clear: also symgd's own compiled method loops")
+                   help="with clear: also symgd's own compiled method loops (numba's cache "
+                   "files; each method compiles them again at its first use, about 8 s)")
     return p
 
 
@@ -207,17 +221,41 @@ def _cmd_verify(args) -> int:
     return EXIT_OK if report.ok else EXIT_NOT_CONVERGED
 
 
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
 def _cmd_cache(args) -> int:
     from symgd.compile import cache
 
+    again = (f"each method compiles its loops again at its next use (about "
+             f"{cache.LOOP_COMPILE_S} s, once)")
     if args.action == "clear":
         before = cache.clear(include_method_loops=args.all)
+        loops = before["loops"]
         print(f"removed {before['modules']} kernel modules ({before['bytes']} bytes) from "
               f"{before['path']}")
+        where = ", ".join(loops["folders"]) or "nowhere"
+        if not args.all:
+            if loops["files"]:
+                print(f"kept symgd's compiled method loops ({loops['files']} numba cache "
+                      f"files, {_mb(loops['bytes'])}, in {where}); 'cache clear --all' "
+                      f"removes them too, and then {again}")
+        elif loops["files"]:
+            print(f"removed symgd's compiled method loops: {before['loops_removed']} of "
+                  f"{loops['files']} numba cache files ({_mb(loops['bytes'])}) from "
+                  f"{where}; {again}")
+        else:
+            print("symgd's compiled method loops were not cached (no numba cache files "
+                  f"beside symgd's sources or in numba's cache folders); {again}")
     else:
         info = cache.info()
+        loops = cache.method_loop_info()
         print(f"{info['path']}: {info['modules']} kernel modules, {info['files']} files, "
               f"{info['bytes']} bytes")
+        print(f"symgd's compiled method loops: {loops['files']} numba cache files, "
+              f"{_mb(loops['bytes'])}" + (f", in {', '.join(loops['folders'])}"
+                                          if loops["folders"] else ""))
     return EXIT_OK
 
 

@@ -164,3 +164,135 @@ def test_derive_and_verify_on_a_data_fit():
     r = run("verify", PROBLEMS / "exp_decay_lm.yaml", "--json")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "closed form" in json.loads(r.stdout)["error"]["message"]
+
+
+# ------------------------------------------------------------------ --version, cache, derive
+def _pyproject_version() -> str:
+    import re
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    return re.search(r'(?m)^version\s*=\s*"([^"]+)"', text).group(1)
+
+
+def test_version():
+    from importlib import metadata
+
+    import symgd
+    r = run("--version")
+    assert r.returncode == 0, r.stderr
+    try:
+        expected = metadata.version("symgd")
+    except metadata.PackageNotFoundError:  # a clone run without installing
+        expected = symgd.__version__
+    assert r.stdout.strip() == f"symgd {expected}"
+    assert symgd.__version__ == _pyproject_version()
+
+
+def test_version_falls_back_to_the_package(monkeypatch):
+    from importlib import metadata
+
+    import symgd
+    from symgd import cli
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    assert cli.version() == symgd.__version__ == _pyproject_version()
+
+
+def _fake_loops(folder: Path, n: int) -> list:
+    folder.mkdir(parents=True)
+    files = []
+    for k in range(n):
+        for ext in ("nbi", "1.nbc"):
+            f = folder / f"loops.step-{k}.py311.{ext}"
+            f.write_bytes(b"x" * 1000)
+            files.append(f)
+    return files
+
+
+def test_cache_clear_all_removes_and_names_the_method_loops(tmp_path, monkeypatch, capsys):
+    from symgd import cli
+    from symgd.compile import cache
+
+    monkeypatch.setenv("SYMGD_CACHE_DIR", str(tmp_path / "kernels"))
+    in_tree = _fake_loops(tmp_path / "methods" / "__pycache__", 3)
+    user_wide = _fake_loops(tmp_path / "numba" / "methods_abc", 1)
+    other = tmp_path / "methods" / "__pycache__" / "loops.cpython-311.pyc"
+    other.write_bytes(b"pyc")
+    monkeypatch.setattr(cache, "method_loop_folders", lambda: [
+        tmp_path / "methods" / "__pycache__", tmp_path / "numba" / "methods_abc",
+        tmp_path / "absent"])
+
+    assert cli.main(["cache", "clear"]) == 0
+    out = capsys.readouterr().out
+    assert all(f.exists() for f in in_tree + user_wide)
+    assert "kept symgd's compiled method loops (8 numba cache files" in out
+    assert "--all" in out
+
+    assert cli.main(["cache", "clear", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert not any(f.exists() for f in in_tree + user_wide) and other.exists()
+    assert "removed symgd's compiled method loops: 8 of 8 numba cache files" in out
+    assert str(tmp_path / "methods" / "__pycache__") in out
+    assert str(tmp_path / "numba" / "methods_abc") in out
+    assert "compiles its loops again" in out and f"{cache.LOOP_COMPILE_S} s" in out
+
+    assert cli.main(["cache", "clear", "--all"]) == 0
+    assert "were not cached" in capsys.readouterr().out
+
+
+def test_method_loop_folders_are_where_numba_writes(tmp_path, monkeypatch):
+    """The folders match numba's own cache locators for a cached loop of symgd's."""
+    import numba
+    from numba.core import caching
+
+    from symgd.compile import cache
+    from symgd.methods import schedules
+
+    py_func = schedules.learning_rate.py_func  # an @njit(cache=True) loop of symgd's
+    source = py_func.__code__.co_filename
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "numba-cache"))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))  # numba's user-wide
+    folders = cache.method_loop_folders()
+    found = 0
+    for locator in impl._locator_classes:
+        loc = locator.from_function(py_func, source)
+        if loc is not None and "ipython" not in locator.__name__.lower():
+            assert Path(loc.get_cache_path()) in folders, locator.__name__
+            found += 1
+    assert found >= 2  # NUMBA_CACHE_DIR's folder, and __pycache__ or the user-wide one
+    assert tmp_path / "user-cache" / "numba" in [f.parent for f in folders]
+    assert Path(source).parent / "__pycache__" in folders
+
+
+def test_derive_on_a_fit_labels_residual_and_loss_gradient():
+    r = run("derive", PROBLEMS / "fence_fit.yaml")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    # r = a x^2 + b x - y: dr/da = x^2, dr/db = x (by hand); the loss is the mean of |r_i|
+    assert "residual r = model - target = a*x**2 + b*x - y" in out
+    assert "derivatives of r (per sample" in out
+    assert "  dr/da = x**2" in out and "  dr/db = x" in out
+    assert "L = (1/n) sum_i |r_i|" in out
+    assert "dL/da = (1/n) sum_i sign(r_i) dr_i/da" in out
+    assert "  d/da = " not in out  # the old, unlabelled line
+    r = run("derive", PROBLEMS / "fence_fit.yaml", "--set", "loss=sse")
+    assert "dL/db = sum_i 2 r_i dr_i/db" in r.stdout and "(1/n)" not in r.stdout
+    r = run("derive", PROBLEMS / "logistic.yaml")
+    assert "logit z = model = w0 + w1*x1 + w2*x2" in r.stdout
+    assert "dL/dw1 = (1/n) sum_i (sigmoid(z_i) - y_i) dz_i/dw1" in r.stdout
+    assert "  dz/dw1 = x1" in r.stdout
+
+
+def test_derive_on_a_maximized_per_sample_objective_keeps_its_sense(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("variables: {a: 1}\ndata: {x: [1, 2, 3]}\nmaximize: a*x - (a - x)**4\n")
+    r = run("derive", f)
+    assert r.returncode == 0, r.stderr
+    # d/da (a x - (a - x)^4) = x - 4 (a - x)^3; second derivative -12 (a - x)^2
+    assert "per-sample objective phi = a*x - (a - x)**4" in r.stdout
+    assert "  dphi/da = x - 4*(a - x)**3" in r.stdout
+    assert "  d2phi/dada = -12*(a - x)**2" in r.stdout

@@ -356,8 +356,8 @@ def test_fit_derivatives_text_is_per_sample():
     X, Y = exp_data(10)
     text = format_fit_derivatives(exp_problem(X, Y, "sse"))
     assert "residual r = model - target = a*exp(-b*x) + c - y" in text
-    assert "d/db = -a*x*exp(-b*x)" in text and "d/dc = 1" in text
-    assert "d2/dbdb = a*x**2*exp(-b*x)" in text
+    assert "dr/db = -a*x*exp(-b*x)" in text and "dr/dc = 1" in text
+    assert "d2r/dbdb = a*x**2*exp(-b*x)" in text
 
 
 def test_sgd_registry_options_are_sgd_options():

@@ -322,28 +322,100 @@ def info() -> dict:
             "max_bytes": max_bytes}
 
 
-def package_cache_files() -> list:
-    """numba's cached machine code for symgd's own method loops (``*.nbi``/``*.nbc``).
+# Seconds the first solve with a method spends compiling that method's loops after they
+# were cleared (measured on 2 cores: `cache clear --all`, then problems/rosenbrock.yaml
+# by newton 7.4 s, by gd 7.5 s, problems/fence_fit.yaml by sgd 6.8 s, against ~1 s warm).
+LOOP_COMPILE_S = 8
+
+
+def _numba_user_cache_dir() -> Path:
+    """numba's user-wide cache folder (where it caches when ``__pycache__`` beside the
+    source is not writable)."""
+    try:
+        from numba.misc.appdirs import AppDirs
+        return Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
+    except Exception:  # numba's layout changed: its documented default on Linux
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        return (Path(xdg) if xdg else Path.home() / ".cache") / "numba"
+
+
+def method_loop_folders() -> list:
+    """Every folder where numba may keep the machine code of symgd's own compiled loops
+    (the ``cache=True`` functions of the package, e.g. symgd/methods/).
+
+    numba's cache locators (numba.core.caching, "Cache Sharing" in numba's docs) put a
+    function's ``.nbi`` index and ``.nbc`` data files in ``__pycache__`` beside its source
+    file when that folder is writable, else in numba's user-wide cache folder, and under
+    ``$NUMBA_CACHE_DIR`` when it is set; the last two in a subfolder named
+    ``<source folder name>_<sha1 of the source folder's absolute path>``.
+    """
+    root = Path(__file__).resolve().parent.parent
+    sources = sorted({p.parent for p in root.rglob("*.py")})
+    bases = [Path(os.environ["NUMBA_CACHE_DIR"]).expanduser()] \
+        if os.environ.get("NUMBA_CACHE_DIR") else []
+    bases.append(_numba_user_cache_dir())
+    out = []
+    for folder in sources:
+        sub = folder.name + "_" + hashlib.sha1(str(folder).encode()).hexdigest()
+        out.append(folder / "__pycache__")
+        out += [base / sub for base in bases]
+    return out
+
+
+def method_loop_files() -> list:
+    """numba's cached machine code for symgd's own loops (``*.nbi``/``*.nbc``), wherever
+    numba wrote it (:func:`method_loop_folders`).
 
     numba checks only the timestamp of the file that defines a cached function, not of
     the helpers it inlines from other files: after editing a helper, clear these.
     """
-    root = Path(__file__).resolve().parent.parent
-    return [p for p in root.rglob("*.nb[ic]") if p.is_file()]
+    files = []
+    for folder in method_loop_folders():
+        if folder.is_dir():
+            files += [p for p in folder.glob("*.nb[ic]") if p.is_file()]
+    return sorted(files)
+
+
+def _sizes(paths) -> int:
+    total = 0
+    for p in paths:
+        try:
+            total += p.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def method_loop_info() -> dict:
+    """How many files and bytes of compiled method loops are cached, and in which
+    folders."""
+    files = method_loop_files()
+    return {"files": len(files), "bytes": _sizes(files),
+            "folders": sorted({str(p.parent) for p in files})}
 
 
 def clear(*, include_method_loops: bool = False) -> dict:
     """Remove every cached kernel module and its compiled code, and the warm-start index
     beside them; with ``include_method_loops`` also symgd's own compiled method loops
-    (they are rebuilt on next use, ~10 s). Returns what the kernel cache held before."""
+    (rebuilt by the next solve, about :data:`LOOP_COMPILE_S` seconds).
+
+    Returns what the kernel cache held before (:func:`info`), with ``loops``: the
+    :func:`method_loop_info` of the loops before, and ``loops_removed``: how many of
+    their files were deleted (0 without ``include_method_loops``).
+    """
     before = info()
+    loops = method_loop_info()
     folder = cache_dir()
     shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(folder.parent / "index", ignore_errors=True)
     cache_dir()
-    for p in (package_cache_files() if include_method_loops else []):
+    removed = 0
+    for p in (method_loop_files() if include_method_loops else []):
         try:
             p.unlink()
+            removed += 1
         except OSError:
             pass
+    before["loops"] = loops
+    before["loops_removed"] = removed
     return before
