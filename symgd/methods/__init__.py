@@ -91,7 +91,9 @@ REGISTRY = {
     "auto": MethodSpec("auto", {"line_search": "armijo", "c1": 1e-4, "c2": 0.9,
                                 "learning_rate": 0.01, "schedule": "constant"},
                        None, False, True, None,
-                       summary="closed form within timeout, else newton or linesearch"),
+                       summary="fits: linear closed form (least squares, LAD), else lm, IRLS or "
+                               "newton; otherwise the closed form in its worker beside "
+                               "newton (linesearch above 50 variables)"),
     "analytic": MethodSpec("analytic", {}, None, False, True, None,
                            summary="closed-form critical points, classified"),
     "gd": MethodSpec("gd", {"learning_rate": 0.01, "schedule": "constant", "optimizer": "sgd",
