@@ -75,3 +75,15 @@ def test_a_slow_loop_import_is_announced_on_stderr(monkeypatch, capsys):
     assert "compiling the method loops for minibatch SGD" in err
     assert re.search(r"compiled the method loops in [0-9.]+ s", err)
     assert loading.spent() - before >= 3 * loading.NOTICE_AFTER_S
+
+
+def test_unknown_method_hint_lists_only_methods_that_exist():
+    """The 'valid' list names available methods only; planned ones are marked as such."""
+    import sympy as sp
+
+    x = sp.Symbol("x", real=True)
+    with pytest.raises(symgd.InputError) as err:
+        symgd.solve(symgd.Problem(minimize=x ** 2, variables={x: 1.0}), method="bfgz")
+    valid = re.search(r"\(valid: ([^)]*)\)", str(err.value)).group(1).split(", ")
+    assert "bfgs" not in valid and "auglag" not in valid and "newton" in valid
+    assert re.search(r"planned, not available yet: .*bfgs", str(err.value))
