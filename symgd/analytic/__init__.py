@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from symgd.analytic.report import AnalyticReport, CriticalPoint
 
-__all__ = ["critical_points", "critical_points_start", "critical_points_inprocess", "AnalyticReport", "CriticalPoint"]
+__all__ = ["critical_points", "critical_points_start", "critical_points_inprocess",
+           "AnalyticReport", "CriticalPoint"]
 
 
 def critical_points(problem, *, timeout: float = 10.0, memory_mb: int = 2048) -> AnalyticReport:
