@@ -106,6 +106,21 @@ def _accept(fg, x, g, xt, xbest, fstate, istate):
 
 
 @njit(**_JIT)
+def _search_failed(flag, fg, x, g, xt, xbest, fstate, istate):
+    """The status after an Armijo search's flag (common.armijo): RUNNING to take the
+    step; for flag 3 (expanded to the limit) the step is taken and f falls without
+    bound; flags 1 and 2 end the run (non-finite values only, no decrease found)."""
+    if flag == 3:
+        _accept(fg, x, g, xt, xbest, fstate, istate)
+        istate[S.I_REASON] = S.R_UNBOUNDED
+        return S.UNBOUNDED
+    if flag != 0:
+        istate[S.I_REASON] = S.R_LS_NONFINITE if flag == 1 else S.R_LS_NODECREASE
+        return S.DIVERGED if flag == 1 else S.STALLED
+    return S.RUNNING
+
+
+@njit(**_JIT)
 def _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate):
     """The convergence test of SPEC §2 (tol = fpar[0]) and the iteration limit.
 
@@ -190,13 +205,9 @@ def newton_loop(fun, fg, hess, W, fs, js):
                                       xt, gt, 60, tau > 0.0, bounded)
         istate[S.I_NFEV] += ne
         istate[S.I_NGEV] += nge
-        if flag == 3:
-            _accept(fg, x, g, xt, xbest, fstate, istate)
-            istate[S.I_REASON] = S.R_UNBOUNDED
-            return S.UNBOUNDED
-        if flag != 0:
-            istate[S.I_REASON] = S.R_LS_NONFINITE if flag == 1 else S.R_LS_NODECREASE
-            return S.DIVERGED if flag == 1 else S.STALLED
+        st = _search_failed(flag, fg, x, g, xt, xbest, fstate, istate)
+        if st != S.RUNNING:
+            return st
         fstate[S.F_STEP] = a
         st = _accept(fg, x, g, xt, xbest, fstate, istate)
         if st != S.RUNNING:
@@ -419,13 +430,9 @@ def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
                                           gt, 60, True, True)
             istate[S.I_NFEV] += ne
             istate[S.I_NGEV] += nge
-            if flag == 3:
-                _accept(fg, x, g, xt, xbest, fstate, istate)
-                istate[S.I_REASON] = S.R_UNBOUNDED
-                return S.UNBOUNDED
-            if flag != 0:
-                istate[S.I_REASON] = S.R_LS_NONFINITE if flag == 1 else S.R_LS_NODECREASE
-                return S.DIVERGED if flag == 1 else S.STALLED
+            st = _search_failed(flag, fg, x, g, xt, xbest, fstate, istate)
+            if st != S.RUNNING:
+                return st
         fstate[S.F_STEP] = a
         st = _accept(fg, x, g, xt, xbest, fstate, istate)
         if st != S.RUNNING:
