@@ -115,15 +115,15 @@ def generate(registry=None, common=None, fit_options=None) -> str:
     Raises:
         InputError: (kind ``docs``) an option without a description.
     """
-    from symgd import methods, solver
+    from symgd import closed_form, methods
     from symgd.fit.solve import FIT_METHODS, FIT_OPTIONS
     from symgd.methods import option_checks, schedules
 
     registry = methods.REGISTRY if registry is None else registry
     common = methods.COMMON_OPTIONS if common is None else common
     fit_options = FIT_OPTIONS if fit_options is None else fit_options
-    context = {"timeout": solver.DEFAULT_TIMEOUT,
-               "nonpolynomial_timeout": solver.NONPOLYNOMIAL_TIMEOUT,
+    context = {"timeout": closed_form.DEFAULT_TIMEOUT,
+               "nonpolynomial_timeout": closed_form.NONPOLYNOMIAL_TIMEOUT,
                "optimizers": ", ".join(option_checks.OPTIMIZERS)}
     available = [s for s in registry.values() if not s.planned]
     planned = [s for s in registry.values() if s.planned]

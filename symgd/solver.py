@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from symgd import methods
+from symgd.closed_form import (analytic_budget, count, polish_kkt, result_from_analytic,
+                                solve_analytic, solve_analytic_unbounded)
 from symgd.errors import InputError
 from symgd.methods import loading
 from symgd.methods import status as S
@@ -16,13 +18,6 @@ from symgd.methods.common import box
 from symgd.result import Result
 
 AUTO_NEWTON_MAX_VARS = 50
-# Default seconds for the closed form (options.timeout). Polynomial systems get the long
-# budget (Groebner bases finish within it on the problems/ set); other systems rarely
-# have a closed form at all, and what sympy can solve it solves quickly (measured in
-# the closing note of issue 10: every non-polynomial problem of problems/ and the
-# textbook examples answered in under 1.5 s, or not within 60 s).
-DEFAULT_TIMEOUT = 10.0
-NONPOLYNOMIAL_TIMEOUT = 3.0
 # Methods without a Hessian still get one for the saddle check, up to this many variables;
 # beyond, deriving and compiling n^2 entries costs more than the solve (200 variables:
 # 7 s to derive, 21 s to compile, for a 15 ms linesearch run).
@@ -339,7 +334,7 @@ def _solve(problem, requested, given, x0, t_start, progress) -> Result:
         opts["_notes"] = [note]
 
     if requested == "analytic":
-        result = _solve_analytic(problem, opts, requested, t_start)
+        result = solve_analytic(problem, opts, requested, t_start)
     elif requested == "auto":
         result = _solve_auto(problem, opts, x0, t_start)
     else:
@@ -414,108 +409,6 @@ def _iterative_choice(problem):
     return "linesearch", f"linesearch ({n} variables > {AUTO_NEWTON_MAX_VARS}, no Hessian)"
 
 
-def _analytic_budget(problem, opts, t_start) -> float:
-    """Seconds for the closed form: ``timeout`` (default DEFAULT_TIMEOUT, or
-    NONPOLYNOMIAL_TIMEOUT when the system is not polynomial), within ``time_limit``."""
-    budget = opts.get("timeout")
-    if budget is None:
-        budget = DEFAULT_TIMEOUT if _is_polynomial_system(problem) else NONPOLYNOMIAL_TIMEOUT
-    budget = float(budget)
-    if opts["time_limit"] is not None:
-        budget = min(budget, max(0.5, t_start + float(opts["time_limit"]) - time.perf_counter()))
-    return budget
-
-
-def _is_polynomial_system(problem) -> bool:
-    """Objective and constraints polynomial in the variables (the closed form's home)."""
-    syms = problem.symbols
-    exprs = [problem.objective] + [c.g_le for c in problem.constraints]
-    return all(bool(e.is_polynomial(*syms)) for e in exprs)
-
-
-def _analytic_report(problem, opts, t_start):
-    from symgd import analytic
-    return analytic.critical_points(problem, timeout=_analytic_budget(problem, opts, t_start))
-
-
-def _result_from_analytic(problem, report, requested, path, timings, t_start, opts):
-    """A Result answering from the closed form's ``best`` point, or None if it cannot.
-
-    The report names a ``best`` only when it is an answer (SPEC §4): a global optimum, or the
-    best local optimum with ``global: null``; with families of critical points (status
-    ``infinite``) only when the point is shown no worse than every family. It is used for
-    status ``solved`` and ``infinite``, and for any status when proven global (a lower-bound
-    certificate holds even where the list of points may be incomplete).
-    """
-    if report.best is None or report.unbounded:
-        return None
-    if report.status not in ("solved", "infinite") and report.global_ is not True:
-        return None
-    best = report.critical_points[report.best]
-    x = np.array([best.x[n] for n in problem.names], dtype=float)
-    extra = {}
-    if problem.constraints or problem.has_bounds:
-        extra["multipliers"] = best.multipliers
-        extra["max_violation"] = _max_violation(problem, best.x)
-    status = "solved"
-    cls = best.classification
-    n_pts, n_fam = len(report.critical_points), len(report.families)
-    found = f"{n_pts} critical point{'' if n_pts == 1 else 's'}"
-    if n_fam:
-        found += f" and {n_fam} famil{'y' if n_fam == 1 else 'ies'} of critical points"
-    if report.global_:
-        verdict = f"best is the global {cls.replace('local_', '')} (classification {cls})"
-        if report.certificate:
-            verdict += f": {report.certificate}"
-    else:
-        verdict = f"best is a local {cls.replace('local_', '')} (classification {cls}); " \
-                  "global optimality not proven"
-    message = f"closed form: {found}; {verdict}"
-    return Result(problem=problem.name, method="analytic", requested_method=requested,
-                  status=status, message=message, names=problem.names, x=x, fun=best.fun,
-                  grad_norm=None, iterations=0, evaluations={}, time_s=time.perf_counter() - t_start,
-                  path=tuple(path), timings=dict(timings), analytic=report, extra=extra)
-
-
-def _max_violation(problem, xd):
-    import sympy as sp
-    subs = {v.symbol: xd[v.name] for v in problem.variables}
-    worst = 0.0
-    for c in problem.constraints:
-        val = float(sp.N(c.g_le.xreplace(subs)))
-        worst = max(worst, abs(val) if c.relation == "==" else max(val, 0.0))
-    return worst
-
-
-def _solve_analytic(problem, opts, requested, t_start):
-    t0 = time.perf_counter()
-    report = _analytic_report(problem, opts, t_start)
-    timings = {"analytic": time.perf_counter() - t0}
-    path = [f"analytic: {report.status}"]
-    res = _result_from_analytic(problem, report, requested, path, timings, t_start, opts)
-    if res is not None:
-        return res
-    status = {"solved": "solved", "timeout": "timeout", "infinite": "no_closed_form",
-              "no_closed_form": "no_closed_form"}.get(report.status, "no_closed_form")
-    if report.unbounded:
-        status = "unbounded"
-    if report.status == "solved" and not report.unbounded:
-        # Finite set of points, none shown to be the answer: report them, no x.
-        status = "no_closed_form" if not report.critical_points else "solved"
-    x = problem.start
-    fun = float("nan")
-    message = report.message or f"closed form: {report.status}"
-    if status == "solved":
-        message = (f"closed form: {_count(len(report.critical_points), 'critical point')} "
-                   "but none is "
-                   "shown to be the optimum (see analytic.critical_points); x is the start")
-        status = "no_closed_form"
-    return Result(problem=problem.name, method="analytic", requested_method=requested,
-                  status=status, message=message, names=problem.names, x=x, fun=fun,
-                  grad_norm=None, iterations=0, evaluations={}, time_s=time.perf_counter() - t_start,
-                  path=tuple(path), timings=timings, analytic=report)
-
-
 def _solve_auto(problem, opts, x0, t_start):
     """``auto`` without data (SPEC §2): the closed form runs in its worker while the
     iterative method runs here, so the wall time is the longer of the two. The closed
@@ -526,7 +419,7 @@ def _solve_auto(problem, opts, x0, t_start):
 
     path, timings = [], {}
     pending = analytic.critical_points_start(
-        problem, timeout=_analytic_budget(problem, opts, t_start))
+        problem, timeout=analytic_budget(problem, opts, t_start))
     iterative, error = None, None
     try:
         if not problem.constraints:
@@ -550,16 +443,16 @@ def _solve_auto(problem, opts, x0, t_start):
                                     f"iterative answer ({iterative.status}: "
                                     f"{iterative.message})"})
     timings["analytic"] = report.time_s
-    res = _result_from_analytic(problem, report, "auto", [], timings, t_start, opts)
+    res = result_from_analytic(problem, report, "auto", [], timings, t_start, opts)
     if res is not None:
-        path.append(f"analytic: solved ({_count(len(report.critical_points), 'critical point')})")
+        path.append(f"analytic: solved ({count(len(report.critical_points), 'critical point')})")
         if problem.constraints:
-            return _polish_kkt(problem, res, path, timings)
+            return polish_kkt(problem, res, path, timings)
         return _polish(problem, res, opts, path, timings, t_start, report)
     why = report.message or report.status
     path.append(f"analytic: {report.status} ({why})")
     if report.unbounded:
-        return _solve_analytic_unbounded(problem, report, path, timings, t_start)
+        return solve_analytic_unbounded(problem, report, path, timings, t_start)
     if problem.constraints:
         advice = ("try a longer options.timeout" if report.status == "timeout" else
                   "the closed form cannot answer it")
@@ -571,42 +464,6 @@ def _solve_auto(problem, opts, x0, t_start):
         raise error
     return Result(**{**iterative.__dict__, "path": tuple(path) + iterative.path,
                      "timings": {**iterative.timings, **timings}, "analytic": report})
-
-
-def _count(n: int, noun: str) -> str:
-    """'1 critical point', '3 critical points'."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _solve_analytic_unbounded(problem, report, path, timings, t_start):
-    return Result(problem=problem.name, method="analytic", requested_method="auto",
-                  status="unbounded", message=report.message or "the objective is unbounded",
-                  names=problem.names, x=problem.start, fun=float("nan"), grad_norm=None,
-                  iterations=0, evaluations={}, time_s=time.perf_counter() - t_start,
-                  path=tuple(path), timings=timings, analytic=report)
-
-
-def _polish_kkt(problem, res, path, timings):
-    """Newton on the KKT equations from the closed-form best point (symgd.kkt_polish)."""
-    from symgd import kkt_polish
-
-    t0 = time.perf_counter()
-    try:
-        p = kkt_polish.polish(problem, res.x)
-        why = "it did not converge near the point"
-    except Exception as err:  # noqa: BLE001  the closed-form answer stands without it
-        p, why = None, f"it could not be evaluated ({type(err).__name__}: {err})"
-    timings = {**timings, "polish": time.perf_counter() - t0}
-    if p is None:
-        path.append(f"newton (KKT): {why}; kept the closed-form point")
-        return Result(**{**res.__dict__, "path": tuple(path), "timings": timings})
-    active = ", ".join(p.active) or "none"
-    steps = f"{p.iterations} step{'' if p.iterations == 1 else 's'}"
-    path.append(f"newton (KKT): polished the closed-form point in {steps}, "
-                f"residual {p.residual:.1e} (active: {active})")
-    return Result(**{**res.__dict__, "x": p.x, "path": tuple(path), "timings": timings,
-                     "message": res.message + f"; polished by Newton on the KKT equations "
-                                              f"({steps})"})
 
 
 def _polish(problem, res, opts, path, timings, t_start, report):

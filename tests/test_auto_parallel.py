@@ -13,7 +13,7 @@ import pytest
 import sympy as sp
 
 import symgd
-from symgd import solver
+from symgd import closed_form, solver
 from symgd.analytic.report import failure
 
 x, y = sp.symbols("x y", real=True)
@@ -94,7 +94,8 @@ def test_default_timeout_by_kind_of_system(monkeypatch, log):
     symgd.solve(trans)
     symgd.solve(trans, timeout=7.5)
     starts = [e[1] for e in log if e[0] == "start"]
-    assert starts == [solver.DEFAULT_TIMEOUT, solver.NONPOLYNOMIAL_TIMEOUT, 7.5]
+    assert starts == [closed_form.DEFAULT_TIMEOUT, closed_form.NONPOLYNOMIAL_TIMEOUT,
+                      7.5]
 
 
 def test_ctrl_c_during_the_iterative_run_stops_the_worker(monkeypatch, log):

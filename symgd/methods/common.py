@@ -28,6 +28,14 @@ def project(x, lower, upper):
 
 
 @njit(**_JIT)
+def held_by_bound(x, g, lower, upper, i):
+    """Whether x_i sits on a bound that g pushes it against (at its lower bound with
+    g_i > 0, or its upper with g_i < 0): moving inside the box cannot decrease f along
+    x_i, so the component is optimal (KKT for bounds) and left out of the tests."""
+    return (x[i] <= lower[i] and g[i] > 0.0) or (x[i] >= upper[i] and g[i] < 0.0)
+
+
+@njit(**_JIT)
 def projected_grad_norm(x, g, lower, upper):
     """max_i |g_i| over the components not held by an active bound.
 
@@ -36,12 +44,9 @@ def projected_grad_norm(x, g, lower, upper):
     """
     m = 0.0
     for i in range(x.size):
-        gi = g[i]
-        if x[i] <= lower[i] and gi > 0.0:
+        if held_by_bound(x, g, lower, upper, i):
             continue
-        if x[i] >= upper[i] and gi < 0.0:
-            continue
-        a = abs(gi)
+        a = abs(g[i])
         if a > m or a != a:
             m = a
     return m
@@ -78,12 +83,9 @@ def relative_gradient(x, g, lower, upper, f, typ_x, typ_f):
     """
     m = 0.0
     for i in range(x.size):
-        gi = g[i]
-        if x[i] <= lower[i] and gi > 0.0:
+        if held_by_bound(x, g, lower, upper, i):
             continue
-        if x[i] >= upper[i] and gi < 0.0:
-            continue
-        r = abs(gi) * max(abs(x[i]), typ_x)
+        r = abs(g[i]) * max(abs(x[i]), typ_x)
         if r > m or r != r:
             m = r
     return m / max(abs(f), typ_f)

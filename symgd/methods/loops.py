@@ -24,8 +24,8 @@ from symgd.compile.fastcall import call_kernel
 from symgd.kernel_types import ADDR, MAT, VEC
 from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
-                                  copy_into, has_bounds, project, projected_grad_norm,
-                                  relative_gradient, step_point, wolfe)
+                                  copy_into, has_bounds, held_by_bound, project,
+                                  projected_grad_norm, relative_gradient, step_point, wolfe)
 from symgd.methods.optimizers import SGD as PLAIN_STEP
 from symgd.methods.optimizers import update as optimizer_update
 from symgd.methods.linalg import cholesky_shifted, cholesky_solve, modified_cholesky
@@ -147,7 +147,7 @@ def _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate):
 def _free_direction(x, g, lower, upper, d):
     """d = -g with components held by an active bound set to zero."""
     for i in range(x.size):
-        if (x[i] <= lower[i] and g[i] > 0.0) or (x[i] >= upper[i] and g[i] < 0.0):
+        if held_by_bound(x, g, lower, upper, i):
             d[i] = 0.0
         else:
             d[i] = -g[i]
