@@ -7,6 +7,11 @@ lr 0.01, one epoch over a fresh shuffle. Competitors:
                symgd.fit.codegen generates it for this model (k_batch below); includes
                the shuffle, the full-data passes of the gradient test at the start and
                at the epoch's end, and the result's bookkeeping;
+  api          symgd.solve(problem, method="sgd", epochs=1, ...) on the same data as a
+               symgd.Problem built in Python (model, target, loss mse), solved once
+               before timing so that its kernels are compiled and its data loaded: the
+               whole public path (options, start check, the row layout, run_sgd, the
+               gradient and statistics at the answer, the Result);
   hand+perm    a hand-written numba epoch loop with the model inlined, plus the same
                numpy shuffle (what a user would write by hand);
   hand         the same loop given a ready-made shuffle (the floor);
@@ -19,7 +24,9 @@ lr 0.01, one epoch over a fresh shuffle. Competitors:
 torch and jax are not symgd dependencies: they run only where importable (DESIGN.md,
 "Benchmarks"). Prints median seconds per epoch over interleaved rounds, samples/s,
 and the ratios against the targets (>= 100x torch, >= 2x jax, within 1.5x of the
-hand-written loop). Run: python bench/sgd_epoch.py [--rounds 5] [--n 1000000]
+hand-written loop, the API within 1.2x of run_sgd). --profile adds where one API epoch's
+time goes (cProfile, after the timed rounds). Run:
+python bench/sgd_epoch.py [--rounds 5] [--n 1000000] [--no-api] [--profile]
 """
 from __future__ import annotations
 
@@ -144,6 +151,64 @@ def bench_symgd(data):
     return run
 
 
+def api_problem(data):
+    """The same fit as a symgd.Problem built in Python (SPEC §5): model w.x + b,
+    target y, loss mse, every parameter starting at 0, one column per feature."""
+    import sympy as sp
+
+    import symgd
+
+    w = sp.symbols(f"w0:{P_FEATURES}")
+    b = sp.Symbol("b")
+    xs = sp.symbols(f"x0:{P_FEATURES}")
+    y = sp.Symbol("y")
+    columns = {f"x{j}": data[:, j].copy() for j in range(P_FEATURES)}
+    columns["y"] = data[:, P_FEATURES].copy()
+    return symgd.Problem(model=sum(wi * xi for wi, xi in zip(w, xs)) + b, target=y,
+                         loss="mse", data=columns, variables={v: 0.0 for v in (*w, b)},
+                         name="linear_sgd_bench")
+
+
+API_OPTIONS = dict(method="sgd", epochs=1, batch_size=BATCH, optimizer="sgd",
+                   learning_rate=LR, seed=1)
+
+
+def bench_api(data):
+    """One epoch through symgd.solve; the first solve (compiling, loading) is done here,
+    so every timed call is a second solve of an already compiled Problem."""
+    import symgd
+
+    problem = api_problem(data)
+    first = symgd.solve(problem, **API_OPTIONS)
+    assert first.method == "sgd" and first.iterations == 1, first.message
+
+    def run():
+        t = time.perf_counter()
+        r = symgd.solve(problem, **API_OPTIONS)
+        return time.perf_counter() - t, r.extra["history"][0]
+    run.problem = problem
+    return run
+
+
+def profile_api(run, top=25):
+    """cProfile of one API epoch: the calls that take the time, by cumulative time."""
+    import cProfile
+    import io
+    import pstats
+
+    import symgd
+
+    prof = cProfile.Profile()
+    prof.enable()
+    symgd.solve(run.problem, **API_OPTIONS)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(top)
+    print("one API epoch, cProfile (cumulative):")
+    print("\n".join(line for line in out.getvalue().splitlines()
+                    if line.strip() and not line.startswith(("   Ordered", "   List"))))
+
+
 def bench_hand(data, with_shuffle, in_order=False):
     n = data.shape[0]
     rng = np.random.Generator(np.random.PCG64(1))
@@ -224,11 +289,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--no-api", action="store_true", help="leave out symgd.solve")
+    ap.add_argument("--profile", action="store_true",
+                    help="then profile one API epoch (cProfile)")
     args = ap.parse_args()
     data = make_data(args.n)
-    runners = {"symgd": bench_symgd(data), "hand+perm": bench_hand(data, True),
-               "hand": bench_hand(data, False),
-               "hand-inorder": bench_hand(data, False, in_order=True)}
+    runners = {"symgd": bench_symgd(data)}
+    if not args.no_api:
+        runners["api"] = bench_api(data)
+    runners.update({"hand+perm": bench_hand(data, True), "hand": bench_hand(data, False),
+                    "hand-inorder": bench_hand(data, False, in_order=True)})
     for name, make in (("torch", bench_torch), ("jax", bench_jax)):
         try:
             runners[name] = make(data)
@@ -251,6 +321,11 @@ def main():
         print(f"  {name:12s} {t * 1e3:9.1f} ms  {n / t:12.3e} samples/s  "
               f"epoch loss {losses[name]:.5f}")
     s = med["symgd"]
+    if "api" in med:
+        ratio = med["api"] / s
+        print(f"api / symgd:       {ratio:.2f}x the time of run_sgd called directly "
+              f"(target <= 1.2: {'met' if ratio <= 1.2 else 'NOT met'}; "
+              f"{(med['api'] - s) * 1e3:.1f} ms more an epoch)")
     print(f"symgd / hand+perm: {s / med['hand+perm']:.2f}x the time (target <= 1.5)")
     print(f"symgd / hand:      {s / med['hand']:.2f}x the time")
     for name, target in (("torch", 100), ("jax", 2)):
@@ -258,6 +333,8 @@ def main():
             print(f"{name} / symgd: {med[name] / s:.1f}x faster (target >= {target})")
         else:
             print(f"{name}: not installed (target >= {target}x)")
+    if args.profile and "api" in runners:
+        profile_api(runners["api"])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Minibatch SGD (symgd.methods.sgd, optimizers, batchcall) against independent answers:
-numpy's least squares, optimizer formulas worked by hand, schedules computed by hand."""
+"""Minibatch SGD (symgd.methods.sgd, sgd_loop, sgd_options, optimizers, batchcall) against
+independent answers: numpy's least squares, optimizer formulas worked by hand, schedules
+computed by hand."""
 import _thread
 import math
 import threading
@@ -283,6 +284,32 @@ def test_same_seed_bitwise_identical_however_chunked(fit):
         assert np.array_equal(a.x, r.x) and np.array_equal(a.history, r.history)
     d = sgd(data, seed=8, epochs=5)
     assert not np.array_equal(a.history, d.history) and not np.array_equal(a.x, d.x)
+
+
+def test_start_given_by_the_caller_skips_a_pass_and_changes_nothing(fit):
+    # The caller's own check of the start (F and grad F there, objective_scale times the
+    # means) replaces the loop's first full-data pass: the same run, bit for bit.
+    data, _ = fit
+    rows = np.ascontiguousarray(data.T)
+    o = {**SGD_OPTIONS, "seed": 4, "epochs": 3, "patience": 2}
+    f0, g0 = full_pass(linear_mse.address, rows, np.zeros(3))
+    a = run_sgd(linear_mse.address, rows, np.zeros(3), *FREE, o, None, None,
+                objective_scale=N)
+    b = run_sgd(linear_mse.address, rows, np.zeros(3), *FREE, o, None, None,
+                objective_scale=N, start=(N * f0, N * g0))
+    assert np.array_equal(a.x, b.x) and np.array_equal(a.full_history, b.full_history)
+    assert a.f == b.f and a.status == b.status and a.evaluations == b.evaluations
+
+
+def test_options_module_is_free_of_numba_and_sympy():
+    # the method registry reads sgd's options from symgd.methods.sgd_options
+    import subprocess
+    import sys
+    code = ("import sys; import symgd.methods.sgd_options as m; "
+            "print(sorted({'numba', 'sympy'} & set(sys.modules)), m.SGD_OPTIONS['epochs'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["[]", "100"]
 
 
 # -- schedules ---------------------------------------------------------------------------------
