@@ -197,9 +197,13 @@ def main(rounds=7):
     fs0[0], fs0[1] = TOL, 1e-4
     js0[0], js0[1] = 500, 1_000_000
 
+    fs0[S.P_TYP_X] = fs0[S.P_TYP_F] = 1.0
+    bundle = k.loop_arg()
+    T0 = np.empty((0, S.N_TRACE))
+
     def direct_loop():
         js = js0.copy()
-        loop(*k.addresses, W0.copy(), fs0.copy(), js)
+        loop(bundle, W0.copy(), fs0.copy(), js, T0)
         return int(js[S.N_PAR + S.I_ITER])
 
     cases = {

@@ -5,7 +5,7 @@
 Everything listed comes from the code: the methods, their summaries, flags and
 defaults from :data:`symgd.methods.REGISTRY`; the common options from
 :data:`symgd.methods.COMMON_OPTIONS`; the data-fit options from
-:data:`symgd.fit.solve.FIT_OPTIONS`; the optimizers and schedules from their modules.
+:data:`symgd.methods.DATA_OPTIONS`; the optimizers and schedules from their modules.
 Only the one-line description of each option lives here, in :data:`OPTION_HELP`
 (or :data:`METHOD_OPTION_HELP` where a method reads an option its own way): an option
 added to the registry without a description makes :func:`generate` fail with the name
@@ -116,16 +116,15 @@ def generate(registry=None, common=None, fit_options=None) -> str:
         InputError: (kind ``docs``) an option without a description.
     """
     from symgd import closed_form, methods
-    from symgd.fit.solve import FIT_METHODS, FIT_OPTIONS
     from symgd.methods import option_checks, schedules
 
     registry = methods.REGISTRY if registry is None else registry
     common = methods.COMMON_OPTIONS if common is None else common
-    fit_options = FIT_OPTIONS if fit_options is None else fit_options
+    fit_options = methods.DATA_OPTIONS if fit_options is None else fit_options
     context = {"timeout": closed_form.DEFAULT_TIMEOUT,
                "nonpolynomial_timeout": closed_form.NONPOLYNOMIAL_TIMEOUT,
                "optimizers": ", ".join(option_checks.OPTIMIZERS)}
-    available = [s for s in registry.values() if not s.planned]
+    available = [s for s in registry.values() if not (s.planned or s.internal)]
     planned = [s for s in registry.values() if s.planned]
 
     out = ["# Methods and their options", "",
@@ -140,9 +139,9 @@ def generate(registry=None, common=None, fit_options=None) -> str:
     rows = []
     for s in available:
         rows.append([f"`{s.name}`", s.summary or "",
-                     "yes" if s.name in FIT_METHODS else "no",
+                     "yes" if s.accepts_data else "no",
                      "yes" if s.needs_hessian else "no",
-                     "yes" if s.enforces_constraints else "no",
+                     "yes" if s.handles_constraints else "no",
                      _describe(s.default_max_iter) if s.default_max_iter else "-"])
     out += _table(rows, ["method", "what it does", "data fits", "uses the Hessian",
                          "enforces constraints", "default max_iter"])

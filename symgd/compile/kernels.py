@@ -32,6 +32,19 @@ class Kernels:
     def has_hessian(self) -> bool:
         return self.addresses[2] != 0
 
+    # -- the kernel-bundle interface of symgd.methods (a fit's is symgd.fit.kernels) ----
+    def loop_arg(self, *, with_hessian: bool = True) -> tuple:
+        """What the compiled loops take (symgd.compile.evaluate's symbolic bundle)."""
+        return (self.addresses[0], self.addresses[1], self.addresses[2], self.line_poly)
+
+    loop_module = "loops"  # symgd.methods.loading name of the loops compiled for it
+
+    def negative_curvature(self, x, g, lower, upper) -> float:
+        """The most negative curvature at x on the free variables, or 0 (loops.py)."""
+        from symgd.compile.fastcall import entry_point
+        from symgd.methods.loops import negative_curvature
+        return float(entry_point(negative_curvature)(self.loop_arg(), x, g, lower, upper))
+
     def fun(self, x) -> float:
         from symgd.compile.fastcall import call_vec
         x = np.ascontiguousarray(x, dtype=np.float64)

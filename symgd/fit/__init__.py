@@ -1,5 +1,6 @@
-"""Data fitting (SPEC §1, §2, §4): per-sample losses over data, solved by lm, gd,
-linesearch, newton or minibatch sgd, with fit statistics and a fit report.
+"""Data fitting (SPEC §1, §2, §4): the data kernel source. A fit Problem becomes a
+bundle of compiled per-sample kernels over its data, which symgd.solver runs with the
+registry's methods like any other bundle; plus fit statistics and the fit report.
 
 Layout (one job per module):
     spec       Problem -> FitSpec: the per-sample residual / logit / objective and loss
@@ -8,15 +9,16 @@ Layout (one job per module):
     codegen    the generated kernel module (cfuncs over samples)
     abi        the kernels' C signatures
     parallel   parallel drivers (prange over fixed chunks), compiled once
-    kernels    the kernels bound to a dataset, callable from Python
-    lm         Levenberg-Marquardt with Marquardt scaling
-    fullbatch  gd / linesearch / newton through symgd's compiled method loops
+    kernels    the kernels bound to a dataset: the bundle the method runners take
+    bundle     that bundle as the compiled loops see it (fun, fg, hess as reductions)
+    source     Problem -> data and kernels, the start check, the Result's statistics
+    lm         Levenberg-Marquardt with Marquardt scaling (lm_words: its messages)
+    irls       IRLS for least absolute deviations (linear and over lm)
+    linear     closed forms of models linear in their parameters (LS, LAD)
     stats      RSS, R², standard errors, correlations
     report     the fit report text
-    run        run a method, make the Result
-    solve      solve_fit: method choice, options, data, kernels
 """
 from symgd.fit.report import fit_report
-from symgd.fit.solve import fit_kernels, solve_fit
+from symgd.fit.source import fit_kernels
 
-__all__ = ["solve_fit", "fit_report", "fit_kernels"]
+__all__ = ["fit_report", "fit_kernels"]

@@ -34,6 +34,7 @@ import numpy as np
 
 from symgd.fit import lm as lm_mod
 from symgd.fit import numpy_eval
+from symgd.outcome import Outcome
 
 IRLS_EPS = 1e-10      # eps relative to the data's scale
 INNER_STEPS = 50      # LM trial steps per sweep (nonlinear models)
@@ -235,10 +236,8 @@ def residual_jacobian(spec, K, data, x0):
 
 
 def run_irls(spec, K, data, x0, lower, upper, opts, deadline):
-    """(RunOutcome of IRLS over lm on a nonlinear mae fit, ""), or (None, why not) when
+    """(Outcome of IRLS over lm on a nonlinear mae fit, ""), or (None, why not) when
     the model cannot be evaluated with numpy (the caller then runs sgd)."""
-    from symgd.fit.run import RunOutcome
-
     rj, why = residual_jacobian(spec, K, data, x0)
     if rj is None:
         return None, why
@@ -247,5 +246,6 @@ def run_irls(spec, K, data, x0, lower, upper, opts, deadline):
     o = irls_lm(rj, x0, lower, upper, tol=opts["tol"], max_iter=opts["max_iter"],
                 deadline=deadline, eps=IRLS_EPS * scale)
     hist = [K.scale * h for h in o.history]
-    return RunOutcome(o.status, o.theta, o.iterations, {"f": o.passes, "grad": o.passes},
-                      o.message, hist), ""
+    return Outcome(o.status, o.theta, iterations=o.iterations,
+                   evaluations={"f": o.passes, "grad": o.passes}, message=o.message,
+                   history=hist), ""

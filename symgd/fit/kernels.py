@@ -36,6 +36,8 @@ class FitKernels:
     compile_s: float
     _keep: tuple = field(repr=False, default=())
     _targets: np.ndarray | None = field(repr=False, default=None)
+    _start: tuple | None = field(repr=False, default=None)
+    _rows: np.ndarray | None = field(repr=False, default=None)
 
     @property
     def p(self) -> int:
@@ -123,6 +125,52 @@ class FitKernels:
         if self._targets is None:
             self._targets = self.predict(np.zeros(self.p))[1]
         return self._targets
+
+    # -- the kernel-bundle interface of symgd.methods (as symgd.compile.kernels) -------
+    loop_module = "fit_loops"  # the loops compiled for symgd.fit.bundle's type
+
+    def loop_arg(self, *, with_hessian: bool = False) -> tuple:
+        """The tuple the compiled loops take (symgd.fit.bundle.FIT_BUNDLE); with the
+        Hessian, each gradient pass also makes H (one fgh pass per accepted point)."""
+        from symgd.fit.bundle import make_bundle
+        return make_bundle(self, with_hessian=with_hessian and self.has_hessian)
+
+    @property
+    def has_hessian(self) -> bool:
+        return "fgh" in self.addresses
+
+    def fun(self, theta) -> float:
+        return self.value(theta)
+
+    def fg(self, theta, g) -> float:
+        return self.value_grad(theta, g)
+
+    def hess(self, theta, H) -> None:
+        self.value_grad_hess(theta, np.empty(self.p), H)
+
+    def negative_curvature(self, x, g, lower, upper) -> float:
+        """The most negative curvature at x on the free variables, or 0 (loops.py)."""
+        from symgd.methods import loading
+        loops = loading.load(self.loop_module)
+        return float(entry_point(loops.negative_curvature)(
+            self.loop_arg(with_hessian=True), x, g, lower, upper))
+
+    def rows(self) -> np.ndarray:
+        """The data by sample (Dataset.rows()), made once for these kernels: minibatch
+        SGD reads it on every solve, and copying 1e6 x 11 values costs ~40 ms."""
+        if self._rows is None:
+            self._rows = self.data.rows()
+        return self._rows
+
+    def start_values(self, x):
+        """(F, grad F) at x, remembered from the start check (one pass saved)."""
+        got = self._start
+        if got is not None and np.array_equal(got[0], x):
+            return got[1], got[2]
+        g = np.empty(self.p)
+        f = self.value_grad(x, g)
+        self._start = (np.array(x, dtype=float), f, g)
+        return f, g
 
     def batch(self, theta, idx, grad, rows=None) -> float:
         """The batch kernel from Python: mean loss over samples idx, mean gradient.

@@ -56,6 +56,7 @@ import numpy as np
 import sympy as sp
 
 from symgd.fit import numpy_eval
+from symgd.outcome import Outcome
 
 EPS = np.finfo(float).eps
 LOSSES = ("mse", "sse", "mae")
@@ -422,7 +423,7 @@ def _certified(P, D, gtol) -> str:
 # ----------------------------------------------------------------------------- the run
 @dataclass
 class LinearRun:
-    """What run_linear did: an outcome (symgd.fit.run.RunOutcome) and the method that
+    """What run_linear did: an outcome (symgd.outcome.Outcome) and the method that
     produced x ('analytic' or 'irls'), or a fallback method with the reason."""
 
     outcome: object = None
@@ -446,8 +447,6 @@ def run_linear(spec, K, data, form, x0, lo, hi, opts, deadline, *,
                lp_max_samples: int | None = None) -> LinearRun:
     """The closed form of a linear fit (least squares, LAD by LP) or, for mae above the
     LP gate, IRLS on the design; a fallback method when none applies."""
-    from symgd.fit.run import RunOutcome
-
     names = spec.names
     plist = ", ".join(names)
     t0 = time.perf_counter()
@@ -486,7 +485,8 @@ def run_linear(spec, K, data, form, x0, lo, hi, opts, deadline, *,
     if not _in_box(ans.theta, lo, hi):
         out = [names[j] for j in range(spec.p) if not lo[j] <= ans.theta[j] <= hi[j]]
         return _fallback(spec, f"{what} lies outside the bounds of {', '.join(out)}")
-    out = RunOutcome(ans.status, ans.theta.copy(), ans.iterations, {"design": 1},
-                     ans.message, [K.scale * h for h in ans.history])
+    out = Outcome(ans.status, ans.theta.copy(), iterations=ans.iterations,
+                  evaluations={"design": 1}, message=ans.message,
+                  history=[K.scale * h for h in ans.history])
     return LinearRun(out, ans.method, what, timings=timings)
 

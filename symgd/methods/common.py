@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
-from symgd.compile.fastcall import call_kernel
+from symgd.compile import evaluate as ev
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 
@@ -106,7 +106,7 @@ def step_point(x, a, d, lower, upper, xt):
 
 
 @njit(**_JIT)
-def _expand(fun, x, f, g, d, lower, upper, a, fa, c1, xt, max_doublings):
+def _expand(K, x, f, g, d, lower, upper, a, fa, c1, xt, max_doublings):
     """Double an accepted step while the Armijo condition holds and f keeps falling;
     leaves xt at the chosen point. Returns (a, f(a), evaluations, whether every
     doubling was accepted: f fell by a sufficient amount over 2^max_doublings times
@@ -117,7 +117,7 @@ def _expand(fun, x, f, g, d, lower, upper, a, fa, c1, xt, max_doublings):
     for _ in range(max_doublings):
         a2 = 2.0 * a
         step_point(x, a2, d, lower, upper, xt)
-        f2 = call_kernel(fun, xt, xt)
+        f2 = ev.fun(K, xt)
         nfev += 1
         slope = 0.0
         for i in range(n):
@@ -131,7 +131,7 @@ def _expand(fun, x, f, g, d, lower, upper, a, fa, c1, xt, max_doublings):
 
 
 @njit(**_JIT)
-def armijo(fun, fg, x, f, g, d, lower, upper, a0, c1, xt, gt, max_back, expand, bounded):
+def armijo(K, x, f, g, d, lower, upper, a0, c1, xt, gt, max_back, expand, bounded):
     """Backtracking line search with the Armijo (sufficient decrease) condition.
 
     Accepts the first a = a0 / 2^k with f(P(x + a d)) <= f + c1 g.(P(x + a d) - x),
@@ -166,7 +166,7 @@ def armijo(fun, fg, x, f, g, d, lower, upper, a0, c1, xt, gt, max_back, expand, 
             xt[i] = x[i] + a * d[i]
         if bounded:
             project(xt, lower, upper)
-        ft = call_kernel(fun, xt, xt)
+        ft = ev.fun(K, xt)
         nfev += 1
         if math.isfinite(ft):
             seen_finite = True
@@ -178,13 +178,13 @@ def armijo(fun, fg, x, f, g, d, lower, upper, a0, c1, xt, gt, max_back, expand, 
                 slope = a * gd0
             if ft <= f + c1 * slope:
                 if expand and a == a0:
-                    a, ft, ne, endless = _expand(fun, x, f, g, d, lower, upper, a, ft, c1, xt, 40)
+                    a, ft, ne, endless = _expand(K, x, f, g, d, lower, upper, a, ft, c1, xt, 40)
                     nfev += ne
                     if endless:
                         return a, ft, nfev, ngev, 3
                 return a, ft, nfev, ngev, 0
             if ft <= f + band:
-                call_kernel(fg, xt, gt)
+                ev.fg(K, xt, gt)
                 ngev += 1
                 gt_inf = 0.0
                 for i in range(x.size):
@@ -210,7 +210,7 @@ def _interpolate(a_lo, a_hi, f_lo, f_hi, d_lo):
 
 
 @njit(**_JIT)
-def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
+def wolfe(K, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
     """Line search for the strong Wolfe conditions (Nocedal & Wright Alg. 3.5 and 3.6).
 
     f(x + a d) <= f + c1 a g.d  and  |g(x + a d).d| <= c2 |g.d|. With bounds the
@@ -243,7 +243,7 @@ def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
         for i in range(n):
             if xt[i] != x[i] + a * d[i]:
                 clipped = True
-        ft = call_kernel(fg, xt, gt)
+        ft = ev.fg(K, xt, gt)
         nfev += 1
         if not (math.isfinite(ft) and all_finite(gt)):
             # Too long a step: shrink towards the last good one.
@@ -299,7 +299,7 @@ def wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, max_eval):
     a_acc = a_lo if (zoom and a_lo > 0.0 and f_lo < f) else a_band
     if a_acc > 0.0:
         step_point(x, a_acc, d, lower, upper, xt)
-        ft = call_kernel(fg, xt, gt)
+        ft = ev.fg(K, xt, gt)
         nfev += 1
         return a_acc, ft, nfev, 0
     return a, f, nfev, (2 if seen_finite else 1)

@@ -7,52 +7,35 @@ adapts so that a chunk lasts about 20 ms: short solves run in a single call.
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 
 import numpy as np
 
+from symgd import clock
 from symgd.compile import pykernel
 from symgd.compile.fastcall import entry_point
 from symgd.methods import status as S
+from symgd.outcome import Outcome  # noqa: F401  (what run_loop returns)
 
 TARGET_CHUNK_S = 0.02
 
 
-@dataclass
-class Outcome:
-    """What a loop returned, before it becomes a Result."""
-
-    status: str
-    reason: int
-    x: np.ndarray        # the point to report (best seen where the run did not converge)
-    f: float             # minimised objective at x
-    grad_norm: float
-    g: np.ndarray | None  # gradient at x where the loop knows it, else None
-    iterations: int
-    evaluations: dict
-    time_s: float
-    last_step: float
-    f0: float = float("nan")  # minimised objective at the start
-    rel_grad: float = float("nan")  # SPEC §2's relative gradient at x (nan: recompute)
-
-
-def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
+def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
              time_limit=None, deadline=None, first_chunk=1_000_000, report_best_always=False,
-             progress=None):
-    """Call ``loop(*kernel_args, W, fs, js)`` (packed arrays, see methods/loops.py)
+             progress=None, trace_rows=0):
+    """Call ``loop(bundle, W, fs, js, T)`` (packed arrays, see methods/loops.py)
     until it stops, the deadline passes (status 'timeout') or Ctrl-C ('interrupted').
 
     Args:
         ipar: integer parameters; ipar[1] (the chunk) is managed here.
         typical: (typical_x, typical_f), the scales of SPEC §2's relative gradient.
-        time_limit: seconds for this loop; deadline: an absolute perf_counter() time.
+        time_limit: seconds for this loop; deadline: an absolute symgd.clock.now() time.
         report_best_always: report the best point seen even on convergence (methods
             whose f is not monotone, like fixed-step gradient descent).
         progress: called as progress(iterations, f, grad_norm) between chunks (then the
             run is chunked like a run with a deadline).
+        trace_rows: rows of the per-iteration trace to keep (0: none).
     """
-    t0 = time.perf_counter()
+    t0 = clock.now()
     if time_limit is not None:
         end = t0 + float(time_limit)
         deadline = end if deadline is None else min(deadline, end)
@@ -70,6 +53,7 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1
     js[:len(ipar)] = ipar
     fs[S.P_TYP_X], fs[S.P_TYP_F] = typical
     fstate, istate = fs[S.N_PAR:], js[S.N_PAR:]
+    T = np.full((trace_rows, S.N_TRACE), np.nan)
     x, g, xbest = W[S.W_X], W[S.W_G], W[S.W_XBEST]
     # Without a deadline the whole run is one call (cheapest); otherwise start small
     # and grow the chunk until a call lasts about TARGET_CHUNK_S.
@@ -78,13 +62,13 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1
     stopped = None
     try:
         while True:
-            tc = time.perf_counter()
-            code = int(call(*kernel_args, W, fs, js))
+            tc = clock.now()
+            code = int(call(bundle, W, fs, js, T))
             if pykernel.interrupted and pykernel.take_interrupt():
                 raise KeyboardInterrupt  # arrived inside a Python fallback kernel
             if code != S.RUNNING:
                 break
-            now = time.perf_counter()
+            now = clock.now()
             if progress is not None:
                 progress(int(istate[S.I_ITER]), float(fstate[S.F_F]), float(fstate[S.F_GNORM]))
             if deadline is not None and now >= deadline:
@@ -110,5 +94,6 @@ def run_loop(loop, kernel_args, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1
                    grad_norm=gnorm, g=g_out, iterations=int(istate[S.I_ITER]),
                    evaluations={"f": int(istate[S.I_NFEV]), "grad": int(istate[S.I_NGEV]),
                                 "hess": int(istate[S.I_NHEV])},
-                   time_s=time.perf_counter() - t0, last_step=float(fstate[S.F_STEP]),
-                   f0=float(fstate[S.F_F0]), rel_grad=relg)
+                   time_s=clock.now() - t0, last_step=float(fstate[S.F_STEP]),
+                   f0=float(fstate[S.F_F0]), rel_grad=relg,
+                   trace=T[:min(int(istate[S.I_ITER]) + 1, trace_rows)] if trace_rows else None)

@@ -17,6 +17,7 @@ import time
 NOTICE_AFTER_S = 0.5
 _SPENT = [0.0]  # seconds this process has spent importing loop modules
 LOOP_MODULES = {"loops": "gradient descent, line searches and Newton",
+                "fit_loops": "full-batch gradient descent, line searches and Newton on data",
                 "sgd": "minibatch SGD"}
 
 

@@ -7,8 +7,13 @@ have passed, then returns a status code (status.RUNNING to be called again), so 
 Python driver can honour ``time_limit`` and Ctrl-C between chunks. All state that
 must survive a return lives in the arrays passed in.
 
+    K           the kernel bundle (symgd.compile.evaluate): its numba type picks the
+                kernel source, and each source gets its own compiled copy of a loop
     W           rows: x (current point), g (its gradient), lower, upper (bounds,
-                -inf/+inf where free), xbest (best point seen)
+                -inf/+inf where free), xbest (best point seen), optimizer state
+    T           the trace: one row per iteration (row 0 the start) with the columns
+                status.T_* (f, gradient norm, step, learning rate); NaN where not
+                recorded; a zero-row array records nothing
     fs, js      floats and integers: method parameters in the first N_PAR slots
                 (fpar, ipar; see each loop), then state (fstate, istate; slots named
                 in methods/status.py)
@@ -20,8 +25,9 @@ import math
 import numpy as np
 from numba import njit, types
 
-from symgd.compile.fastcall import call_kernel
-from symgd.kernel_types import ADDR, MAT, VEC
+from symgd.compile import evaluate as ev
+from symgd.compile.evaluate import SYMBOLIC_BUNDLE
+from symgd.kernel_types import MAT, VEC
 from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
                                   copy_into, has_bounds, held_by_bound, project,
@@ -34,7 +40,8 @@ from symgd.methods.schedules import PLATEAU, learning_rate
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 IVEC = types.int64[::1]
-_STATE = (MAT, VEC, IVEC)  # W (rows x, g, lower, upper, xbest), floats, integers
+# W (rows x, g, lower, upper, xbest, optimizer state), floats, integers, trace
+_STATE = (MAT, VEC, IVEC, MAT)
 
 
 @njit(**_JIT)
@@ -46,14 +53,23 @@ def _unpack(W, fs, js):
 
 
 @njit(**_JIT)
-def _start(fg, x, g, xbest, fstate, istate):
+def trace(T, row, col, v):
+    """Record v in the trace array (rows: iterations; status.T_* columns) when it has
+    room; a run longer than the trace keeps going unrecorded."""
+    if row < T.shape[0]:
+        T[row, col] = v
+
+
+@njit(**_JIT)
+def _start(K, x, g, xbest, fstate, istate, T):
     """First call: evaluate f and g at the start. Returns False (reason set) when
     either is not finite there."""
-    f = call_kernel(fg, x, g)
+    f = ev.fg(K, x, g)
     istate[S.I_NFEV] += 1
     istate[S.I_NGEV] += 1
     fstate[S.F_F] = f
     fstate[S.F_F0] = f
+    trace(T, 0, S.T_F, f)
     fstate[S.F_FBEST] = f
     fstate[S.F_LRSCALE] = 1.0
     copy_into(xbest, x)
@@ -65,7 +81,7 @@ def _start(fg, x, g, xbest, fstate, istate):
 
 
 @njit(**_JIT)
-def _accept(fg, x, g, xt, xbest, fstate, istate):
+def _accept(K, x, g, xt, xbest, fstate, istate, T):
     """Move to xt, evaluate there, keep the best point. Returns a status code."""
     f_old = fstate[S.F_F]
     step = 0.0
@@ -74,11 +90,13 @@ def _accept(fg, x, g, xt, xbest, fstate, istate):
         step = max(step, abs(xt[i] - x[i]))
         scale = max(scale, abs(x[i]))
         x[i] = xt[i]
-    f = call_kernel(fg, x, g)
+    f = ev.fg(K, x, g)
     istate[S.I_NFEV] += 1
     istate[S.I_NGEV] += 1
     istate[S.I_ITER] += 1
     fstate[S.F_F] = f
+    trace(T, istate[S.I_ITER], S.T_F, f)
+    trace(T, istate[S.I_ITER], S.T_STEP, fstate[S.F_STEP])
     if f == -math.inf:  # overflowed while falling: no lower bound, not a blow-up
         istate[S.I_REASON] = S.R_UNBOUNDED
         return S.UNBOUNDED
@@ -106,12 +124,12 @@ def _accept(fg, x, g, xt, xbest, fstate, istate):
 
 
 @njit(**_JIT)
-def _search_failed(flag, fg, x, g, xt, xbest, fstate, istate):
+def _search_failed(flag, K, x, g, xt, xbest, fstate, istate, T):
     """The status after an Armijo search's flag (common.armijo): RUNNING to take the
     step; for flag 3 (expanded to the limit) the step is taken and f falls without
     bound; flags 1 and 2 end the run (non-finite values only, no decrease found)."""
     if flag == 3:
-        _accept(fg, x, g, xt, xbest, fstate, istate)
+        _accept(K, x, g, xt, xbest, fstate, istate, T)
         istate[S.I_REASON] = S.R_UNBOUNDED
         return S.UNBOUNDED
     if flag != 0:
@@ -121,13 +139,14 @@ def _search_failed(flag, fg, x, g, xt, xbest, fstate, istate):
 
 
 @njit(**_JIT)
-def _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate):
+def _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate, T):
     """The convergence test of SPEC §2 (tol = fpar[0]) and the iteration limit.
 
     A descent method never reports 'converged' at a point worse than its start (a
     fixed or momentum step can land in a higher basin): that is 'stalled'."""
     gnorm = projected_grad_norm(x, g, lower, upper)
     fstate[S.F_GNORM] = gnorm
+    trace(T, istate[S.I_ITER], S.T_GNORM, gnorm)
     rel = relative_gradient(x, g, lower, upper, fstate[S.F_F], fpar[S.P_TYP_X],
                             fpar[S.P_TYP_F])
     fstate[S.F_RELG] = rel
@@ -153,8 +172,8 @@ def _free_direction(x, g, lower, upper, d):
             d[i] = -g[i]
 
 
-@njit(types.int64(ADDR, ADDR, ADDR, *_STATE), **_JIT)
-def newton_loop(fun, fg, hess, W, fs, js):
+@njit(types.int64(SYMBOLIC_BUNDLE, *_STATE), **_JIT)
+def newton_loop(K, W, fs, js, T):
     """Damped Newton with a modified Cholesky factorisation.
 
     d solves (H + tau I) d = -g with the smallest tau making it positive definite
@@ -173,13 +192,13 @@ def newton_loop(fun, fg, hess, W, fs, js):
     xt = np.empty(n)
     gt = np.empty(n)
     bounded = has_bounds(lower, upper)
-    if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
+    if istate[S.I_INIT] == 0 and not _start(K, x, g, xbest, fstate, istate, T):
         return S.DIVERGED
     for _ in range(chunk):
-        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate)
+        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate, T)
         if st != S.RUNNING:
             return st
-        call_kernel(hess, x, H)
+        ev.hess(K, x, H)
         istate[S.I_NHEV] += 1
         if bounded:
             _free_direction(x, g, lower, upper, rhs)
@@ -201,22 +220,22 @@ def newton_loop(fun, fg, hess, W, fs, js):
         # Where the Hessian had to be shifted (tau > 0) the quadratic model says nothing
         # about the step length, so an accepted unit step may grow (and a function
         # falling without bound along d is seen to, flag 3).
-        a, ft, ne, nge, flag = armijo(fun, fg, x, fstate[S.F_F], g, d, lower, upper, 1.0, c1,
+        a, ft, ne, nge, flag = armijo(K, x, fstate[S.F_F], g, d, lower, upper, 1.0, c1,
                                       xt, gt, 60, tau > 0.0, bounded)
         istate[S.I_NFEV] += ne
         istate[S.I_NGEV] += nge
-        st = _search_failed(flag, fg, x, g, xt, xbest, fstate, istate)
+        st = _search_failed(flag, K, x, g, xt, xbest, fstate, istate, T)
         if st != S.RUNNING:
             return st
         fstate[S.F_STEP] = a
-        st = _accept(fg, x, g, xt, xbest, fstate, istate)
+        st = _accept(K, x, g, xt, xbest, fstate, istate, T)
         if st != S.RUNNING:
             return st
     return S.RUNNING
 
 
-@njit(types.int64(ADDR, ADDR, *_STATE), **_JIT)
-def linesearch_loop(fun, fg, W, fs, js):
+@njit(types.int64(SYMBOLIC_BUNDLE, *_STATE), **_JIT)
+def linesearch_loop(K, W, fs, js, T):
     """Steepest descent d = -g with an Armijo or strong Wolfe line search.
 
     The first trial step follows Nocedal & Wright (3.60): a0 = a_prev (g_prev.d_prev) /
@@ -230,10 +249,10 @@ def linesearch_loop(fun, fg, W, fs, js):
     d = np.empty(n)
     xt = np.empty(n)
     gt = np.empty(n)
-    if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
+    if istate[S.I_INIT] == 0 and not _start(K, x, g, xbest, fstate, istate, T):
         return S.DIVERGED
     for _ in range(chunk):
-        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate)
+        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate, T)
         if st != S.RUNNING:
             return st
         _free_direction(x, g, lower, upper, d)
@@ -246,15 +265,15 @@ def linesearch_loop(fun, fg, W, fs, js):
             a0 = 1.0 / max(1.0, fstate[S.F_GNORM])
         f = fstate[S.F_F]
         if kind == 1:
-            a, ft, ne, flag = wolfe(fg, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, 50)
+            a, ft, ne, flag = wolfe(K, x, f, g, d, lower, upper, a0, c1, c2, xt, gt, 50)
             istate[S.I_NGEV] += ne
         else:
-            a, ft, ne, nge, flag = armijo(fun, fg, x, f, g, d, lower, upper, a0, c1, xt, gt, 60,
+            a, ft, ne, nge, flag = armijo(K, x, f, g, d, lower, upper, a0, c1, xt, gt, 60,
                                           True, True)
             istate[S.I_NGEV] += nge
             if flag == 3:
                 istate[S.I_NFEV] += ne
-                _accept(fg, x, g, xt, xbest, fstate, istate)
+                _accept(K, x, g, xt, xbest, fstate, istate, T)
                 istate[S.I_REASON] = S.R_UNBOUNDED
                 return S.UNBOUNDED
         istate[S.I_NFEV] += ne
@@ -263,14 +282,14 @@ def linesearch_loop(fun, fg, W, fs, js):
             return S.DIVERGED if flag == 1 else S.STALLED
         fstate[S.F_STEP] = a
         fstate[S.F_GTD] = gtd
-        st = _accept(fg, x, g, xt, xbest, fstate, istate)
+        st = _accept(K, x, g, xt, xbest, fstate, istate, T)
         if st != S.RUNNING:
             return st
     return S.RUNNING
 
 
-@njit(types.int64(ADDR, *_STATE), **_JIT)
-def gd_loop(fg, W, fs, js):
+@njit(types.int64(SYMBOLIC_BUNDLE, *_STATE), **_JIT)
+def gd_loop(K, W, fs, js, T):
     """Gradient descent x <- P(x + step_t) with a learning-rate schedule, where step_t
     is the optimizer's transformation of the gradient (symgd.methods.optimizers:
     plain -lr_t g, momentum, nesterov, adagrad, rmsprop, adam, adamw).
@@ -290,10 +309,10 @@ def gd_loop(fg, W, fs, js):
     xt = np.empty(n)
     step = np.empty(n)
     bounded = has_bounds(lower, upper)
-    if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
+    if istate[S.I_INIT] == 0 and not _start(K, x, g, xbest, fstate, istate, T):
         return S.DIVERGED
     for _ in range(chunk):
-        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate)
+        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate, T)
         if st != S.RUNNING:
             return st
         t = float(istate[S.I_ITER])
@@ -305,6 +324,7 @@ def gd_loop(fg, W, fs, js):
         else:
             rate = learning_rate(code, t, lr, p0, p1, p2)
         fstate[S.F_STEP] = rate
+        trace(T, istate[S.I_ITER] + 1, S.T_LR, rate)
         if opt == PLAIN_STEP:
             for i in range(n):
                 xt[i] = x[i] - rate * g[i]
@@ -315,7 +335,7 @@ def gd_loop(fg, W, fs, js):
         if bounded:
             project(xt, lower, upper)
         f_old = fstate[S.F_F]
-        st = _accept(fg, x, g, xt, xbest, fstate, istate)
+        st = _accept(K, x, g, xt, xbest, fstate, istate, T)
         if st != S.RUNNING:
             return st
         if fstate[S.F_F] > f_old and fstate[S.F_F] > fstate[S.F_F0]:
@@ -328,8 +348,8 @@ def gd_loop(fg, W, fs, js):
     return S.RUNNING
 
 
-@njit(types.float64(ADDR, VEC, VEC, VEC, VEC), **_JIT)
-def negative_curvature(hess, x, g, lower, upper):
+@njit(types.float64(SYMBOLIC_BUNDLE, VEC, VEC, VEC, VEC), **_JIT)
+def negative_curvature(K, x, g, lower, upper):
     """The most negative curvature found at x on the free variables, or 0.
 
     Tests whether H + eps I is positive semidefinite on the components not held by a
@@ -339,7 +359,7 @@ def negative_curvature(hess, x, g, lower, upper):
     """
     n = x.size
     H = np.empty((n, n))
-    call_kernel(hess, x, H)
+    ev.hess(K, x, H)
     free = np.zeros(n, dtype=np.bool_)
     m = 0
     for i in range(n):
@@ -375,8 +395,8 @@ def negative_curvature(hess, x, g, lower, upper):
     return -s
 
 
-@njit(types.int64(ADDR, ADDR, ADDR, *_STATE), **_JIT)
-def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
+@njit(types.int64(SYMBOLIC_BUNDLE, *_STATE), **_JIT)
+def exact_linesearch_loop(K, W, fs, js, T):
     """Steepest descent with the exact step: a minimises phi(a) = f(x + a d) on
     [0, a_max] (d = -g; a_max where d meets a bound). Polynomial objectives only: the
     ``line_poly`` kernel gives phi's coefficients and methods/polyline.py its minimiser,
@@ -393,10 +413,10 @@ def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
     gt = np.empty(n)
     xd = np.empty(2 * n)
     coef = np.zeros(MAX_DEGREE + 1)
-    if istate[S.I_INIT] == 0 and not _start(fg, x, g, xbest, fstate, istate):
+    if istate[S.I_INIT] == 0 and not _start(K, x, g, xbest, fstate, istate, T):
         return S.DIVERGED
     for _ in range(chunk):
-        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate)
+        st = _check_stop(x, g, lower, upper, fpar, max_iter, fstate, istate, T)
         if st != S.RUNNING:
             return st
         _free_direction(x, g, lower, upper, d)
@@ -408,7 +428,7 @@ def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
                 a_max = min(a_max, (lower[i] - x[i]) / d[i])
             elif d[i] > 0.0 and math.isfinite(upper[i]):
                 a_max = min(a_max, (upper[i] - x[i]) / d[i])
-        deg = int(call_kernel(line_poly, xd, coef))
+        deg = int(ev.line_poly(K, xd, coef))
         istate[S.I_NFEV] += 1
         a, fa, unbounded = exact_step(coef, deg, a_max)
         if unbounded:
@@ -418,7 +438,7 @@ def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
         ft = math.nan
         if a > 0.0:
             step_point(x, a, d, lower, upper, xt)
-            ft = call_kernel(fun, xt, xt)
+            ft = ev.fun(K, xt)
             istate[S.I_NFEV] += 1
         if not (ft < f):
             # phi's coefficients lose digits far along d (Beale: a root near a = 1e29
@@ -426,15 +446,15 @@ def exact_linesearch_loop(fun, fg, line_poly, W, fs, js):
             # step is taken only where f itself decreases, else an Armijo step (first
             # trial 1 / max(1, |g|), doubled while f keeps falling) safeguards it.
             a0 = 1.0 / max(1.0, fstate[S.F_GNORM])
-            a, ft, ne, nge, flag = armijo(fun, fg, x, f, g, d, lower, upper, a0, 1e-4, xt,
+            a, ft, ne, nge, flag = armijo(K, x, f, g, d, lower, upper, a0, 1e-4, xt,
                                           gt, 60, True, True)
             istate[S.I_NFEV] += ne
             istate[S.I_NGEV] += nge
-            st = _search_failed(flag, fg, x, g, xt, xbest, fstate, istate)
+            st = _search_failed(flag, K, x, g, xt, xbest, fstate, istate, T)
             if st != S.RUNNING:
                 return st
         fstate[S.F_STEP] = a
-        st = _accept(fg, x, g, xt, xbest, fstate, istate)
+        st = _accept(K, x, g, xt, xbest, fstate, istate, T)
         if st != S.RUNNING:
             return st
     return S.RUNNING

@@ -35,3 +35,7 @@ N_W = 7
 N_PAR = 16
 # Every loop reads the convergence test's scales from the last two float parameters.
 P_TYP_X, P_TYP_F = N_PAR - 2, N_PAR - 1
+
+# Columns of the trace array T (one row per iteration, row 0 the start).
+T_F, T_GNORM, T_STEP, T_LR = range(4)
+N_TRACE = 4

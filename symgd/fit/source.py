@@ -1,0 +1,132 @@
+"""The data kernel source: a fit Problem -> its data and compiled kernels (a bundle).
+
+symgd.solver asks this module for a fit's bundle (symgd.fit.kernels.FitKernels, which
+the method runners take like the symbolic source's Kernels), for the start check and
+for the fit's part of the Result (statistics). It decides nothing about methods: the
+solver does, from the registry's flags.
+"""
+from __future__ import annotations
+
+import time
+import weakref
+
+import numpy as np
+
+from symgd.errors import InputError
+from symgd.fit.spec import fit_spec
+from symgd.solve_common import start_error
+
+_DATA: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_KERNELS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def spec_of(problem, opts, given):
+    """The FitSpec, with huber's ``delta`` (an option only a huber fit may set)."""
+    if "delta" in given and problem.loss != "huber":
+        raise InputError(f"'delta' is the threshold of the huber loss; this fit's loss "
+                         f"is {problem.loss or 'a per-sample objective'}",
+                         field="options.delta", kind="option")
+    return fit_spec(problem, delta=float(opts.get("delta", 1.0)))
+
+
+def check_method(method_spec, spec) -> None:
+    """What a method needs of a fit that this fit lacks (registry flags)."""
+    if not method_spec.accepts_data:
+        raise InputError("data fits are solved iteratively (their loss is a sum over "
+                         "samples); use auto, lm, newton, linesearch, gd or sgd",
+                         field="method", kind="option")
+    if method_spec.needs_residuals and not spec.least_squares:
+        raise InputError(f"method '{method_spec.name}' (Levenberg-Marquardt) needs a "
+                         f"least-squares loss (mse, sse or a per-sample square), not "
+                         f"{spec.loss}; use newton, linesearch or sgd", field="method",
+                         kind="option")
+
+
+def dataset(problem, spec):
+    """The problem's samples (symgd.io.data.Dataset), read once per Problem."""
+    want = tuple(s.name for s in spec.data_symbols)
+    entry = _DATA.get(problem)
+    if entry is not None and entry.symbols == want:
+        return entry
+    from symgd.io.data import load
+    entry = load(problem.data, want)
+    _DATA[problem] = entry
+    return entry
+
+
+def kernels(problem, spec, data, kinds):
+    """Compiled kernels of the fit (built once per Problem, loss and kernel set)."""
+    from symgd.fit.kernels import build
+    store = _KERNELS.setdefault(problem, {})
+    key = (spec.loss, spec.delta)
+    entry = store.get(key)
+    if entry is not None and set(kinds) <= entry.kinds and entry.data is data:
+        return entry
+    if entry is not None and entry.data is data:
+        kinds = set(kinds) | entry.kinds
+    entry = build(problem, spec, data, kinds)
+    store[key] = entry
+    return entry
+
+
+def kinds_for(method_spec, spec) -> set:
+    """The kernel kinds a method needs (symgd.fit.codegen.KINDS) from its flags."""
+    kinds = {"fg"}
+    if spec.least_squares:
+        kinds.add("lsq")             # lm's passes, and the statistics of any fit
+    if method_spec.needs_residuals:
+        kinds.add("avv")             # lm's geodesic acceleration
+    if method_spec.needs_hessian or spec.loss == "cross_entropy":
+        kinds.add("fgh")             # newton; the statistics of a logistic fit
+    if method_spec.minibatch:
+        kinds.add("batch")
+    return kinds
+
+
+def bundle(problem, method_spec, spec):
+    """(FitKernels for ``method_spec``, seconds spent loading the data)."""
+    t0 = time.perf_counter()
+    data = dataset(problem, spec)
+    t_load = time.perf_counter() - t0
+    K = kernels(problem, spec, data, kinds_for(method_spec, spec))
+    if spec.loss == "cross_entropy":
+        _check_labels(K, data)
+    return K, t_load
+
+
+def fit_kernels(problem, kinds=("fg",), *, delta: float = 1.0):
+    """The compiled data kernels of a fit problem (symgd.fit.kernels.FitKernels), bound
+    to its data: ``value``, ``value_grad``, ``value_grad_hess``, ``lsq``, ``predict`` and
+    ``addresses["batch"]`` (the minibatch kernel for SGD). For benchmarks and tools."""
+    spec = fit_spec(problem, delta=delta)
+    return kernels(problem, spec, dataset(problem, spec), set(kinds))
+
+
+def _check_labels(K, data):
+    y = K.targets()
+    bad = np.flatnonzero((y != 0.0) & (y != 1.0))
+    if bad.size:
+        i = int(bad[0])
+        line = int(data.lines[i]) if data.lines is not None else None
+        raise InputError(f"cross_entropy needs binary labels (0 or 1); the target is "
+                         f"{y[i]:g} at {data.where(i)}", file=data.source, field="target",
+                         line=line, kind="data")
+
+
+def check_start(K, x) -> None:
+    """A loss or gradient that is not finite at the start is bad input naming it."""
+    f, g = K.start_values(x)
+    err = start_error(K.spec.names, x, f, g, what="loss")
+    if err is not None:
+        raise err
+
+
+def result_extra(K, x, lower, upper, outcome, history) -> tuple:
+    """(Result.extra of a fit, notes for the message, seconds): n_samples, loss, dof,
+    rss, r_squared, stderr, correlation (symgd.fit.stats) and the loss history."""
+    from symgd.fit.stats import statistics
+
+    ts = time.perf_counter()
+    extra, notes = statistics(K.spec, K, x, lower, upper, lsq=outcome.lsq)
+    extra["history"] = [K.spec.sign * h for h in history]
+    return extra, notes, time.perf_counter() - ts

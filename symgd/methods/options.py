@@ -1,0 +1,121 @@
+"""Checking a method's options: defaults filled in, every value checked, names that
+belong to another method set aside (SPEC §2). Plain Python: no sympy, no numba.
+"""
+from __future__ import annotations
+
+import math
+
+from symgd.errors import InputError, unknown_name_message
+from symgd.methods.option_checks import check_optimizer, real
+
+# Options every method accepts (SPEC §2).
+COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "typical_x": 1.0, "typical_f": 1.0,
+                  "time_limit": None, "seed": None, "device": "cpu", "timeout": None}
+# Options of every method on a data fit: huber's threshold.
+DATA_OPTIONS = {"delta": 1.0}
+LINE_SEARCHES = ("armijo", "wolfe", "exact")
+
+
+MAX_COUNT = 2 ** 62  # whole-number options travel to the compiled loops as int64
+
+
+def count_defect(v: int) -> str | None:
+    """Why the whole number v cannot be a count in the compiled loops, or None."""
+    if abs(v) > MAX_COUNT:
+        return (f"{v:.3g} is more than a run can count (at most {MAX_COUNT:.3g}, 2^62); "
+                "give a smaller number")
+    return None
+
+
+def _number(opts, key, *, positive=False, integer=False, lo=None, hi=None):
+    v = opts[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise InputError(f"expected a finite number, got {v!r}", field=f"options.{key}",
+                         kind="option")
+    if integer:
+        if int(v) != v:
+            raise InputError(f"expected a whole number, got {v!r}", field=f"options.{key}",
+                             kind="option")
+        v = int(v)
+        why = count_defect(v)
+        if why is not None:
+            raise InputError(why, field=f"options.{key}", kind="option")
+    if positive and v <= 0:
+        raise InputError(f"must be positive, got {v!r}", field=f"options.{key}", kind="option")
+    if (lo is not None and v <= lo) or (hi is not None and v >= hi):
+        raise InputError(f"must lie in ({lo}, {hi}), got {v!r}", field=f"options.{key}",
+                         kind="option")
+    opts[key] = v
+
+
+_ANY_OPTIONS: set = set()
+
+
+def _options_of_any_method() -> set:
+    from symgd.methods.registry import REGISTRY
+    if not _ANY_OPTIONS:
+        _ANY_OPTIONS.update(k for spec in REGISTRY.values() for k in spec.options)
+    return _ANY_OPTIONS
+
+
+def resolve_options(method: str, given: dict, *, data: bool = False) -> dict:
+    """Defaults filled in and every value checked.
+
+    A name no method knows is an InputError naming the valid ones. A name that belongs
+    to another method (a file written for ``gd`` solved with ``--method newton``) is
+    left out and listed under ``_ignored``, so switching methods needs no file edit.
+    """
+    from symgd.methods.registry import method_spec
+    spec = method_spec(method, internal_ok=True)
+    valid = {**COMMON_OPTIONS, **spec.options, **(DATA_OPTIONS if data else {})}
+    known_elsewhere = _options_of_any_method()
+    ignored = []
+    for key in given:
+        if key not in valid:
+            if key in known_elsewhere:
+                ignored.append(key)
+                continue
+            raise InputError(unknown_name_message(f"option for method '{method}'", key, valid),
+                             field=f"options.{key}", kind="option")
+    opts = {**valid, **{k: v for k, v in given.items() if k not in ignored}}
+    opts["_ignored"] = tuple(ignored)
+    if opts["max_iter"] is None and not spec.minibatch:
+        # sgd counts epochs: its ``epochs`` is the limit unless max_iter is given too
+        opts["max_iter"] = spec.default_max_iter or 1000
+    if opts["max_iter"] is not None:
+        _number(opts, "max_iter", positive=True, integer=True)
+    _number(opts, "tol", positive=True)
+    if data:
+        _number(opts, "delta", positive=True)
+    real(opts, "typical_x", lo=0.0, lo_closed=False)
+    real(opts, "typical_f", lo=0.0, lo_closed=False)
+    if "optimizer" in opts:
+        check_optimizer(opts)
+    if opts["timeout"] is not None:  # None: the solver's default by kind of system
+        _number(opts, "timeout", positive=True)
+    if opts["time_limit"] is not None:
+        _number(opts, "time_limit", positive=True)
+    if opts["seed"] is not None:
+        _number(opts, "seed", integer=True)
+    if opts["device"] not in ("cpu", "cuda"):
+        raise InputError(f"device must be cpu or cuda, got {opts['device']!r}",
+                         field="options.device", kind="option")
+    if opts["device"] == "cuda":
+        raise InputError("device 'cuda' is planned and not available yet; use device: cpu",
+                         field="options.device", kind="unavailable")
+    if "learning_rate" in opts:
+        _number(opts, "learning_rate", positive=True)
+    if "c1" in opts:
+        _number(opts, "c1", lo=0.0, hi=1.0)
+    if "c2" in opts:
+        _number(opts, "c2", lo=0.0, hi=1.0)
+        if opts["c2"] <= opts["c1"]:
+            raise InputError(f"c2 ({opts['c2']}) must exceed c1 ({opts['c1']})",
+                             field="options.c2", kind="option")
+    if "line_search" in opts and opts["line_search"] not in LINE_SEARCHES:
+        raise InputError(unknown_name_message("line_search", opts["line_search"], LINE_SEARCHES),
+                         field="options.line_search", kind="option")
+    if "schedule" in opts:
+        from symgd.methods.schedules import pack_schedule
+        pack_schedule(opts["schedule"], default_t_max=float(opts["max_iter"] or 1))
+    return opts

@@ -1,0 +1,168 @@
+"""One runner per method: ``run(bundle, x0, lower, upper, opts, deadline) -> Outcome``.
+
+``bundle`` is a kernel bundle: symgd.compile.kernels.Kernels for objectives, or
+symgd.fit.kernels.FitKernels for data fits. Both give ``loop_arg`` (what the compiled
+loops take) and ``loop_module`` (the loops compiled for that bundle type), so gd,
+linesearch and newton run the same compiled loop source on either; lm, sgd, IRLS and
+the linear closed forms need a fit's bundle (its least-squares pass, minibatch kernel,
+data). Heavy modules are imported on first use, so the registry stays light.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from symgd.errors import InputError
+
+
+class Unsuitable(Exception):
+    """An ``auto`` path that does not apply to this problem: ``note`` says why (for
+    Result.path) and ``instead`` names the registry method to run in its place."""
+
+    def __init__(self, note: str, instead: str):
+        super().__init__(note)
+        self.note = note
+        self.instead = instead
+
+
+def _loops(bundle):
+    from symgd.methods import loading
+    return loading.load(bundle.loop_module)
+
+
+def _common(opts):
+    return dict(typical=(float(opts["typical_x"]), float(opts["typical_f"])),
+                progress=opts.get("_progress"), trace_rows=int(opts.get("_trace_rows", 0)))
+
+
+def gd(bundle, x0, lower, upper, opts, deadline):
+    """Gradient descent with a schedule and an optimizer (loops.gd_loop)."""
+    from symgd.methods import optimizers as O
+    from symgd.methods.driver import run_loop
+    from symgd.methods.schedules import pack_schedule
+
+    code, p0, p1, p2 = pack_schedule(opts["schedule"], default_t_max=float(opts["max_iter"]))
+    name = opts["optimizer"]
+    hyper = O.hyper_array(name, momentum=opts["momentum"], beta1=opts["beta1"],
+                          beta2=opts["beta2"], eps=opts["eps"],
+                          weight_decay=opts["weight_decay"], decay=opts["decay"])
+    fpar = [opts["tol"], opts["learning_rate"], p0, p1, p2, *hyper]
+    # Momentum and adaptive steps are not monotone even when they converge: they may
+    # climb for a while, so 'diverged' on rising f waits longer than for plain steps.
+    rise_limit = 5 if name == "sgd" else 50
+    ipar = [opts["max_iter"], 0, code, rise_limit, O.CODES[name]]
+    return run_loop(_loops(bundle).gd_loop, bundle.loop_arg(with_hessian=False), x0, lower,
+                    upper, fpar, ipar, deadline=deadline, report_best_always=True,
+                    **_common(opts))
+
+
+def linesearch(bundle, x0, lower, upper, opts, deadline):
+    """Steepest descent with an Armijo, strong Wolfe or exact line search."""
+    from symgd.methods.driver import run_loop
+
+    loops = _loops(bundle)
+    arg = bundle.loop_arg(with_hessian=False)
+    if opts["line_search"] == "exact":
+        return run_loop(loops.exact_linesearch_loop, arg, x0, lower, upper, [opts["tol"]],
+                        [opts["max_iter"], 0], deadline=deadline, **_common(opts))
+    kind = {"armijo": 0, "wolfe": 1}[opts["line_search"]]
+    return run_loop(loops.linesearch_loop, arg, x0, lower, upper,
+                    [opts["tol"], opts["c1"], opts["c2"]], [opts["max_iter"], 0, kind],
+                    deadline=deadline, **_common(opts))
+
+
+def newton(bundle, x0, lower, upper, opts, deadline):
+    """Newton with a modified Cholesky and an Armijo search (loops.newton_loop)."""
+    from symgd.methods.driver import run_loop
+
+    return run_loop(_loops(bundle).newton_loop, bundle.loop_arg(with_hessian=True), x0,
+                    lower, upper, [opts["tol"], opts["c1"]], [opts["max_iter"], 0],
+                    deadline=deadline, **_common(opts))
+
+
+def lm(K, x0, lower, upper, opts, deadline):
+    """Levenberg-Marquardt over the fit's least-squares pass (symgd.fit.lm)."""
+    from symgd.fit.lm import levenberg_marquardt
+    from symgd.fit.lm_words import lm_message
+    from symgd.outcome import Outcome
+    from symgd.solve_common import start_error
+
+    damping = opts["damping"]
+    if isinstance(damping, bool) or not isinstance(damping, (int, float)) or \
+            not math.isfinite(damping) or damping <= 0:
+        raise InputError(f"expected a positive finite number, got {damping!r}",
+                         field="options.damping", kind="option")
+    y_norm2 = None
+    if K.spec.model is not None:
+        y = K.targets()
+        y_norm2 = float(y @ y)
+    user = opts.get("_progress")
+    prog = None if user is None else \
+        (lambda it, rss, g: user(it, K.scale * rss, 2.0 * K.scale * float(np.max(np.abs(g)))))
+    kw = dict(tol=opts["tol"], damping=float(damping), deadline=deadline, y_norm2=y_norm2,
+              progress=prog)
+    o = levenberg_marquardt(K.lsq, x0, lower, upper, max_iter=opts["max_iter"], **kw)
+    if o.status == "diverged" and o.iterations == 0:
+        raise start_error(K.spec.names, o.x, o.rss, o.g, what="loss")
+    restarted = False
+    if o.status == "stalled" and K.has_avv and o.iterations < opts["max_iter"]:
+        # second attempt, from the same start, with geodesic acceleration
+        o2 = levenberg_marquardt(K.lsq, x0, lower, upper,
+                                 max_iter=opts["max_iter"] - o.iterations, avv=K.avv, **kw)
+        restarted = True
+        o2.iterations += o.iterations
+        o2.nfev += o.nfev
+        if o2.status == "converged" or o2.rss < o.rss:
+            o = o2
+        else:
+            o.iterations, o.nfev, o.navv = o2.iterations, o2.nfev, o2.navv
+    return Outcome(o.status, o.x, iterations=o.iterations,
+                   evaluations={"f": o.nfev, "grad": o.nfev, "jtj": o.nfev, "avv": o.navv},
+                   message=lm_message(o, K.spec.names, opts["tol"], restarted),
+                   history=[K.scale * h for h in o.history], lsq=(o.rss, o.g, o.A))
+
+
+def sgd(K, x0, lower, upper, opts, deadline):
+    """Minibatch SGD over the fit's batch kernel (symgd.methods.sgd)."""
+    from symgd.methods.sgd import run_sgd
+    from symgd.outcome import Outcome
+
+    from symgd.methods.options import DATA_OPTIONS
+
+    # the loss's own options (huber's delta) are the kernels' business, not sgd's
+    opts = {k: v for k, v in opts.items() if k not in DATA_OPTIONS}
+    # F = scale * sum = (n * scale) * mean: the batch kernel gives means
+    o = run_sgd(K.addresses["batch"], K.rows(), x0, lower, upper, opts, deadline,
+                objective_scale=K.scale * K.n, start=K.start_values(x0))
+    msg = getattr(o, "message", None) or f"{o.status} after {o.iterations} epochs"
+    return Outcome(o.status, np.array(o.x, dtype=float), iterations=int(o.iterations),
+                   evaluations=dict(getattr(o, "evaluations", {}) or {}), message=msg,
+                   history=[float(h) for h in getattr(o, "history", ())])
+
+
+def linear(K, x0, lower, upper, opts, deadline):
+    """The closed form of a model linear in its parameters (symgd.fit.linear), or
+    Unsuitable naming the method to run instead."""
+    from symgd.fit.linear import linear_form, run_linear
+
+    lin = run_linear(K.spec, K, K.data, linear_form(K.spec), x0, lower, upper, opts,
+                     deadline)
+    if lin.fallback is not None:
+        raise Unsuitable(f"auto: {lin.note}", lin.fallback)
+    o = lin.outcome
+    o.method = lin.method
+    o.path = (f"auto chose {lin.note}",)
+    o.timings = dict(lin.timings)
+    return o
+
+
+def irls(K, x0, lower, upper, opts, deadline):
+    """IRLS over lm for a nonlinear mae fit (symgd.fit.irls), or Unsuitable (sgd)."""
+    from symgd.fit.irls import run_irls
+
+    o, why = run_irls(K.spec, K, K.data, x0, lower, upper, opts, deadline)
+    if o is None:
+        raise Unsuitable(f"IRLS needs the model's residuals and Jacobian in numpy, but "
+                         f"{why}: sgd with a cosine schedule and patience instead", "sgd")
+    return o
