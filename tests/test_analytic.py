@@ -50,11 +50,9 @@ HIMMELBLAU = (x**2 + y - 11)**2 + (x + y**2 - 7)**2
 # ---------------------------------------------------------------------------------------
 # unconstrained
 # ---------------------------------------------------------------------------------------
-def test_himmelblau_all_nine_points_classified_fast():
-    t0 = time.perf_counter()
+def test_himmelblau_all_nine_points_classified():
+    # how long it takes is a speed figure: bench/closed_form.py
     r = solve(minimize=HIMMELBLAU, variables=[x, y])
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 2.0
     assert r.status == "solved" and r.complete
     assert len(r.critical_points) == 9
     assert classes(r) == {"local_min": 4, "local_max": 1, "saddle": 4}
@@ -364,9 +362,13 @@ def _slow_quartic():
 
 
 def test_timeout_kills_the_worker():
+    # A hung stage is killed: this keeps the real clock (a fake one cannot make the worker
+    # end). The work runs over a minute in-process, so an answer within 15 s shows the
+    # worker was stopped at its 1 s timeout; the margin leaves room for starting the
+    # interpreter and importing sympy on a loaded machine (bench/closed_form.py times it).
     t0 = time.perf_counter()
     r = critical_points(_slow_quartic(), timeout=1)   # lex Groebner: over a minute in-process
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < 15.0
     assert r.status == "timeout" and "1 s" in r.message and r.critical_points == ()
 
 

@@ -31,6 +31,7 @@ import sympy as sp
 
 import symgd
 from symgd.cli import write_atomically
+from symgd.clock import fake_clock
 from symgd.errors import InputError
 from symgd.io.problem_file import load_text
 
@@ -229,13 +230,18 @@ SLOW = ("variables: {x: -1.2, y: 1.0}\nminimize: (1 - x)**2 + 100*(y - x**2)**2\
 
 
 def test_time_limit_returns_the_best_point_so_far():
+    # The budget is read through a fake clock (symgd.clock) that moves 0.5 s at each read,
+    # so the run ends after the same number of chunks on any machine (tests/test_clock.py
+    # works the count out); on the real clock SLOW would run on to max_iter, 1e9.
     prob = problem(SLOW)
     seen = []
-    t0 = time.perf_counter()
-    res = symgd.solve(prob, time_limit=0.5, progress=lambda i, f, g: seen.append(f))
-    assert time.perf_counter() - t0 < 10
+    with fake_clock(step=0.5) as fake:
+        res = symgd.solve(prob, time_limit=10.0, progress=lambda i, f, g: seen.append(f))
     assert res.status == "timeout" and not res.success
-    assert res.iterations > 0 and seen
+    assert fake.reads >= 20  # 10 s of 0.5 s reads: the budget was spent on the fake clock
+    # a first chunk of 16 iterations, then, each chunk "lasting" 0.5 s (far over the
+    # driver's 20 ms target), one iteration per chunk of two reads: at most 10 more
+    assert 16 <= res.iterations <= 16 + 10 and len(seen) == res.iterations - 15
     assert_best_point(prob, res, seen=seen)
     assert res.fun < f_of(prob, prob.start)
 
@@ -328,12 +334,16 @@ def test_out_killed_writer_never_leaves_half_a_file(tmp_path):
 
 
 def test_out_to_an_unwritable_place_is_refused_before_solving(tmp_path):
+    # Solved first, SLOW (under a 5 s budget here) would print its first chunk's
+    # "symgd: iteration" line (--verbose prints one at once) and then a result on stdout;
+    # refused first, stdout holds the error alone and nothing was solved.
     p = tmp_path / "p.yaml"
-    p.write_text(SLOW)  # would run for a long time if it were solved first
-    t0 = time.perf_counter()
+    p.write_text(SLOW)
     for bad in (tmp_path / "missing" / "r.json", tmp_path):
-        r = run_cli("solve", p, "--json", "--out", bad, timeout=120)
+        r = run_cli("solve", p, "--json", "--verbose", "--set", "options.time_limit=5",
+                    "--out", bad, timeout=120)
         assert r.returncode == 2 and "Traceback" not in r.stderr
-        err = json.loads(r.stdout)["error"]
-        assert err["file"] == "--out" and err["message"]
-    assert time.perf_counter() - t0 < 60
+        d = json.loads(r.stdout)
+        assert set(d) == {"error"}
+        assert d["error"]["file"] == "--out" and d["error"]["message"]
+        assert "iteration" not in r.stderr and "method loops" not in r.stderr, r.stderr
