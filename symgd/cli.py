@@ -37,10 +37,22 @@ def version() -> str:
         return __version__
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version is looked up only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show program's version number and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"symgd {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="symgd", description="Symbolic-numeric optimisation: exact derivatives, "
                 "closed-form critical points, compiled gradient descent, line search and Newton.")
-    p.add_argument("--version", action="version", version=f"symgd {version()}")
+    p.add_argument("--version", action=_VersionAction)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -135,39 +147,13 @@ def _overrides(args) -> list:
     return overrides
 
 
-def _indexable(path) -> bool:
-    from symgd.io.yaml_nodes import MAX_BYTES
-
-    try:
-        return os.path.isfile(path) and os.path.getsize(path) <= MAX_BYTES
-    except OSError:
-        return False
-
-
 def _solve_file(args):
-    """(problem, result): from the warm index when this file was solved before (no sympy),
-    else the full path, which then records the file in the index."""
-    from symgd import warm
-    from symgd.solver import solve
+    """(problem, result): from the warm index when this file was solved before by the
+    same method (no sympy: symgd.warm), else the full path, which then records it."""
+    from symgd.warm import solve_file
 
     progress = _progress_printer() if args.verbose else None
-    # Only a regular file of a problem file's size can be in the warm index: hashing a
-    # FIFO or a device would block or never end, and a huge file would be read whole
-    # (the loader refuses all three with a message).
-    light = (warm.lookup(args.problem, _overrides(args))
-             if _indexable(args.problem) else None)
-    if light is not None:
-        try:
-            return light, solve(light, progress=progress)
-        except LookupError:
-            pass  # its kernels were cleared: take the full path
-    problem = _load(args)
-    result = solve(problem, progress=progress)
-    from symgd.solver import _COMPILED
-    entry = _COMPILED.get(problem)
-    if entry is not None:
-        warm.record(args.problem, _overrides(args), problem, entry.kernels)
-    return problem, result
+    return solve_file(args.problem, _overrides(args), limits=args.limit, progress=progress)
 
 
 def _cmd_solve(args) -> int:
