@@ -82,7 +82,7 @@ def _final_point(bundle, outcome):
     x = outcome.x
     if outcome.lsq is not None:  # a fit's F = scale S, grad F = 2 scale Jᵀr
         return bundle.scale * outcome.lsq[0], 2.0 * bundle.scale * outcome.lsq[1]
-    if outcome.g is not None:
+    if outcome.g is not None and math.isfinite(outcome.f):
         return outcome.f, outcome.g
     g = np.zeros(x.size)
     return float(bundle.fg(x, g)), g
@@ -123,7 +123,7 @@ def finish(problem, bundle, outcome, ctx: SolveContext, run: Run) -> Result:
         history = outcome.history if outcome.history is not None else (
             [] if outcome.trace is None else [float(v) for v in outcome.trace[:, S.T_F]])
         extra, notes, timings["statistics"] = result_extra(bundle, x, lo, hi, outcome,
-                                                           history)
+                                                           history, lazy=spec.minibatch)
         if notes:
             message = message.rstrip(". ") + "; " + "; ".join(notes)
     produced = outcome.method or run.method

@@ -12,7 +12,7 @@ STATUSES = ("converged", "max_iter", "diverged", "stalled", "unbounded", "infeas
 SUCCESS = ("converged", "solved")
 
 
-def _finite_or_none(v):
+def finite_or_none(v):
     """JSON has no inf or nan: those become null (SPEC §3)."""
     if v is None:
         return None
@@ -24,11 +24,11 @@ def _finite_or_none(v):
     if isinstance(v, (np.integer,)):
         return int(v)
     if isinstance(v, dict):
-        return {k: _finite_or_none(x) for k, x in v.items()}
+        return {k: finite_or_none(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_finite_or_none(x) for x in v]
+        return [finite_or_none(x) for x in v]
     if isinstance(v, np.ndarray):
-        return [_finite_or_none(x) for x in v.tolist()]
+        return [finite_or_none(x) for x in v.tolist()]
     return v
 
 
@@ -92,17 +92,17 @@ class Result:
             "success": self.success,
             "status": self.status,
             "message": self.message,
-            "x": _finite_or_none(self.x_dict),
-            "fun": _finite_or_none(self.fun),
-            "grad_norm": _finite_or_none(self.grad_norm),
+            "x": finite_or_none(self.x_dict),
+            "fun": finite_or_none(self.fun),
+            "grad_norm": finite_or_none(self.grad_norm),
             "iterations": int(self.iterations),
             "evaluations": {k: int(v) for k, v in self.evaluations.items()},
-            "time_s": _finite_or_none(self.time_s),
+            "time_s": finite_or_none(self.time_s),
             "path": list(self.path),
-            "timings": _finite_or_none(dict(self.timings)),
+            "timings": finite_or_none(dict(self.timings)),
             "analytic": None if self.analytic is None else self.analytic.to_dict(),
         }
-        out.update(_finite_or_none(dict(self.extra)))
+        out.update(finite_or_none(dict(self.extra)))
         return out
 
     def __repr__(self) -> str:

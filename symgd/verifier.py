@@ -24,8 +24,8 @@ class VerifyReport:
     notes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        from symgd.result import _finite_or_none
-        return _finite_or_none({
+        from symgd.result import finite_or_none
+        return finite_or_none({
             "analytic": None if self.analytic is None else self.analytic.to_dict(),
             "iterative": self.iterative,
             "match": self.match,
@@ -100,7 +100,8 @@ def _class_of_result(problem, result) -> str | None:
 def verify(problem) -> VerifyReport:
     """Closed form vs iterative solve, plus derivative checks (SPEC §3 ``verify``)."""
     from symgd import analytic as analytic_mod
-    from symgd.solver import _iterative_choice, compiled, solve
+    from symgd.choose import iterative_choice
+    from symgd.solver import compiled, solve
 
     if problem.is_fit:
         raise problem.input_error(
@@ -127,7 +128,7 @@ def verify(problem) -> VerifyReport:
         ok = ok and match["all_ok"]
         return VerifyReport(report, None, match, g_check, h_check, ok, notes)
 
-    method, _ = _iterative_choice(problem)
+    method, _ = iterative_choice(len(problem.variables))
     res = solve(problem, method=method)
     it = res.to_dict()
     if report.unbounded and res.status != "converged":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -121,12 +122,57 @@ def check_start(K, x) -> None:
         raise err
 
 
-def result_extra(K, x, lower, upper, outcome, history) -> tuple:
+class LazyStatistics(Mapping):
+    """Result.extra of a fit whose statistics are computed when first read.
+
+    n_samples, loss, dof and history are there at once; rss, r_squared, stderr,
+    correlation and notes (what the statistics could not estimate, and why) cost a pass
+    over the data (JᵀJ at x) and are computed on first access, once. Used for minibatch
+    fits (sgd): an epoch is a pass over the data, and a user timing epochs has not asked
+    for standard errors (which, away from the least-squares optimum, mean little).
+    """
+
+    def __init__(self, base: dict, compute):
+        self._data = dict(base)
+        self._compute = compute
+
+    def _full(self) -> dict:
+        if self._compute is not None:
+            stats, notes = self._compute()
+            self._data = {**stats, **self._data, "notes": list(notes)}
+            self._compute = None
+        return self._data
+
+    def __getitem__(self, key):
+        if key in self._data and key != "notes":
+            return self._data[key]
+        return self._full()[key]
+
+    def __iter__(self):
+        return iter(self._full())
+
+    def __len__(self) -> int:
+        return len(self._full())
+
+    def __repr__(self) -> str:
+        return repr(self._full())
+
+
+def result_extra(K, x, lower, upper, outcome, history, *, lazy: bool = False) -> tuple:
     """(Result.extra of a fit, notes for the message, seconds): n_samples, loss, dof,
-    rss, r_squared, stderr, correlation (symgd.fit.stats) and the loss history."""
+    rss, r_squared, stderr, correlation (symgd.fit.stats) and the loss history.
+    ``lazy``: the statistics wait until read (LazyStatistics, whose ``notes`` key holds
+    what the message would have said) and the message gets no notes."""
     from symgd.fit.stats import statistics
 
+    hist = [K.spec.sign * h for h in history]
+    if lazy:
+        x = np.array(x, dtype=float)
+        base = {"n_samples": int(K.n), "loss": K.spec.loss, "dof": int(K.n - K.p),
+                "history": hist}
+        return LazyStatistics(base, lambda: statistics(K.spec, K, x, lower, upper,
+                                                       lsq=outcome.lsq)), [], 0.0
     ts = time.perf_counter()
     extra, notes = statistics(K.spec, K, x, lower, upper, lsq=outcome.lsq)
-    extra["history"] = [K.spec.sign * h for h in history]
+    extra["history"] = hist
     return extra, notes, time.perf_counter() - ts

@@ -31,6 +31,13 @@ def _loops(bundle):
     return loading.load(bundle.loop_module)
 
 
+def _after(bundle, outcome):
+    """A bundle that evaluates in Python (symgd.compile.pybundle) raises here what its
+    callbacks raised during the loop; compiled bundles have nothing to add."""
+    after = getattr(bundle, "after_run", None)
+    return outcome if after is None else after(outcome)
+
+
 def _common(opts):
     return dict(typical=(float(opts["typical_x"]), float(opts["typical_f"])),
                 progress=opts.get("_progress"), trace_rows=int(opts.get("_trace_rows", 0)))
@@ -52,9 +59,9 @@ def gd(bundle, x0, lower, upper, opts, deadline):
     # climb for a while, so 'diverged' on rising f waits longer than for plain steps.
     rise_limit = 5 if name == "sgd" else 50
     ipar = [opts["max_iter"], 0, code, rise_limit, O.CODES[name]]
-    return run_loop(_loops(bundle).gd_loop, bundle.loop_arg(with_hessian=False), x0, lower,
-                    upper, fpar, ipar, deadline=deadline, report_best_always=True,
-                    **_common(opts))
+    return _after(bundle, run_loop(_loops(bundle).gd_loop, bundle.loop_arg(with_hessian=False),
+                                   x0, lower, upper, fpar, ipar, deadline=deadline,
+                                   report_best_always=True, **_common(opts)))
 
 
 def linesearch(bundle, x0, lower, upper, opts, deadline):
@@ -64,21 +71,24 @@ def linesearch(bundle, x0, lower, upper, opts, deadline):
     loops = _loops(bundle)
     arg = bundle.loop_arg(with_hessian=False)
     if opts["line_search"] == "exact":
-        return run_loop(loops.exact_linesearch_loop, arg, x0, lower, upper, [opts["tol"]],
-                        [opts["max_iter"], 0], deadline=deadline, **_common(opts))
+        return _after(bundle, run_loop(loops.exact_linesearch_loop, arg, x0, lower, upper,
+                                       [opts["tol"]], [opts["max_iter"], 0],
+                                       deadline=deadline, **_common(opts)))
     kind = {"armijo": 0, "wolfe": 1}[opts["line_search"]]
-    return run_loop(loops.linesearch_loop, arg, x0, lower, upper,
-                    [opts["tol"], opts["c1"], opts["c2"]], [opts["max_iter"], 0, kind],
-                    deadline=deadline, **_common(opts))
+    return _after(bundle, run_loop(loops.linesearch_loop, arg, x0, lower, upper,
+                                   [opts["tol"], opts["c1"], opts["c2"]],
+                                   [opts["max_iter"], 0, kind], deadline=deadline,
+                                   **_common(opts)))
 
 
 def newton(bundle, x0, lower, upper, opts, deadline):
     """Newton with a modified Cholesky and an Armijo search (loops.newton_loop)."""
     from symgd.methods.driver import run_loop
 
-    return run_loop(_loops(bundle).newton_loop, bundle.loop_arg(with_hessian=True), x0,
-                    lower, upper, [opts["tol"], opts["c1"]], [opts["max_iter"], 0],
-                    deadline=deadline, **_common(opts))
+    return _after(bundle, run_loop(_loops(bundle).newton_loop,
+                                   bundle.loop_arg(with_hessian=True), x0, lower, upper,
+                                   [opts["tol"], opts["c1"]], [opts["max_iter"], 0],
+                                   deadline=deadline, **_common(opts)))
 
 
 def lm(K, x0, lower, upper, opts, deadline):
@@ -136,9 +146,11 @@ def sgd(K, x0, lower, upper, opts, deadline):
     o = run_sgd(K.addresses["batch"], K.rows(), x0, lower, upper, opts, deadline,
                 objective_scale=K.scale * K.n, start=K.start_values(x0))
     msg = getattr(o, "message", None) or f"{o.status} after {o.iterations} epochs"
+    g = None if o.g is None else np.array(o.g, dtype=float)
     return Outcome(o.status, np.array(o.x, dtype=float), iterations=int(o.iterations),
-                   evaluations=dict(getattr(o, "evaluations", {}) or {}), message=msg,
-                   history=[float(h) for h in getattr(o, "history", ())])
+                   evaluations=dict(o.evaluations or {}), message=msg,
+                   history=[float(h) for h in o.history], f=float(o.f), g=g,
+                   grad_norm=float(o.grad_norm))
 
 
 def linear(K, x0, lower, upper, opts, deadline):
