@@ -227,13 +227,15 @@ def _solve_iterative(problem, method, x0, ctx, path, timings, *, opts=None, anal
         if spec.gradient_test:  # the loops keep f per iteration for the fit's history
             opts["_trace_rows"] = min(int(opts["max_iter"]) + 1, 1 << 20)
     else:
+        before = _COMPILED.get(problem)
         comp = compiled(problem, need_hessian=spec.needs_hessian,
                         need_line_poly=opts.get("line_search") == "exact")
         bundle = comp.kernels
         if bundle.backend == "python":
             path.append("kernels: Python fallback (the generated code is longer than the "
                         "compile budget SYMGD_MAX_COMPILE_LINES)")
-        derive_s = comp.derivatives.time_s if comp.derivatives is not None else 0.0
+        built = comp is not before  # a repeated solve derives nothing: 0 s
+        derive_s = comp.derivatives.time_s if built and comp.derivatives is not None else 0.0
         timings = {**timings, "derive": derive_s,
                    "compile": max(time.perf_counter() - tc - derive_s, 0.0)}
     lo, hi = box([v.lower for v in problem.variables], [v.upper for v in problem.variables],
