@@ -39,12 +39,11 @@ def test_a_new_method_is_one_registry_entry_and_one_runner(monkeypatch):
 
     def my_runner(bundle, x0, lower, upper, opts, deadline):
         calls.append(opts["learning_rate"])
-        return runners.linesearch(bundle, x0, lower, upper, {**opts, "line_search": "wolfe",
-                                                              "c1": 1e-4, "c2": 0.9},
-                                  deadline)
+        return runners.newton(bundle, x0, lower, upper, {**opts, "c1": 1e-4}, deadline)
 
-    spec = methods.MethodSpec("mysearch", {"learning_rate": 0.5}, 10_000, my_runner,
-                              gradient_test=True, summary="a test method")
+    spec = methods.MethodSpec("mysearch", {"learning_rate": 0.5}, 500, my_runner,
+                              needs_hessian=True, gradient_test=True,
+                              summary="a test method")
     monkeypatch.setitem(methods.REGISTRY, "mysearch", spec)
     r = symgd.solve(rosen_problem(), method="mysearch", tol=1e-10)
     assert calls == [0.5] and r.method == "mysearch" and r.status == "converged"

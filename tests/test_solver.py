@@ -59,7 +59,7 @@ def test_exact_line_search_is_refused_for_fits_and_non_polynomials():
 
 
 def test_constrained_problem_names_the_methods_that_enforce_constraints():
-    p = symgd.Problem(minimize=x ** 2 + y ** 2, variables=[x, y], constraints=[x + y - 1])
+    p = symgd.Problem(minimize=x ** 2 + y ** 2, variables=[x, y], constraints=[sp.Eq(x + y, 1)])
     with pytest.raises(InputError) as info:
         symgd.solve(p, method="newton")
     assert "auto" in info.value.message and "analytic" in info.value.message
