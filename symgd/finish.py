@@ -117,7 +117,7 @@ def finish(problem, bundle, outcome, ctx: SolveContext, run: Run) -> Result:
     status, message = _curvature_checks(problem, bundle, outcome, run, x, f, g, gnorm,
                                         status, message)
     timings = dict(run.timings)
-    extra = None
+    extra = {}
     if problem.is_fit:
         from symgd.fit.source import result_extra
         history = outcome.history if outcome.history is not None else (
