@@ -1,9 +1,12 @@
 """The frozen Problem: what to optimise, over which variables, subject to what.
 
-A Problem is built once (from a file by :func:`symgd.load`, or in Python) and
-never changed afterwards; solvers derive new objects from it instead of
-mutating it (maximize is solved as minimize of the negative, and the sign is
-flipped back in the Result).
+A Problem is built once (from a file by :func:`load`, or in Python) and never changed
+afterwards; solvers derive new objects from it instead of mutating it (maximize is
+solved as minimize of the negative, and the sign is flipped back in the Result).
+
+Rules that hold whatever the input (bounds around the start, which keys a data fit
+takes, loss and reduce names, no undeclared names) are checked here, once; the file
+reader (:mod:`symgd.io.problem_file`) passes ``locations`` so errors name the line.
 """
 from __future__ import annotations
 
@@ -12,14 +15,20 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
+import numpy as np
 import sympy as sp
 
-from symgd.errors import InputError
+from symgd.errors import InputError, unknown_name_message
+from symgd.indexed import (expand, key_names, parameter_element_used, sort_key,
+                           undeclared_message)
+from symgd.io import problem_file
+from symgd.io.data import data_spec, symbol_names
+from symgd.io.expr import check_double_range, parse_expression, substitute_checked
+from symgd.io.keys import LOSSES, REDUCES, RELATIONS, SENSES
+from symgd.problem_interface import DATA, SYMBOLIC, ProblemInterface
 
-SENSES = ("minimize", "maximize")
-LOSSES = ("mse", "sse", "mae", "huber", "logcosh", "cross_entropy")  # data fits (SPEC §1)
-REDUCES = ("mean", "sum")
-RELATIONS = ("==", "<=", ">=")
+__all__ = ["Problem", "Variable", "Constraint", "load", "load_text", "SENSES", "LOSSES",
+           "REDUCES", "RELATIONS"]
 
 
 @dataclass(frozen=True)
@@ -78,9 +87,7 @@ def _parameter_values(key, value) -> dict:
     """{name: exact number} for one entry of ``parameters=``: a symbol, a name or an
     element ``c[k]`` with a number, or an IndexedBase with one number per element (a
     sequence or array, in the order of its shape)."""
-    from symgd.indexed import key_names
     if isinstance(key, sp.IndexedBase):
-        import numpy as np
         label = str(key.label)
         if key.shape is None:
             if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
@@ -116,7 +123,7 @@ def _float(value, field: str, *, allow_none: bool = False) -> float | None:
     return out
 
 
-class Problem:
+class Problem(ProblemInterface):
     """An optimisation problem (SPEC §5).
 
     Args:
@@ -133,17 +140,21 @@ class Problem:
         parameters: ``{name: number}``, substituted before derivation; also
             ``{c[k]: number}`` or ``{c: [numbers]}`` for an IndexedBase ``c``.
         name, description, method, options: as in a problem file.
-        data, model, target, loss, reduce: data-fitting problems (SPEC §1).
+        data, model, target, loss, reduce: data-fitting problems (SPEC §1). ``data`` is
+            a mapping of column name to values, a DataFrame, a CSV/.npz path,
+            ``{"file": path, "columns": {symbol: column}}`` or a
+            :class:`~symgd.io.data_spec.DataSpec`; it is kept as a DataSpec.
         source: the file the problem was read from (for error messages).
         locations: ``{field path: (line, column)}`` from the file, for error messages.
 
     Attributes mirror the arguments; ``objective`` is the objective in the user's sense,
-    with parameters substituted and symbols made real.
+    with parameters substituted and symbols made real; ``data`` is a DataSpec or None.
     """
 
+    # (ProblemInterface gives instances a __dict__ and weak references already.)
     __slots__ = ("name", "description", "variables", "objective", "sense", "constraints",
                  "parameters", "method", "options", "data", "model", "target", "loss",
-                 "reduce", "source", "locations", "_frozen", "__weakref__")
+                 "reduce", "source", "locations", "_frozen", "_polynomial")
 
     def __init__(self, minimize=None, maximize=None, *, variables=None, constraints=(),
                  parameters=None, name=None, description=None, method=None, options=None,
@@ -151,6 +162,7 @@ class Problem:
                  source=None, locations=None):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen after __init__)
         set_("_frozen", False)
+        set_("_polynomial", None)
         set_("source", None if source is None else str(source))
         set_("locations", MappingProxyType(dict(locations or {})))
         try:
@@ -170,9 +182,10 @@ class Problem:
             for key, value in (("model", model), ("target", target), ("loss", loss),
                                ("reduce", reduce)):
                 if value is not None:
-                    raise InputError(f"'{key}' is for data fits only; give data= (a mapping "
-                                     "of column name to values, a DataFrame or a file)",
-                                     field=key)
+                    how = (f"add a 'data' block or remove '{key}'" if self.source else
+                           "give data= (a mapping of column name to values, a DataFrame "
+                           "or a file)")  # the file's words, or the Python API's
+                    raise InputError(f"'{key}' is for data fits only; {how}", field=key)
         if (minimize is None) == (maximize is None) and not (is_fit and model is not None
                                                              and minimize is None
                                                              and maximize is None):
@@ -188,7 +201,6 @@ class Problem:
 
         # Sum/Product expanded and IndexedBase elements made symbols first, so that
         # everything below sees plain symbols only (symgd.indexed).
-        from symgd.indexed import expand
         raw_objective = maximize if maximize is not None else minimize
         raw_objective = expand(raw_objective, field=sense, params=params)
         model = expand(model, field="model", params=params)
@@ -198,8 +210,11 @@ class Problem:
                        else expand(c, field=f"constraints[{i}]", params=params)
                        for i, c in enumerate(constraints or ())]
         raw_exprs = [e for e in (raw_objective, model, target) if e is not None]
+        if is_fit:
+            data = data_spec(data, source=self.source, locations={
+                k: v for k, v in self.locations.items() if k == "data" or k.startswith("data.")})
         set_("data", data)
-        data_names = set(_data_columns(data)) if is_fit else set()
+        data_names = set(symbol_names(data)) if is_fit else set()
         var_specs = self._variable_specs(variables, raw_exprs, params, data_names)
         names = [v[0] for v in var_specs]
         if len(set(names)) != len(names):
@@ -235,7 +250,6 @@ class Problem:
                     (f"constraints[{i}]", c.expr) for i, c in enumerate(cons)]:
                 extra = expr.free_symbols - allowed
                 if extra:
-                    from symgd.indexed import undeclared_message
                     bad = sorted(s.name for s in extra)[0]
                     raise InputError(undeclared_message(bad, names + list(params)) or (
                         f"unknown name '{bad}': it is neither a variable nor a parameter "
@@ -252,13 +266,11 @@ class Problem:
         """Normalise the three forms of ``variables`` to (name, start, lower, upper) tuples.
         By default the variables are the free symbols that are neither parameters nor
         data columns."""
-        from symgd.indexed import key_names, sort_key
         if variables is None:
             free = set()
             for e in raw_exprs:
                 if isinstance(e, sp.Basic):
                     free |= {s.name for s in e.free_symbols}
-            from symgd.indexed import parameter_element_used
             parameter_element_used(free - set(params), params)
             return [(n, 0.0, None, None)
                     for n in sorted(free - set(params) - set(data_names), key=sort_key)]
@@ -280,7 +292,6 @@ class Problem:
         if isinstance(spec, Mapping):
             unknown = set(spec) - {"start", "lower", "upper"}
             if unknown:
-                from symgd.errors import unknown_name_message
                 raise InputError(unknown_name_message(
                     "variable field", sorted(unknown)[0], ["start", "lower", "upper"]),
                     field=f"{field}.{sorted(unknown)[0]}")
@@ -306,14 +317,14 @@ class Problem:
         """Data fits (SPEC §1): loss and reduce names, a target for a model, and every
         free symbol a variable or a data column."""
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        from symgd.errors import unknown_name_message
         if self.model is not None:
             if self.objective is not None:
                 raise InputError(f"give either 'model' (with 'target' and 'loss') or "
                                  f"'{self.sense}', not both", field=self.sense)
             if self.target is None:
+                # Located at the model: the target is what is missing.
                 raise InputError("a model needs a target (the column, or an expression of "
-                                 "columns, that it predicts)", field="target")
+                                 "columns, that it predicts)", field="model")
             if self.reduce is not None:
                 raise InputError("'reduce' goes with a per-sample 'minimize'; with a model "
                                  "choose the loss instead (mse averages, sse sums)",
@@ -370,12 +381,10 @@ class Problem:
         return subs
 
     def _to_expr(self, value, field, subs) -> sp.Expr:
-        from symgd.io.expr import check_double_range
         return check_double_range(self._expr_of(value, field, subs), field=field)
 
     def _expr_of(self, value, field, subs) -> sp.Expr:
         if isinstance(value, str):
-            from symgd.io.expr import parse_expression
             value = parse_expression(value, self._known_symbols(), field=field)
             return value.xreplace(self._param_subs())
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -383,7 +392,6 @@ class Problem:
         if not isinstance(value, sp.Expr):
             raise InputError(f"expected a sympy expression or a string, got "
                              f"{type(value).__name__}", field=field)
-        from symgd.io.expr import substitute_checked
         return substitute_checked(value, subs, field=field)
 
     def _known_symbols(self) -> dict:
@@ -392,7 +400,7 @@ class Problem:
         known = {v.name: v.symbol for v in self.variables}
         known.update(self.parameters)
         if self.data is not None:
-            for col in _data_columns(self.data):
+            for col in symbol_names(self.data):
                 known.setdefault(col, sp.Symbol(col, real=True))
         return known
 
@@ -404,7 +412,6 @@ class Problem:
         if isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str):
             given_text, c = c  # (the user's text, the relation already parsed)
         if isinstance(c, str):
-            from symgd.io.expr import parse_expression
             text = c
             rel = parse_expression(c, self._known_symbols(), field=field, relation=True)
             rel = rel.xreplace(self._param_subs())
@@ -422,7 +429,6 @@ class Problem:
                              " (it involves no variable)", field=field)
         else:
             raise InputError("a constraint needs ==, <= or >=", field=field)
-        from symgd.io.expr import check_double_range, substitute_checked
         lhs = check_double_range(substitute_checked(rel.lhs, subs, field=field), field=field)
         rhs = check_double_range(substitute_checked(rel.rhs, subs, field=field), field=field)
         if given_text is not None:
@@ -441,22 +447,21 @@ class Problem:
     def symbols(self) -> tuple:
         return tuple(v.symbol for v in self.variables)
 
+    # names, start, has_bounds and is_fit come from ProblemInterface.
     @property
-    def names(self) -> tuple:
-        return tuple(v.name for v in self.variables)
+    def kernel_source(self) -> str:
+        """DATA for a data fit (kernels from symgd.fit), else SYMBOLIC (symgd.compile)."""
+        return DATA if self.data is not None else SYMBOLIC
 
     @property
-    def start(self):
-        import numpy as np
-        return np.array([v.start for v in self.variables], dtype=float)
-
-    @property
-    def has_bounds(self) -> bool:
-        return any(v.lower is not None or v.upper is not None for v in self.variables)
-
-    @property
-    def is_fit(self) -> bool:
-        return self.data is not None
+    def is_polynomial(self) -> bool:
+        """Whether the objective is a polynomial in the variables (computed once); False
+        for a model fit, which has no objective expression."""
+        if self._polynomial is None:
+            value = (self.objective is not None
+                     and bool(self.objective.is_polynomial(*self.symbols)))
+            object.__setattr__(self, "_polynomial", value)
+        return self._polynomial
 
     def minimized_objective(self) -> sp.Expr:
         """The objective as minimised: f for minimize, -f for maximize."""
@@ -477,9 +482,16 @@ class Problem:
                 f"variables={list(self.names)}, constraints={len(self.constraints)})")
 
 
-def _data_columns(data) -> list:
-    """The names a data fit may use as data symbols (symgd.io.data.symbol_names)."""
-    if data is None:
-        return []
-    from symgd.io.data import symbol_names
-    return symbol_names(data)
+def load(path, overrides=(), *, limits=None) -> Problem:
+    """Read a problem file (SPEC §1) into a :class:`Problem`: ``overrides`` are ``--set``
+    strings, ``limits`` a :class:`symgd.io.limits.LoadLimits` (``--limit``). Errors name
+    the file, field, line and column (:func:`symgd.io.problem_file.read`)."""
+    return Problem(**problem_file.read(path, overrides, limits=limits).kwargs())
+
+
+def load_text(text: str, *, file: str = "<string>", base_dir=None, overrides=(),
+              limits=None) -> Problem:
+    """A :class:`Problem` from problem-file text (:func:`symgd.io.problem_file.read_text`
+    says what the arguments mean)."""
+    return Problem(**problem_file.read_text(text, file=file, base_dir=base_dir,
+                                            overrides=overrides, limits=limits).kwargs())

@@ -548,9 +548,9 @@ def test_method_must_be_text():
 def test_fence_fit_file_with_columns():
     p = load(FILES / "fence_fit.yaml")
     assert p.is_fit
-    assert p.data["file"] == str((FILES / "fence.csv").resolve())
-    assert p.data["columns"] == {"x": "length", "y": "area"}
-    assert p.data["symbols"] == ["x", "y"]
+    assert p.data.file == str((FILES / "fence.csv").resolve())
+    assert dict(p.data.columns) == {"x": "length", "y": "area"}
+    assert p.data.symbols == ("x", "y")
     X, Y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
     assert sp.expand(p.model - (a*X**2 + b*X)) == 0 and p.target == Y
     assert p.loss == "mae" and p.method == "sgd"
@@ -565,7 +565,8 @@ def test_csv_without_columns_uses_header(tmp_path):
     f = tmp_path / "fit.yaml"
     f.write_text("variables: {k: 1}\ndata: {file: d.csv}\nmodel: exp(k*t)\ntarget: log(obs)\n")
     p = load(f)
-    assert p.data == {"file": str(tmp_path / "d.csv"), "columns": {}, "symbols": ["obs", "t"]}
+    assert (p.data.file, dict(p.data.columns), p.data.symbols, p.data.arrays) == \
+        (str(tmp_path / "d.csv"), {}, ("obs", "t"), None)
     f.write_text("variables: {k: 1}\ndata: {file: d.csv}\nmodel: exp(k*tt)\ntarget: obs\n")
     with pytest.raises(InputError) as info:
         load(f)
@@ -578,7 +579,7 @@ def test_npz_member_names(tmp_path):
     f = tmp_path / "fit.yaml"
     f.write_text("variables: [c]\ndata: {file: d.npz}\nminimize: (c*u - v)**2\nreduce: sum\n")
     p = load(f)
-    assert p.data["symbols"] == ["u", "v"] and p.reduce == "sum"
+    assert p.data.symbols == ("u", "v") and p.reduce == "sum"
 
 
 def test_inline_data():
@@ -588,8 +589,9 @@ def test_inline_data():
         model: m*x
         target: y
     """)
-    assert p.data == {"inline": {"x": [0.0, 1.0, 2.0], "y": [0.0, 99.0, 196.5]},
-                      "symbols": ["x", "y"]}
+    assert p.data.inline and p.data.file is None and p.data.symbols == ("x", "y")
+    assert {k: list(v) for k, v in p.data.arrays.items()} == \
+        {"x": [0.0, 1.0, 2.0], "y": [0.0, 99.0, 196.5]}
     assert p.locations["data.y"][0] == 2
 
 

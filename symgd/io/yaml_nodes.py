@@ -32,13 +32,8 @@ from dataclasses import dataclass, field as dc_field
 import yaml
 
 from symgd.errors import InputError
+from symgd.io.limits import MAX_BYTES, MAX_DEPTH, MAX_NODES  # noqa: F401 (re-exported)
 from symgd.io.yaml_prescan import find_too_deep
-
-MAX_DEPTH = 64
-MAX_BYTES = 10 * 1024 * 1024
-# Values in one file. Inline data is for small problems (SPEC §1): larger data belongs in a
-# CSV or .npz file, which symgd.io.data reads far faster than YAML.
-MAX_NODES = 100_000
 
 # YAML 1.2 core schema (see the module docstring); [0-9] rather than \d so that
 # non-ASCII digits stay strings.
