@@ -255,6 +255,9 @@ class LightFitProblem(LightProblem):
         self.target = fit["target"]
         self.data = _data_from_entry(fit["data"])
         self.kinds = frozenset(fit["kinds"])
+        # as Problem.objective reads in the report: the per-sample objective, None for
+        # a model fit (text here, not sympy)
+        self.objective = self.objective_text or None
 
     @property
     def is_fit(self) -> bool:
@@ -363,7 +366,7 @@ def lookup(path, overrides=(), limits=(), *, fits: bool | None = None) -> LightP
     if key is None:
         return None
     try:
-        entry = json.loads((index_dir("files") / f"{key}.json").read_text(encoding="utf-8"))
+        entry = json.loads((index_dir() / f"{key}.json").read_text(encoding="utf-8"))
         if not isinstance(entry, dict) or entry.get("format") != FORMAT or \
                 entry.get("key") != key:
             return None
@@ -446,7 +449,7 @@ def record(path, overrides, problem, result, *, limits=(), method=None, options=
             "fit": fit, **_texts(problem),
         }
         from symgd.atomic import write_atomically
-        write_atomically(index_dir("files") / f"{key}.json", json.dumps(entry),
+        write_atomically(index_dir() / f"{key}.json", json.dumps(entry),
                          prefix=".tmp_")
         return True
     except Exception:  # a cache: failing to write it must not fail the solve

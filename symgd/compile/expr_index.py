@@ -80,12 +80,15 @@ def build_stamp() -> str:
     return f"{_versions()}|{_code_stamp()}|{env}"
 
 
-def index_dir(kind: str) -> Path:
-    """``<cache>/index/<kind>`` (created on demand), beside the kernel modules, so that
-    ``symgd cache clear`` removes it with them."""
+def index_dir(kind: str | None = None) -> Path:
+    """``<cache>/index`` (the file index, symgd.warm) or ``<cache>/index/<kind>``
+    (created on demand), beside the kernel modules, so that ``symgd cache clear``
+    removes it with them."""
     from symgd.compile.cache import cache_dir
 
-    d = cache_dir().parent / "index" / kind
+    d = cache_dir().parent / "index"
+    if kind:
+        d = d / kind
     d.mkdir(parents=True, exist_ok=True)
     return d
 
