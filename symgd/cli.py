@@ -92,11 +92,12 @@ def _add_limit_option(sub) -> None:
     sub.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
                      help="raise (or lower) a limit of the problem-file reader, e.g. "
                      "--limit max_variables=5000 or --limit max_depth=400 (repeatable; "
-                     "see symgd.io.problem_file.LoadLimits and symgd.io.expr.ExprLimits)")
+                     "see symgd.io.limits.LoadLimits and ExprLimits)")
 
 
 def _load(args):
-    from symgd.io.problem_file import LoadLimits, load
+    from symgd.io.limits import LoadLimits
+    from symgd.problem import load
 
     limits = LoadLimits.from_settings(getattr(args, "limit", None) or [])
     return load(args.problem, overrides=_overrides(args), limits=limits)

@@ -482,10 +482,11 @@ def solve_file(path, overrides=(), *, limits=(), method=None, x0=None, progress=
             if isinstance(err, (KeyError, IndexError)):
                 raise  # a bug, not a cache miss
             # the indexed kernels are gone or damaged: take the full path
-    from symgd.io.problem_file import LoadLimits, load
+    from symgd.io.limits import LoadLimits
+    from symgd.problem import load  # sympy: the full path only
 
-    problem = load(path, overrides=overrides,
-                   limits=LoadLimits.from_settings(list(limits)) if limits else None)
+    problem = load(path, overrides, limits=LoadLimits.from_settings(list(limits))
+                   if limits else None)
     result = solver.solve(problem, method=method, x0=x0, progress=progress, **options)
     record(path, overrides, problem, result, limits=limits, method=method, options=options)
     return problem, result
