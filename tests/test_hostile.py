@@ -571,7 +571,8 @@ def test_limits_let_real_problems_through_and_can_be_raised(tmp_path):
     Python's own parser allows on the main thread), 1,000 variables load, and a user who
     needs more raises a limit with --limit (or LoadLimits in Python)."""
     from symgd.errors import InputError
-    from symgd.io.problem_file import LoadLimits, load_text
+    from symgd.io.limits import LoadLimits
+    from symgd.problem import load_text
 
     terms = " + ".join(f"{k}*x" for k in range(1, 4001))  # 16,000 nodes, 4,000 levels
     p = load_text(f"variables: [x]\nminimize: {terms}\n")
@@ -617,7 +618,7 @@ def test_names_like_internals_are_plain_symbols(method, options):
     import numpy as np
 
     import symgd
-    from symgd.io.problem_file import load_text
+    from symgd.problem import load_text
 
     n = len(INTERNAL_NAMES)
     terms = " + ".join(f"{k + 1}*({nm} - {k})**2" for k, nm in enumerate(INTERNAL_NAMES))

@@ -11,10 +11,9 @@ import pytest
 import sympy as sp
 
 from symgd.errors import InputError
-
-
-from symgd.io.problem_file import apply_override, load, load_text
+from symgd.io.problem_file import apply_override
 from symgd.io.yaml_nodes import Mapping, Scalar, read_yaml
+from symgd.problem import load, load_text
 
 FILES = Path(__file__).parent / "files"
 x, y, a, b, P = (sp.Symbol(n, real=True) for n in ("x", "y", "a", "b", "P"))
