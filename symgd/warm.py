@@ -84,7 +84,7 @@ def _regular_size(path) -> int | None:
 
 def _key(path, overrides, limits) -> str | None:
     size = _regular_size(path)
-    from symgd.io.yaml_nodes import MAX_BYTES
+    from symgd.io.limits import MAX_BYTES  # the loader's default yaml_max_bytes
     if size is None or size > MAX_BYTES:  # a huge file would be read whole
         return None
     try:
