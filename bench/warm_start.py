@@ -86,10 +86,14 @@ SYMPY = textwrap.dedent("""\
                       method="newton", name=f"chained-rosenbrock-{n}")
     if len(sys.argv) > 2:
         import json, time
-        from symgd.compile import expr_index
-        t0 = time.perf_counter()
-        expr_index.problem_key(p, True, False)
-        t_key = time.perf_counter() - t0
+        t_key = None
+        try:  # the expression index's key (srepr of the objective), where it exists
+            from symgd.compile import expr_index
+            t0 = time.perf_counter()
+            expr_index.problem_key(p, True, False)
+            t_key = time.perf_counter() - t0
+        except ImportError:
+            pass
     r = symgd.solve(p)
     if len(sys.argv) > 2:
         print(json.dumps({"x": r.x.tolist(), "status": r.status, "key_s": t_key,
@@ -112,9 +116,10 @@ KERNELS_CHECK = textwrap.dedent("""\
     import numpy as np
     from numba import njit
     from symgd import warm
+    import symgd.solver  # numba's first cached load (the floor's) not counted below
     light = warm.lookup(sys.argv[1])
     t0 = time.perf_counter()
-    k = light.kernels()
+    k = warm.kernels_for(light)
     t = time.perf_counter() - t0
     hits = {name: c.cache_hits for name, c in zip(("fun", "fg", "hess", "line_poly"),
                                                    k.cfuncs) if c is not None}
@@ -136,7 +141,7 @@ BREAKDOWN = textwrap.dedent("""\
     from symgd import warm; s("import symgd.warm")
     import symgd.solver; s("import symgd.solver (numba helpers from cache)")
     light = warm.lookup(sys.argv[1]); s("warm.lookup (hash the file, read the entry)")
-    k = light.kernels(); s("load the kernel module (numba cache)")
+    k = warm.kernels_for(light); s("load the kernel module (numba cache)")
     from symgd.methods import loading
     loading.load("loops"); s("load the method loops (numba cache)")
     r = symgd.solver.solve(light); s(f"solve (iterate {r.timings['iterate'] * 1e3:.1f} ms)")
@@ -228,9 +233,10 @@ def main() -> None:
           + ", ".join(f"{k} {v:.3g}" for k, v in warm_cli["timings"].items()))
     print(f"  api:   sympy imported: {warm_api['sympy']}; x equals the cold x: "
           f"{list(warm_api['x']) == list(cold['x'].values())}")
+    key = "n/a" if warm_sym["key_s"] is None else f"{warm_sym['key_s'] * 1e3:.1f} ms"
     print(f"  sympy: derive {warm_sym['derive_s']:.3g} s (cold {cold_api['derive_s']:.3g} "
-          f"s); srepr key of the problem {warm_sym['key_s'] * 1e3:.1f} ms; x equals the "
-          f"cold x: {warm_sym['x'] == cold_api['x']}")
+          f"s); srepr key of the problem {key}; x equals the cold x: "
+          f"{warm_sym['x'] == cold_api['x']}")
     print(f"  kernel module {kern.get('module')} ({kern.get('bytes', 0) / 1e3:.0f} kB of "
           f"source): loaded in {kern.get('load_s', float('nan')) * 1e3:.1f} ms; numba "
           f"cache hits {kern.get('hits')}")
