@@ -20,7 +20,7 @@ def __getattr__(name):
 
 def load(path, overrides=()):
     """Read a problem file (SPEC §1) into a :class:`Problem`."""
-    from symgd.io.problem_file import load as _load
+    from symgd.problem import load as _load
     return _load(path, overrides=overrides)
 
 

@@ -43,8 +43,11 @@ _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def kernels_of(problem):
-    """The compiled kernels of a (non-data) problem already solved in this process, or
-    None (the CLI records them in the warm index)."""
+    """The compiled kernels of a problem already solved in this process (a fit's
+    FitKernels), or None (symgd.warm records them in the warm index)."""
+    if problem.is_fit:
+        from symgd.fit.source import kernels_of as fit_kernels_of
+        return fit_kernels_of(problem)
     entry = _COMPILED.get(problem)
     return None if entry is None else entry.kernels
 
@@ -61,6 +64,11 @@ def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False
         k = problem.kernels()
         if k is None:
             raise LookupError("the indexed kernel module is gone")
+        entry = _COMPILED[problem] = _Compiled(None, k, lo, hi)
+        return entry
+    from symgd.compile import expr_index
+    k = expr_index.lookup(problem, need_hessian, need_line_poly)
+    if k is not None:  # built by an earlier process: no derivation, no code generation
         entry = _COMPILED[problem] = _Compiled(None, k, lo, hi)
         return entry
     from symgd import calculus
@@ -86,6 +94,7 @@ def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False
         # the Hessian was only for the saddle check: a method without it still runs
         k = compile_problem(problem, d, with_hessian=False, with_line_poly=need_line_poly)
     entry = _COMPILED[problem] = _Compiled(d, k, lo, hi)
+    expr_index.record(problem, k, need_hessian, need_line_poly)
     return entry
 
 
@@ -111,8 +120,10 @@ def solve(problem, method: str | None = None, x0=None, *, progress=None, **optio
     """
     t_start = clock.now()  # time_limit counts from here, on the loops' clock
     if isinstance(problem, (str, bytes)) or hasattr(problem, "__fspath__"):
-        from symgd.io.problem_file import load
-        problem = load(problem)
+        # a problem file: the warm index first (no sympy when it was solved before by
+        # the same method); symgd.warm records it after a full solve
+        from symgd.warm import solve_file
+        return solve_file(problem, method=method, x0=x0, progress=progress, **options)[1]
     given = {**problem.options, **options}
     ctx = SolveContext(method or problem.method or "auto", given, t_start,
                        _in_user_sense(problem, progress))

@@ -45,7 +45,7 @@ from symgd.problem_interface import INDEXED, ProblemInterface
 FORMAT = 2
 # symgd.fit takes a LightFitProblem (see its docstring) once this is True; until then
 # fit entries are recorded and read back (lookup(..., fits=True)) but not solved from.
-FIT_SOURCE_READY = False
+FIT_SOURCE_READY = True
 
 
 # ----------------------------------------------------------------------------- policy

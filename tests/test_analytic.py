@@ -395,7 +395,7 @@ def test_real_solutions_of_non_shape_basis():
 # ---------------------------------------------------------------------------------------
 def _load(name):
     try:
-        from symgd.io.problem_file import load
+        from symgd.problem import load
         return load(PROBLEMS / name)
     except ImportError as exc:  # the loader is being written beside this module
         pytest.skip(f"problem-file loader not available: {exc}")

@@ -15,7 +15,7 @@ import sympy as sp
 
 import symgd
 from symgd import clock
-from symgd.io.problem_file import load_text
+from symgd.problem import load_text
 
 LR = 1.0e-7
 SLOW = ("variables: {x: -1.2, y: 1.0}\nminimize: (1 - x)**2 + 100*(y - x**2)**2\nmethod: gd\n"

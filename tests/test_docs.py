@@ -70,7 +70,7 @@ def _yaml_blocks(text: str) -> list:
 
 
 def test_problem_file_examples_load():
-    from symgd.io.problem_file import load_text
+    from symgd.problem import load_text
 
     blocks = _yaml_blocks((DOCS / "problem-files.md").read_text(encoding="utf-8"))
     assert len(blocks) >= 5

@@ -33,7 +33,7 @@ import symgd
 from symgd.cli import write_atomically
 from symgd.clock import fake_clock
 from symgd.errors import InputError
-from symgd.io.problem_file import load_text
+from symgd.problem import load_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,9 +19,9 @@ from symgd.problem import load_text
 from symgd.problem_interface import DATA, SYMBOLIC, ProblemInterface
 
 IO = Path(symgd.__file__).parent / "io"
-# The Problem-returning names of symgd.io.problem_file kept while callers outside io move
-# to symgd.problem.load / load_text; the only function-level imports of symgd.problem.
-TRANSITIONAL = {("problem_file.py", "load"), ("problem_file.py", "load_text")}
+# Function-level imports of symgd.problem allowed under io (none: io builds no Problem;
+# symgd.problem.load / load_text do).
+TRANSITIONAL: set = set()  # none left: io never imports symgd.problem
 
 
 def _imports_of_problem(path: Path):

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from symgd.errors import InputError
 from symgd.io.expr import parse_expression, to_source
-from symgd.io.problem_file import load_text, parse_override
+from symgd.io.problem_file import parse_override
+from symgd.problem import load_text
 from symgd.io.yaml_nodes import read_yaml
 
 X, Y, Z = sp.symbols("x y z", real=True)

@@ -18,7 +18,17 @@ Layout (one job per module):
     stats      RSS, R², standard errors, correlations
     report     the fit report text
 """
-from symgd.fit.report import fit_report
-from symgd.fit.source import fit_kernels
+
+
+def __getattr__(name):
+    # lazily: importing symgd.fit must not import sympy (the warm path, symgd.warm)
+    if name == "fit_report":
+        from symgd.fit.report import fit_report
+        return fit_report
+    if name == "fit_kernels":
+        from symgd.fit.source import fit_kernels
+        return fit_kernels
+    raise AttributeError(f"module 'symgd.fit' has no attribute {name!r}")
+
 
 __all__ = ["fit_report", "fit_kernels"]

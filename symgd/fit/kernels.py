@@ -14,8 +14,7 @@ import numpy as np
 
 from symgd.compile import cache
 from symgd.compile.fastcall import entry_point
-from symgd.fit import codegen, parallel
-from symgd.fit.derive import derive
+from symgd.fit import parallel
 
 
 @dataclass
@@ -184,6 +183,9 @@ class FitKernels:
 
 def build(problem, spec, data, kinds) -> FitKernels:
     """Generate (or load from the cache) the kernels ``kinds`` of a fit."""
+    from symgd.fit import codegen  # sympy: never on the warm path (symgd.warm)
+    from symgd.fit.derive import derive
+
     kinds = frozenset(kinds) | {"f", "pred"}
     if not spec.least_squares:
         kinds -= {"lsq"}

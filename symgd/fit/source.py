@@ -15,6 +15,7 @@ import numpy as np
 
 from symgd.errors import InputError
 from symgd.fit.spec import fit_spec
+from symgd.problem_interface import INDEXED
 from symgd.solve_common import start_error
 
 _DATA: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -27,7 +28,13 @@ def spec_of(problem, opts, given):
         raise InputError(f"'delta' is the threshold of the huber loss; this fit's loss "
                          f"is {problem.loss or 'a per-sample objective'}",
                          field="options.delta", kind="option")
-    return fit_spec(problem, delta=float(opts.get("delta", 1.0)))
+    delta = float(opts.get("delta", 1.0))
+    if problem.kernel_source == INDEXED:  # from the warm index (symgd.warm)
+        spec = problem.fit_spec(delta)
+        if spec is None:
+            raise LookupError("the indexed fit was built for another delta")
+        return spec
+    return fit_spec(problem, delta=delta)
 
 
 def check_method(method_spec, spec) -> None:
@@ -65,9 +72,20 @@ def kernels(problem, spec, data, kinds):
         return entry
     if entry is not None and entry.data is data:
         kinds = set(kinds) | entry.kinds
-    entry = build(problem, spec, data, kinds)
+    if problem.kernel_source == INDEXED:  # from the warm index (symgd.warm)
+        entry = problem.fit_kernels(spec, data, kinds)
+        if entry is None:
+            raise LookupError("the indexed fit kernels are gone or lack a kind")
+    else:
+        entry = build(problem, spec, data, kinds)
     store[key] = entry
     return entry
+
+
+def kernels_of(problem):
+    """The FitKernels of a fit solved in this process (the last built), or None."""
+    store = _KERNELS.get(problem)
+    return None if not store else list(store.values())[-1]
 
 
 def kinds_for(method_spec, spec) -> set:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy as sp
-
 LEAST_SQUARES = ("mse", "sse")
 
 
@@ -61,6 +59,8 @@ class FitSpec:
 
 def _square_root(phi: sp.Expr):
     """b * sqrt(c) if phi = c * b**2 with a positive number c, else None."""
+    import sympy as sp  # not at import: the warm path reads FitSpec without sympy
+
     coeff, rest = phi.as_coeff_Mul()
     if not (coeff.is_number and coeff.is_positive):
         return None

@@ -39,7 +39,7 @@ from symgd.io.schema import MAX_OPTION_INT, ProblemFields, SchemaReader
 from symgd.io.schema_data import MAX_LISTED_COLUMNS
 from symgd.io.yaml_nodes import Mapping, describe, is_null, read_yaml
 
-__all__ = ["read", "read_text", "load", "load_text", "ProblemFields", "LoadLimits",
+__all__ = ["read", "read_text", "ProblemFields", "LoadLimits",
            "apply_override", "parse_override", "TOP_KEYS", "VARIABLE_KEYS", "DATA_FILE_KEYS",
            "FIT_ONLY_KEYS", "REDUCE_VALUES", "MAX_LISTED_COLUMNS", "MAX_OPTION_INT"]
 
@@ -130,17 +130,3 @@ def read_text(text: str, *, file: str = "<string>", base_dir=None, overrides=(),
 
 def _is_real_file_name(file) -> bool:
     return bool(file) and not str(file).startswith("<")
-
-
-# -- transitional: the Problem-returning names of before issue 11 -------------------------
-def load(path, overrides: SequenceType[str] = (), *, limits: "LoadLimits | None" = None):
-    """Deprecated: use :func:`symgd.problem.load` (or ``symgd.load``). Kept until the
-    callers outside io move; it is the only place io reaches up to problem."""
-    from symgd.problem import load as _load  # transitional upward import (issue 11)
-    return _load(path, overrides, limits=limits)
-
-
-def load_text(text: str, **kwargs):
-    """Deprecated: use :func:`symgd.problem.load_text`; see :func:`load`."""
-    from symgd.problem import load_text as _load_text  # transitional upward import
-    return _load_text(text, **kwargs)
