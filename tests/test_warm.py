@@ -94,16 +94,6 @@ API_CHILD = textwrap.dedent("""
 """)
 
 
-def _solver_routes_paths_through_the_index() -> bool:
-    import inspect
-
-    from symgd import solver
-    return "solve_file" in inspect.getsource(solver.solve)
-
-
-@pytest.mark.skipif(not _solver_routes_paths_through_the_index(),
-                    reason="symgd.solver.solve does not call symgd.warm.solve_file for a "
-                           "path yet (the pipeline owner's change)")
 def test_the_python_api_on_a_file_takes_the_warm_path_too(tmp_path):
     cache = tmp_path / "cache"
     path = _problem_file(tmp_path, method="linesearch")
@@ -126,16 +116,6 @@ SYMPY_CHILD = textwrap.dedent("""
 """)
 
 
-def _compiled_reads_the_expression_index() -> bool:
-    import inspect
-
-    from symgd import solver
-    return "expr_index" in inspect.getsource(solver.compiled)
-
-
-@pytest.mark.skipif(not _compiled_reads_the_expression_index(),
-                    reason="symgd.solver.compiled does not call symgd.compile.expr_index "
-                           "yet (the pipeline owner's change)")
 def test_a_sympy_problem_solved_twice_skips_the_derivation(tmp_path):
     cache = tmp_path / "cache"
     salt = _salt()
@@ -256,9 +236,8 @@ def test_a_fit_entry_round_trips_and_a_changed_data_file_is_a_miss(tmp_path, cac
     problem, result = warm.solve_file(path)
     assert result.status == "converged"
     from symgd import solver
-    if solver.kernels_of(problem) is None:
-        pytest.skip("symgd.solver.kernels_of does not return a fit's kernels yet")
-    assert warm.lookup(path) is None or warm.FIT_SOURCE_READY  # gated until fit/ takes it
+    assert solver.kernels_of(problem) is not None
+    assert warm.lookup(path) is not None  # fits solve from the index
     light = warm.lookup(path, fits=True)
     assert isinstance(light, warm.LightFitProblem) and isinstance(light, ProblemInterface)
     assert light.is_fit and light.kernel_source == INDEXED and light.kernel_source != DATA
