@@ -98,7 +98,12 @@ def finish(problem, bundle, outcome, ctx: SolveContext, run: Run) -> Result:
     f, g = _final_point(bundle, outcome)
     gnorm = outcome.grad_norm if math.isfinite(outcome.grad_norm) else \
         float(projected_grad_norm(x, g, lo, hi))
-    relg = relative_gradient_at(x, g, f, lo, hi, opts) if spec.gradient_test else math.nan
+    if not spec.gradient_test:
+        relg = math.nan
+    elif outcome.g is not None and math.isfinite(outcome.rel_grad):
+        relg = outcome.rel_grad  # the loop's own test at this very point
+    else:
+        relg = relative_gradient_at(x, g, f, lo, hi, opts)
     status = outcome.status
     message = outcome.message or status_message(outcome, opts, gnorm, relg)
     if spec.gradient_test and status == "converged" and not relg <= opts["tol"]:

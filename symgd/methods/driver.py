@@ -17,6 +17,7 @@ from symgd.methods import status as S
 from symgd.outcome import Outcome  # noqa: F401  (what run_loop returns)
 
 TARGET_CHUNK_S = 0.02
+_NO_TRACE = np.empty((0, S.N_TRACE))  # a run that keeps no trace (never written)
 
 
 def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
@@ -41,19 +42,21 @@ def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
         deadline = end if deadline is None else min(deadline, end)
     call = entry_point(loop)
     n = x0.size
-    W = np.zeros((S.N_W, n))  # the optimizer rows (gd) start at zero
+    # rows x, g, lower, upper, xbest, then the optimizer rows (gd), which start at zero
+    W = np.empty((S.N_W, n))
     W[S.W_X] = x0
     W[S.W_G] = 0.0
     W[S.W_LO] = lower
     W[S.W_HI] = upper
     W[S.W_XBEST] = x0
+    W[S.W_OPT1:] = 0.0
     fs = np.zeros(S.N_PAR + S.N_FSTATE)
     js = np.zeros(S.N_PAR + S.N_ISTATE, dtype=np.int64)
     fs[:len(fpar)] = fpar
     js[:len(ipar)] = ipar
     fs[S.P_TYP_X], fs[S.P_TYP_F] = typical
     fstate, istate = fs[S.N_PAR:], js[S.N_PAR:]
-    T = np.full((trace_rows, S.N_TRACE), np.nan)
+    T = np.full((trace_rows, S.N_TRACE), np.nan) if trace_rows else _NO_TRACE
     x, g, xbest = W[S.W_X], W[S.W_G], W[S.W_XBEST]
     # Without a deadline the whole run is one call (cheapest); otherwise start small
     # and grow the chunk until a call lasts about TARGET_CHUNK_S.

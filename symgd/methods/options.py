@@ -58,13 +58,35 @@ def _options_of_any_method() -> set:
     return _ANY_OPTIONS
 
 
+_RESOLVED: dict = {}  # (method, data, given items) -> checked options, for repeated solves
+_RESOLVED_MAX = 256
+
+
 def resolve_options(method: str, given: dict, *, data: bool = False) -> dict:
-    """Defaults filled in and every value checked.
+    """Defaults filled in and every value checked (a new dict the caller may change).
 
     A name no method knows is an InputError naming the valid ones. A name that belongs
     to another method (a file written for ``gd`` solved with ``--method newton``) is
     left out and listed under ``_ignored``, so switching methods needs no file edit.
+    Checked options are remembered for the same method and given options (a repeated
+    solve re-checks nothing); given values that cannot be hashed skip the memo.
     """
+    try:
+        # the type too: True == 1 and 1.0 == 1, but only some of them are valid
+        key = (method, data, tuple(sorted((k, type(v), v) for k, v in given.items())))
+        hash(key)
+    except TypeError:
+        return _resolve(method, given, data)
+    found = _RESOLVED.get(key)
+    if found is None:
+        found = _resolve(method, given, data)
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()
+        _RESOLVED[key] = found
+    return dict(found)
+
+
+def _resolve(method: str, given: dict, data: bool) -> dict:
     from symgd.methods.registry import method_spec
     spec = method_spec(method, internal_ok=True)
     valid = {**COMMON_OPTIONS, **spec.options, **(DATA_OPTIONS if data else {})}
