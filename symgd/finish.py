@@ -77,6 +77,16 @@ def _gradient_in_null_space(bundle, x, g) -> bool:
     return null.size > 0 and float(np.linalg.norm(null.T @ g)) > 1e-6 * gn
 
 
+def negative_curvature(bundle, x, g, lower, upper) -> float:
+    """The most negative curvature at x on the free variables, or 0 (loops.py's
+    check, compiled for the bundle's kind, through the bundle's Hessian)."""
+    from symgd.compile.fastcall import entry_point
+    from symgd.methods import loading
+    loops = loading.load(bundle.loop_module)
+    return float(entry_point(loops.negative_curvature)(bundle.loop_arg(with_hessian=True),
+                                                       x, g, lower, upper))
+
+
 def _final_point(bundle, outcome):
     """(f, g) at the returned point: from the run where it knows them, else one pass."""
     x = outcome.x
@@ -155,7 +165,7 @@ def _curvature_checks(problem, bundle, outcome, run, x, f, g, gnorm, status, mes
                 <= opts["tol"] * abs(f))
     if not (bundle.has_hessian and (status == "converged" or far_down)):
         return status, message
-    curv = bundle.negative_curvature(x, g, run.lower, run.upper)
+    curv = negative_curvature(bundle, x, g, run.lower, run.upper)
     if far_down and (curv < 0.0 or _gradient_in_null_space(bundle, x, g)):
         return "unbounded", (
             f"the objective falls without bound: f went from {f0:.6g} to {f:.6g}, where "

@@ -27,7 +27,6 @@ from symgd.problem_interface import INDEXED
 from symgd.result import Result
 from symgd.solve_common import start_error, start_point
 
-AUTO_NEWTON_MAX_VARS = choose.AUTO_NEWTON_MAX_VARS
 
 
 @dataclass
@@ -249,11 +248,7 @@ def _solve_iterative(problem, method, x0, ctx, path, timings, *, opts=None, anal
         derive_s = comp.derivatives.time_s if built and comp.derivatives is not None else 0.0
         timings = {**timings, "derive": derive_s,
                    "compile": max(time.perf_counter() - tc - derive_s, 0.0)}
-    if problem.is_fit:
-        lo, hi = box([v.lower for v in problem.variables],
-                     [v.upper for v in problem.variables], len(problem.variables))
-    else:
-        lo, hi = comp.lower, comp.upper
+    lo, hi = (source.bounds(problem) if problem.is_fit else (comp.lower, comp.upper))
     try:
         x = start_point(problem, x0, lo, hi)
         if problem.is_fit and method != "lm":  # lm checks its first pass itself

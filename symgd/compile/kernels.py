@@ -39,12 +39,6 @@ class Kernels:
 
     loop_module = "loops"  # symgd.methods.loading name of the loops compiled for it
 
-    def negative_curvature(self, x, g, lower, upper) -> float:
-        """The most negative curvature at x on the free variables, or 0 (loops.py)."""
-        from symgd.compile.fastcall import entry_point
-        from symgd.methods.loops import negative_curvature
-        return float(entry_point(negative_curvature)(self.loop_arg(), x, g, lower, upper))
-
     def fun(self, x) -> float:
         from symgd.compile.fastcall import call_vec
         x = np.ascontiguousarray(x, dtype=np.float64)

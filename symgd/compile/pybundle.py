@@ -60,12 +60,6 @@ class PythonBundle:
     def hess(self, x, H) -> None:
         self._hess(np.asarray(x, dtype=float), H)
 
-    def negative_curvature(self, x, g, lower, upper) -> float:
-        """The most negative curvature at x (the compiled check, through the callbacks)."""
-        from symgd.compile.fastcall import entry_point
-        from symgd.methods.loops import negative_curvature
-        return float(entry_point(negative_curvature)(self.loop_arg(), x, g, lower, upper))
-
     def after_run(self, outcome):
         """Raise what a callback raised during the run (Ctrl-C: status interrupted)."""
         err, self.error = self.error, None

@@ -147,13 +147,6 @@ class FitKernels:
     def hess(self, theta, H) -> None:
         self.value_grad_hess(theta, np.empty(self.p), H)
 
-    def negative_curvature(self, x, g, lower, upper) -> float:
-        """The most negative curvature at x on the free variables, or 0 (loops.py)."""
-        from symgd.methods import loading
-        loops = loading.load(self.loop_module)
-        return float(entry_point(loops.negative_curvature)(
-            self.loop_arg(with_hessian=True), x, g, lower, upper))
-
     def rows(self) -> np.ndarray:
         """The data by sample (Dataset.rows()), made once for these kernels: minibatch
         SGD reads it on every solve, and copying 1e6 x 11 values costs ~40 ms."""

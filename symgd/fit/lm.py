@@ -35,8 +35,8 @@ Geodesic acceleration (Transtrum & Sethna, arXiv:1201.5885, 2012), optional: wit
 residuals' second directional derivative r_vv along the step v (from symbolic second
 derivatives, one more pass), a = -(A + lambda D**2)^-1 Jᵀ r_vv and the step is v + a/2,
 accepted only while 2 ||a|| / ||v|| <= 0.75. It keeps parameters from running off along
-flat directions (BoxBOD from start 1) but slows curved valleys (MGH10), so symgd.fit.run
-uses it as the second attempt when the plain run stalls.
+flat directions (BoxBOD from start 1) but slows curved valleys (MGH10), so the lm runner
+(symgd.methods.runners.lm) uses it as the second attempt when the plain run stalls.
 """
 from __future__ import annotations
 

@@ -132,6 +132,13 @@ def _check_labels(K, data):
                          line=line, kind="data")
 
 
+def bounds(problem):
+    """(lower, upper) arrays of the parameters (-inf / inf where free)."""
+    from symgd.methods.common import box
+    return box([v.lower for v in problem.variables], [v.upper for v in problem.variables],
+               len(problem.variables))
+
+
 def check_start(K, x) -> None:
     """A loss or gradient that is not finite at the start is bad input naming it."""
     f, g = K.start_values(x)

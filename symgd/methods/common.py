@@ -1,7 +1,7 @@
 """Compiled pieces shared by the method loops: bounds, gradient tests, line searches.
 
-Kernels arrive as integer addresses (symgd.kernel_types); these helpers are
-inlined into each loop when the loop is compiled (once, cached on disk).
+Kernels are reached through the bundle K (symgd.compile.evaluate); these helpers are
+compiled into each loop, once per kind of bundle, and cached on disk.
 """
 from __future__ import annotations
 

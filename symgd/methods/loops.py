@@ -1,6 +1,7 @@
 """The compiled method loops: gradient descent, steepest descent with a line search,
-and Newton. Each is compiled once for all problems (kernels are passed as addresses,
-symgd.compile.fastcall) and cached on disk.
+and Newton. Each is compiled once for all problems of a kernel source (the kernels come
+in a bundle, symgd.compile.evaluate; methods/fit_loops.py compiles the same source for
+data fits) and cached on disk.
 
 Every loop has the same shape: it runs until it stops or ``ipar[1]`` (chunk) steps
 have passed, then returns a status code (status.RUNNING to be called again), so the
