@@ -27,11 +27,6 @@ def x(j: int) -> str:
     return f"x{j}"
 
 
-def signed(v) -> str:
-    """' + v' or ' - |v|' for appending a constant to a sum."""
-    return f" - {num(-v)}" if v < 0 else f" + {num(v)}"
-
-
 PROBLEMS = []
 
 
