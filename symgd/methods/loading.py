@@ -1,11 +1,12 @@
 """Loading the compiled method loops, and saying so when that means compiling them.
 
-The loops (methods/loops.py, methods/sgd.py) carry explicit signatures, so numba
-compiles them when their module is imported, or loads them from its disk cache (a
-fraction of a second). Right after an install or an upgrade there is no cache yet and
-compiling takes about 10 s on two cores, which a user would otherwise sit through with
-nothing on screen: a timer announces it on stderr when an import runs longer than
-NOTICE_AFTER_S (numba's LLVM calls release the GIL, so the timer thread gets to run).
+The loops (methods/loops.py, qn_loops.py, sgd.py, and their copies for fits) carry
+explicit signatures, so numba compiles them when their module is imported, or loads them
+from its disk cache (a fraction of a second). Right after an install or an upgrade there
+is no cache yet and compiling takes about 10 s on two cores, which a user would
+otherwise sit through with nothing on screen: a timer announces it on stderr when an
+import runs longer than NOTICE_AFTER_S (numba's LLVM calls release the GIL, so the timer
+thread gets to run).
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ NOTICE_AFTER_S = 0.5
 _SPENT = [0.0]  # seconds this process has spent importing loop modules
 LOOP_MODULES = {"loops": "gradient descent, line searches and Newton",
                 "fit_loops": "full-batch gradient descent, line searches and Newton on data",
+                "qn_loops": "BFGS and L-BFGS",
+                "fit_qn_loops": "BFGS and L-BFGS on data",
                 "sgd": "minibatch SGD"}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from symgd.errors import InputError, unknown_name_message
-from symgd.methods.option_checks import check_optimizer, real
+from symgd.methods.option_checks import bad, check_optimizer, real, whole
 
 # Options every method accepts (SPEC §2).
 COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "typical_x": 1.0, "typical_f": 1.0,
@@ -14,6 +14,9 @@ COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "typical_x": 1.0, "typical_f": 
 # Options of every method on a data fit: huber's threshold.
 DATA_OPTIONS = {"delta": 1.0}
 LINE_SEARCHES = ("armijo", "wolfe", "exact")
+# lbfgs's memory: the loop keeps 2 memory n floats; past a few dozen pairs L-BFGS gains
+# little (Nocedal & Wright section 7.2 suggest 3 to 20), and bfgs keeps them all
+MAX_MEMORY = 1000
 
 
 MAX_COUNT = 2 ** 62  # whole-number options travel to the compiled loops as int64
@@ -134,6 +137,11 @@ def _resolve(method: str, given: dict, data: bool) -> dict:
         if opts["c2"] <= opts["c1"]:
             raise InputError(f"c2 ({opts['c2']}) must exceed c1 ({opts['c1']})",
                              field="options.c2", kind="option")
+    if "memory" in opts:
+        whole(opts, "memory", least=1)
+        if opts["memory"] > MAX_MEMORY:
+            bad("memory", f"must be at most {MAX_MEMORY}, got {opts['memory']!r}; for a "
+                          "memory that large, method bfgs keeps every pair")
     if "line_search" in opts and opts["line_search"] not in LINE_SEARCHES:
         raise InputError(unknown_name_message("line_search", opts["line_search"], LINE_SEARCHES),
                          field="options.line_search", kind="option")

@@ -92,9 +92,17 @@ REGISTRY = {
                        summary="IRLS over lm (nonlinear mae fits)"),
     "auglag": MethodSpec("auglag", {}, None, None, handles_constraints=True, planned=True,
                          summary="augmented Lagrangian"),
-    "bfgs": MethodSpec("bfgs", {}, None, None, planned=True, summary="quasi-Newton BFGS"),
-    "lbfgs": MethodSpec("lbfgs", {}, None, None, planned=True,
-                        summary="limited-memory BFGS"),
+    # quasi-Newton: max_iter as scipy's L-BFGS-B (15000) for lbfgs, whose rate can be
+    # linear on long valleys; bfgs (O(n^2) a step) is superlinear and needs about
+    # 5-10 n iterations on the hardest smooth problems it is meant for (n <= a few 100)
+    "bfgs": MethodSpec("bfgs", {"c1": 1e-4, "c2": 0.9}, 2000, runners.bfgs,
+                       gradient_test=True,
+                       summary="quasi-Newton BFGS (dense inverse Hessian, strong Wolfe "
+                               "search; bounds by a projected step on the free variables)"),
+    "lbfgs": MethodSpec("lbfgs", {"memory": 10, "c1": 1e-4, "c2": 0.9}, 15_000, runners.lbfgs,
+                        gradient_test=True,
+                        summary="limited-memory BFGS (two-loop recursion, strong Wolfe "
+                                "search; bounds by a projected step on the free variables)"),
 }
 
 

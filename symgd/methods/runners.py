@@ -178,3 +178,34 @@ def irls(K, x0, lower, upper, opts, deadline):
         raise Unsuitable(f"IRLS needs the model's residuals and Jacobian in numpy, but "
                          f"{why}: sgd with a cosine schedule and patience instead", "sgd")
     return o
+
+
+# bfgs and lbfgs: the quasi-Newton loops (methods/qn_loops.py), compiled per bundle kind
+_QN_MODULES = {"loops": "qn_loops", "fit_loops": "fit_qn_loops"}
+
+
+def _qn_loops(bundle):
+    from symgd.methods import loading
+    return loading.load(_QN_MODULES[bundle.loop_module])
+
+
+def bfgs(bundle, x0, lower, upper, opts, deadline):
+    """BFGS with a dense inverse Hessian and a strong Wolfe search (qn_loops.bfgs_loop)."""
+    from symgd.methods.driver import run_loop
+
+    return _after(bundle, run_loop(_qn_loops(bundle).bfgs_loop,
+                                   bundle.loop_arg(with_hessian=False), x0, lower, upper,
+                                   [opts["tol"], opts["c1"], opts["c2"]],
+                                   [opts["max_iter"], 0], deadline=deadline,
+                                   **_common(opts)))
+
+
+def lbfgs(bundle, x0, lower, upper, opts, deadline):
+    """L-BFGS, the two-loop recursion over ``memory`` pairs (qn_loops.lbfgs_loop)."""
+    from symgd.methods.driver import run_loop
+
+    return _after(bundle, run_loop(_qn_loops(bundle).lbfgs_loop,
+                                   bundle.loop_arg(with_hessian=False), x0, lower, upper,
+                                   [opts["tol"], opts["c1"], opts["c2"]],
+                                   [opts["max_iter"], 0, opts["memory"]], deadline=deadline,
+                                   **_common(opts)))
