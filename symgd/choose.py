@@ -4,13 +4,15 @@ Called by symgd.solver alone, which decides and runs; kept apart so the policy r
 in one place.
 
 Without data: the closed form in its worker beside newton (up to
-AUTO_NEWTON_MAX_VARS variables) or linesearch. With data: a model linear in its
+AUTO_NEWTON_MAX_VARS variables) or lbfgs (larger; symgd.solver also runs lbfgs when
+newton's Hessian passes the operation limit). With data: a model linear in its
 parameters with loss mse, sse or mae gets its closed form first (symgd.fit.linear:
 linear least squares; least absolute deviations by linear programming, or IRLS above
 the LP's sample gate); otherwise lm for least-squares losses with at most
 AUTO_LM_MAX_VARS variables; mae (a kinked loss, never plain Newton) IRLS over lm, or
 sgd with a decaying schedule and patience; else newton up to AUTO_NEWTON_MAX_VARS
-variables, else linesearch.
+variables, else lbfgs (SPEC §2: no Hessian of p^2 entries to build and factor, and
+superlinear where steepest descent crawls).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def iterative_choice(n: int) -> tuple:
     """(method, why) for an objective of n variables."""
     if n <= AUTO_NEWTON_MAX_VARS:
         return "newton", f"newton ({n} variables <= {AUTO_NEWTON_MAX_VARS})"
-    return "linesearch", f"linesearch ({n} variables > {AUTO_NEWTON_MAX_VARS}, no Hessian)"
+    return "lbfgs", f"lbfgs ({n} variables > {AUTO_NEWTON_MAX_VARS}, no Hessian)"
 
 
 def fit_choice(spec) -> tuple:
@@ -47,7 +49,8 @@ def fit_choice(spec) -> tuple:
         why = "not least squares" if not spec.least_squares else f"{p} variables > 100"
         return "newton", (f"newton ({spec.loss} loss: {why}; {p} variables <= "
                           f"{AUTO_NEWTON_MAX_VARS})")
-    return "linesearch", f"linesearch ({p} variables > {AUTO_NEWTON_MAX_VARS}, no Hessian)"
+    return "lbfgs", (f"lbfgs ({spec.loss} loss, {p} variables > {AUTO_NEWTON_MAX_VARS}, "
+                     "no Hessian)")
 
 
 def ignored_note(method: str, ignored) -> str:

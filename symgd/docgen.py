@@ -40,6 +40,7 @@ OPTION_HELP = {
                    "(polynomial objectives: the minimiser along the direction)",
     "c1": "sufficient-decrease constant of the line search (0 < c1 < 1)",
     "c2": "curvature constant of the Wolfe conditions (c1 < c2 < 1)",
+    "memory": "how many of the newest curvature pairs (s, y) L-BFGS keeps (1 to 1000)",
     # optimizers
     "optimizer": "how gradients become steps: {optimizers} (see Optimizers)",
     "momentum": "momentum coefficient (momentum, nesterov)",
@@ -64,6 +65,8 @@ OPTION_HELP = {
 # Where a method reads an option its own way.
 METHOD_OPTION_HELP = {
     ("sgd", "max_iter"): "most epochs; none: epochs decides",
+    ("auto", "memory"): "memory of lbfgs where auto runs it (above 50 variables, or when "
+                        "newton's Hessian is too large to compile)",
     ("sgd", "seed"): "seed of the shuffling; none: seed 0, so runs repeat exactly",
     ("gd", "schedule"): "learning-rate schedule over iterations: a name, or a mapping "
                         "{{name: ..., parameter: value}} (see Schedules)",

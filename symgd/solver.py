@@ -309,11 +309,23 @@ def _solve_auto(problem, opts, x0, ctx):
     try:
         if not problem.constraints:
             method, why = choose.iterative_choice(len(problem.variables))
+            # lbfgs needs about 5 n steps on long valleys: its own max_iter, not auto's
+            lbfgs_opts = opts if "max_iter" in ctx.given else \
+                {**opts, "max_iter": methods.REGISTRY["lbfgs"].default_max_iter}
             try:
                 iterative = _solve_iterative(problem, method, x0, ctx,
-                                             [f"auto chose {why}"], {}, opts=opts)
+                                             [f"auto chose {why}"], {},
+                                             opts=opts if method == "newton" else lbfgs_opts)
             except InputError as err:  # e.g. a start outside the domain: the closed
                 error = err            # form may still answer
+                if method == "newton" and err.kind == "limit":  # newton's Hessian is too big
+                    note = f"auto chose lbfgs (newton cannot run: {err.message.split(';')[0]})"
+                    try:
+                        iterative = _solve_iterative(problem, "lbfgs", x0, ctx, [note], {},
+                                                     opts=lbfgs_opts)
+                        error = None
+                    except InputError as err_lbfgs:
+                        error = err_lbfgs
         if iterative is not None and iterative.status == "interrupted":
             pending.cancel()
             return Result(**{**iterative.__dict__, "path": ("analytic: stopped (interrupted)",)

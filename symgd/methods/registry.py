@@ -59,11 +59,12 @@ class MethodSpec:
 _LINE = {"line_search": "armijo", "c1": 1e-4, "c2": 0.9}
 
 REGISTRY = {
-    "auto": MethodSpec("auto", {**_LINE, "learning_rate": 0.01, "schedule": "constant"},
+    "auto": MethodSpec("auto", {**_LINE, "learning_rate": 0.01, "schedule": "constant",
+                                "memory": 10},
                        None, None, handles_constraints=True,
                        summary="fits: linear closed form (least squares, LAD), else lm, IRLS "
                                "or newton; otherwise the closed form in its worker beside "
-                               "newton (linesearch above 50 variables)"),
+                               "newton (lbfgs above 50 variables)"),
     "analytic": MethodSpec("analytic", {}, None, None, accepts_data=False,
                            handles_constraints=True,
                            summary="closed-form critical points, classified"),
