@@ -32,6 +32,9 @@ OPTION_HELP = {
     "device": "where the loops run: cpu (cuda is planned)",
     "timeout": "seconds for the closed-form attempt; none: {timeout:g} for polynomial "
                "systems, {nonpolynomial_timeout:g} otherwise",
+    "starts": "multistart: runs from the start and starts - 1 seeded points (uniform in "
+              "the bounds, else in a box of half-width 10 max(1, abs(x0_i)) around the "
+              "start); the best converged run is the result, every run is in runs",
     # steps and line searches
     "learning_rate": "step size, the base value the schedule scales",
     "schedule": "learning-rate schedule: a name, or a mapping {{name: ..., parameter: "
@@ -41,6 +44,12 @@ OPTION_HELP = {
     "c1": "sufficient-decrease constant of the line search (0 < c1 < 1)",
     "c2": "curvature constant of the Wolfe conditions (c1 < c2 < 1)",
     "memory": "how many of the newest curvature pairs (s, y) L-BFGS keeps (1 to 1000)",
+    # derivative-free baselines
+    "samples": "how many points to try (the budget); none: max_iter",
+    "radius": "where a variable lacks a finite bound on either side, points are drawn "
+              "from the start +- radius max(1, abs(x0_i)), cut by the bound there is",
+    "step": "initial step size sigma, relative to the scale of each variable (the width "
+            "of its bounds, or max(1, abs(x0_i)), whichever is smaller)",
     # optimizers
     "optimizer": "how gradients become steps: {optimizers} (see Optimizers)",
     "momentum": "momentum coefficient (momentum, nesterov)",
@@ -68,6 +77,10 @@ METHOD_OPTION_HELP = {
     ("auto", "memory"): "memory of lbfgs where auto runs it (above 50 variables, or when "
                         "newton's Hessian is too large to compile)",
     ("sgd", "seed"): "seed of the shuffling; none: seed 0, so runs repeat exactly",
+    ("random_search", "max_iter"): "how many points to try when samples is none",
+    ("local_search", "max_iter"): "how many points to try when samples is none",
+    ("local_search", "tol"): "the run ends stalled when the step size sigma falls to tol",
+    ("random_search", "tol"): "not read: random search has no test, it spends its budget",
     ("gd", "schedule"): "learning-rate schedule over iterations: a name, or a mapping "
                         "{{name: ..., parameter: value}} (see Schedules)",
     ("sgd", "schedule"): "learning-rate schedule over minibatch steps: a name, or a "

@@ -21,7 +21,10 @@ LOOP_MODULES = {"loops": "gradient descent, line searches and Newton",
                 "fit_loops": "full-batch gradient descent, line searches and Newton on data",
                 "qn_loops": "BFGS and L-BFGS",
                 "fit_qn_loops": "BFGS and L-BFGS on data",
-                "sgd": "minibatch SGD"}
+                "sgd": "minibatch SGD",
+                "search_loops": "random search and local search",
+                "fit_search_loops": "random search and local search on data",
+                "multistart_loop": "multistart batches"}
 
 
 def _announce(what: str, state: dict) -> None:

@@ -10,7 +10,8 @@ from symgd.methods.option_checks import bad, check_optimizer, real, whole
 
 # Options every method accepts (SPEC §2).
 COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "typical_x": 1.0, "typical_f": 1.0,
-                  "time_limit": None, "seed": None, "device": "cpu", "timeout": None}
+                  "time_limit": None, "seed": None, "device": "cpu", "timeout": None,
+                  "starts": 1}
 # Options of every method on a data fit: huber's threshold.
 DATA_OPTIONS = {"delta": 1.0}
 LINE_SEARCHES = ("armijo", "wolfe", "exact")
@@ -142,6 +143,12 @@ def _resolve(method: str, given: dict, data: bool) -> dict:
         if opts["memory"] > MAX_MEMORY:
             bad("memory", f"must be at most {MAX_MEMORY}, got {opts['memory']!r}; for a "
                           "memory that large, method bfgs keeps every pair")
+    whole(opts, "starts", least=1)  # multistart (symgd.multistart)
+    if "samples" in opts:  # random_search, local_search
+        whole(opts, "samples", least=1, none_ok=True)
+    for key in ("radius", "step"):
+        if key in opts:
+            real(opts, key, lo=0.0, lo_closed=False)
     if "line_search" in opts and opts["line_search"] not in LINE_SEARCHES:
         raise InputError(unknown_name_message("line_search", opts["line_search"], LINE_SEARCHES),
                          field="options.line_search", kind="option")

@@ -104,6 +104,18 @@ REGISTRY = {
                         gradient_test=True,
                         summary="limited-memory BFGS (two-loop recursion, strong Wolfe "
                                 "search; bounds by a projected step on the free variables)"),
+    # the derivative-free baselines (methods/search_loops.py): no gradient, so no
+    # gradient test and never 'converged'; max_iter is the budget when samples is none
+    "random_search": MethodSpec("random_search", {"samples": None, "radius": 10.0}, 1000,
+                                runners.random_search,
+                                summary="derivative-free baseline: the best of the start "
+                                        "and samples seeded uniform points in the bounds "
+                                        "(or a box around the start); never converged"),
+    "local_search": MethodSpec("local_search", {"samples": None, "step": 0.1}, 1000,
+                               runners.local_search,
+                               summary="derivative-free baseline: seeded Gaussian steps "
+                                       "kept when f falls, step size by the 1/5th success "
+                                       "rule; ends max_iter or stalled, never converged"),
 }
 
 

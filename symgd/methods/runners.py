@@ -209,3 +209,38 @@ def lbfgs(bundle, x0, lower, upper, opts, deadline):
                                    [opts["tol"], opts["c1"], opts["c2"]],
                                    [opts["max_iter"], 0, opts["memory"]], deadline=deadline,
                                    **_common(opts)))
+
+
+# random_search and local_search: the derivative-free loops (methods/search_loops.py)
+_SEARCH_MODULES = {"loops": "search_loops", "fit_loops": "fit_search_loops"}
+
+
+def _search(bundle, loop_name, x0, lower, upper, opts, deadline, second):
+    """Run a search loop with fpar = [tol, second], ipar = [budget, chunk, seed], and
+    word the outcome (no gradient was evaluated: the solver computes one at x for the
+    report only)."""
+    from symgd.methods import loading
+    from symgd.methods.driver import run_loop
+    from symgd.methods.search_words import search_message
+
+    loops = loading.load(_SEARCH_MODULES[bundle.loop_module])
+    budget = opts["samples"] if opts["samples"] is not None else opts["max_iter"]
+    seed = 0 if opts["seed"] is None else int(opts["seed"])
+    o = run_loop(getattr(loops, loop_name), bundle.loop_arg(with_hessian=False), x0, lower,
+                 upper, [opts["tol"], second], [budget, 0, seed], deadline=deadline,
+                 **_common(opts))
+    o.g, o.grad_norm, o.rel_grad = None, math.nan, math.nan
+    o.message = search_message(loop_name, o, budget, opts)
+    return _after(bundle, o)
+
+
+def random_search(bundle, x0, lower, upper, opts, deadline):
+    """The best of the start and ``samples`` uniform points (search_loops)."""
+    return _search(bundle, "random_search_loop", x0, lower, upper, opts, deadline,
+                   opts["radius"])
+
+
+def local_search(bundle, x0, lower, upper, opts, deadline):
+    """A (1+1) evolution strategy with the 1/5th success rule (search_loops)."""
+    return _search(bundle, "local_search_loop", x0, lower, upper, opts, deadline,
+                   opts["step"])
