@@ -129,10 +129,13 @@ def finish(problem, bundle, outcome, ctx: SolveContext, run: Run) -> Result:
         message += (f"; not checked for a saddle point (no Hessian: it is built for that "
                     f"check up to {SADDLE_CHECK_MAX_VARS} variables, and when small enough "
                     "to derive)")
-    status, message = _curvature_checks(problem, bundle, outcome, run, x, f, g, gnorm,
-                                        status, message)
-    timings = dict(run.timings)
     extra = {}
+    if spec.handles_constraints:  # auglag checked its KKT point (and its curvature) itself
+        extra = _constrained_extra(problem, bundle, outcome, lo, hi)
+    else:
+        status, message = _curvature_checks(problem, bundle, outcome, run, x, f, g, gnorm,
+                                            status, message)
+    timings = dict(run.timings)
     if problem.is_fit:
         from symgd.fit.source import result_extra
         history = outcome.history if outcome.history is not None else (
@@ -178,3 +181,16 @@ def _curvature_checks(problem, bundle, outcome, run, x, f, g, gnorm, status, mes
             f"{curv / 2:.3g}, so this is not a {kind}; start elsewhere or perturb the start "
             "(Newton steps away from saddles unless started on one)")
     return status, message
+
+
+def _constrained_extra(problem, bundle, outcome, lo, hi) -> dict:
+    """SPEC §4's ``multipliers`` (keyed by the constraint's text, bounds as the closed
+    form keys them) and ``max_violation``, from a constrained method's outcome."""
+    from symgd.constrained.kkt import user_multipliers
+
+    e = outcome.extra
+    mult = user_multipliers(bundle.constraints, e["multipliers_internal"],
+                            e["grad_lagrangian"], outcome.x, lo, hi, problem.names,
+                            problem.sense)
+    return {"multipliers": mult, "max_violation": e["max_violation"],
+            "complementarity": e["complementarity"]}

@@ -51,3 +51,4 @@ class Outcome:
     method: str | None = None
     path: tuple = ()
     timings: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # method-specific (auglag: multipliers)

@@ -150,3 +150,47 @@ def kernel_source(name: str, f: sp.Expr, grad, hess, symbols, *, line_poly=False
         backend = "numba" if lines <= max_compile_lines() else "python"
     header = HEADERS[backend].format(name=name)
     return "\n".join(header.split("\n")) + "\n" + body, backend
+
+
+def constraint_source(name: str, values, jacobian, hessians, symbols) -> str:
+    """The kernel module of m constraints c_i(x) (symgd.constrained.kernels):
+
+        cval(x, c) -> 0     c[i] = c_i(x)
+        cjac(x, J) -> 0     J[i*n + j] = d c_i / d x_j (row-major m x n)
+        chess(xy, H) -> 0   H = sum_i y_i hess c_i(x), full symmetric n x n, with
+                            xy = [x, y] (the weights y read as variables n .. n+m-1)
+
+    ``hessians[i]`` is the symbolic Hessian of c_i (rows of expressions). The weighted
+    sum is formed symbolically so one kernel serves every weight vector: an augmented
+    Lagrangian passes its current multipliers and penalty terms as y.
+    """
+    n, m = len(symbols), len(values)
+    ys = [sp.Dummy(f"y{i}", real=True) for i in range(m)]
+    out = ["@KERNEL(0)\ndef cval(x, c):"]
+    out += _body(list(values), symbols, [f"c[{i}]" for i in range(m)]) if m else []
+    out.append("    return 0.0\n")
+    entries, targets = [], []
+    for i in range(m):
+        for j in range(n):
+            if jacobian[i][j] != 0:
+                entries.append(jacobian[i][j])
+                targets.append(f"J[{i * n + j}]")
+    out.append("@KERNEL(0)\ndef cjac(x, J):")
+    out += [f"    for k_ in range({m * n}):", "        J[k_] = 0.0"]
+    out += _body(entries, symbols, targets) if entries else []
+    out.append("    return 0.0\n")
+    entries, targets, pairs = [], [], []
+    for j in range(n):
+        for k in range(j, n):
+            e = sp.Add(*[ys[i] * hessians[i][j][k] for i in range(m) if hessians[i][j][k] != 0])
+            if e != 0:
+                entries.append(e)
+                targets.append(f"H[{j * n + k}]")
+                pairs.append((j, k))
+    out.append("@KERNEL(0)\ndef chess(x, H):")
+    out += [f"    for k_ in range({n * n}):", "        H[k_] = 0.0"]
+    out += _body(entries, list(symbols) + ys, targets) if entries else []
+    out += [f"    H[{k * n + j}] = H[{j * n + k}]" for j, k in pairs if j != k]
+    out.append("    return 0.0\n")
+    body = "\n".join(out) + "\n"
+    return HEADERS["numba"].format(name=name) + "\n" + body

@@ -9,7 +9,7 @@ from symgd.errors import InputError, unknown_name_message
 from symgd.methods.option_checks import bad, check_optimizer, real, whole
 
 # Options every method accepts (SPEC §2).
-COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "typical_x": 1.0, "typical_f": 1.0,
+COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "ctol": 1e-8, "typical_x": 1.0, "typical_f": 1.0,
                   "time_limit": None, "seed": None, "device": "cpu", "timeout": None,
                   "starts": 1}
 # Options of every method on a data fit: huber's threshold.
@@ -111,6 +111,9 @@ def _resolve(method: str, given: dict, data: bool) -> dict:
     if opts["max_iter"] is not None:
         _number(opts, "max_iter", positive=True, integer=True)
     _number(opts, "tol", positive=True)
+    _number(opts, "ctol", positive=True)
+    if opts.get("penalty") is not None:  # auglag's initial penalty (None: its own)
+        _number(opts, "penalty", positive=True)
     if data:
         _number(opts, "delta", positive=True)
     real(opts, "typical_x", lo=0.0, lo_closed=False)

@@ -91,8 +91,11 @@ REGISTRY = {
                          internal=True, summary="closed-form linear fits (LS, LAD)"),
     "irls": MethodSpec("irls", {}, 10_000, runners.irls, needs_data=True, internal=True,
                        summary="IRLS over lm (nonlinear mae fits)"),
-    "auglag": MethodSpec("auglag", {}, None, None, handles_constraints=True, planned=True,
-                         summary="augmented Lagrangian"),
+    "auglag": MethodSpec("auglag", {"penalty": None}, 1000, runners.auglag,
+                         needs_hessian=True, accepts_data=False, handles_constraints=True,
+                         summary="augmented Lagrangian (ALGENCAN's safeguards) over "
+                                 "projected Newton with the exact Hessians, then Newton on "
+                                 "the KKT equations of the active set"),
     # quasi-Newton max_iter: chained Rosenbrock takes both about 5 n iterations (n = 100:
     # 515, n = 200: 990, n = 400: 1930, as scipy's); bfgs (O(n^2) a step) is for n up to
     # a few hundred, so 2000; lbfgs (any n) has scipy L-BFGS-B's default, 15000

@@ -244,3 +244,10 @@ def local_search(bundle, x0, lower, upper, opts, deadline):
     """A (1+1) evolution strategy with the 1/5th success rule (search_loops)."""
     return _search(bundle, "local_search_loop", x0, lower, upper, opts, deadline,
                    opts["step"])
+
+
+def auglag(bundle, x0, lower, upper, opts, deadline):
+    """The augmented Lagrangian method (symgd.constrained.auglag) on a
+    symgd.constrained.kernels.ConstrainedBundle."""
+    from symgd.constrained import auglag as method
+    return method.run(bundle, x0, lower, upper, opts, deadline)

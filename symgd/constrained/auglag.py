@@ -1,0 +1,279 @@
+"""The augmented Lagrangian method (``auglag``) with a projected-Newton inner solver.
+
+For min f(x) s.t. c_E(x) = 0, c_I(x) <= 0, lo <= x <= hi, the Powell-Hestenes-
+Rockafellar augmented Lagrangian with multipliers y and penalty rho is
+
+    L(x) = f(x) + (1 / 2 rho) sum_i (t_i^2 - y_i^2),   t_i = y_i + rho c_i (i in E),
+                                                        t_i = max(0, y_i + rho c_i) (I),
+    grad L = grad f + J^T t,
+    hess L = hess f + sum_i t_i hess c_i + rho sum_{t_i > 0 or i in E} grad c_i grad c_i^T.
+
+L is once differentiable only (the max), so its Hessian is assembled here from the
+compiled hess f, the weighted constraint Hessian sum_i t_i hess c_i (one kernel, the
+weights passed in) and J, never differentiated symbolically. Each outer iteration
+minimises L over the box by projected Newton (Bertsekas, "Projected Newton methods for
+optimization problems with simple constraints", SIAM J. Control Optim. 20, 1982: the
+variables held at a bound are fixed, the Newton step is taken on the others with the
+Hessian's eigenvalues made positive, and an Armijo search runs along the projection
+arc), then updates y <- t, as ALGENCAN does (Andreani, Birgin, Martinez, Schuverdt,
+SIAM J. Optim. 18, 2008): multipliers are kept in a safeguarding box, and the penalty
+grows tenfold when max(|c_E|, |V|), V_i = max(c_i, -y_i / rho) measuring inequality
+violation and complementarity together, fails to fall to half its previous value.
+After every outer iteration a Newton step on the KKT equations of the identified
+active set (symgd.constrained.kkt.polish) is tried; its answer is kept only when the
+recomputed KKT measures pass. Success is never claimed otherwise.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from symgd import clock
+from symgd.constrained import kkt
+from symgd.outcome import Outcome
+
+MAX_OUTER = 60
+RHO_MAX = 1e14
+Y_MAX = 1e12             # ALGENCAN's safeguarding box for the multiplier estimates
+UNBOUNDED_F = -1e20
+ARMIJO_C1 = 1e-4
+
+
+class _Counter:
+    def __init__(self):
+        self.f = self.h = self.c = 0
+
+
+class _Lagrangian:
+    """L, its gradient and Hessian at x for given (y, rho), counting evaluations."""
+
+    def __init__(self, bundle, count):
+        self.b = bundle
+        self.ck = bundle.constraints
+        self.count = count
+
+    def parts(self, x):
+        g = np.zeros(x.size)
+        f = float(self.b.fg(x, g))
+        self.count.f += 1
+        if self.ck.m:
+            c = self.ck.values(x)
+            J = self.ck.jacobian(x)
+            self.count.c += 1
+        else:
+            c, J = np.zeros(0), np.zeros((0, x.size))
+        return f, g, c, J
+
+    def multiplier_terms(self, c, y, rho):
+        t = y + rho * c
+        ineq = ~self.ck.equality
+        t[ineq] = np.maximum(t[ineq], 0.0)
+        return t
+
+    def value(self, parts, y, rho):
+        f, g, c, J = parts
+        t = self.multiplier_terms(c, y, rho)
+        L = f + float(np.sum(t * t - y * y)) / (2.0 * rho) if c.size else f
+        return L, g + J.T @ t
+
+    def hessian(self, x, parts, y, rho):
+        f, g, c, J = parts
+        n = x.size
+        H = np.zeros((n, n))
+        self.b.hess(x, H)
+        self.count.h += 1
+        if c.size:
+            t = self.multiplier_terms(c, y, rho)
+            H += self.ck.weighted_hessian(x, t)
+            on = self.ck.equality | (t > 0.0)
+            Ja = J[on]
+            H += rho * (Ja.T @ Ja)
+        return H
+
+
+def _newton_direction(H, gL, fixed):
+    """The projected-Newton direction: Newton on the free variables with |eigenvalues|
+    floored (a descent direction whatever the curvature), a scaled gradient step on
+    the variables held at a bound (the projection keeps them there)."""
+    d = np.zeros(gL.size)
+    free = ~fixed
+    if np.any(free):
+        Hf = H[np.ix_(free, free)]
+        if not np.all(np.isfinite(Hf)):
+            d[free] = -gL[free]
+        else:
+            w, V = np.linalg.eigh(0.5 * (Hf + Hf.T))
+            big = max(float(np.max(np.abs(w))), 1e-300)
+            w = np.maximum(np.abs(w), 1e-10 * max(big, 1.0))
+            d[free] = -V @ ((V.T @ gL[free]) / w)
+    if np.any(fixed):
+        diag = np.diag(H)[fixed]
+        d[fixed] = -gL[fixed] / np.where(diag > 1e-12, diag, 1.0)
+    return d
+
+
+def _inner(lag, x, y, rho, lo, hi, eps, budget, deadline, typical):
+    """Minimise L(., y, rho) over the box from x by projected Newton. Returns
+    (x, parts at x, steps taken, why it stopped: converged / stalled / budget / time)."""
+    parts = lag.parts(x)
+    L, gL = lag.value(parts, y, rho)
+    steps = 0
+    while True:
+        pg = x - np.clip(x - gL, lo, hi)
+        rel = float(np.max(np.abs(pg) * np.maximum(np.abs(x), typical[0]), initial=0.0)) / \
+            max(abs(L), typical[1])
+        if rel <= eps:
+            return x, parts, steps, "converged"
+        if steps >= budget:
+            return x, parts, steps, "budget"
+        if deadline is not None and clock.now() > deadline:
+            return x, parts, steps, "time"
+        delta = min(1e-6 * max(1.0, float(np.max(np.abs(x), initial=0.0))),
+                    float(np.max(np.abs(pg))))
+        fixed = ((x - lo <= delta) & (gL > 0.0)) | ((hi - x <= delta) & (gL < 0.0))
+        H = lag.hessian(x, parts, y, rho)
+        d = _newton_direction(H, gL, fixed)
+        alpha, accepted = 1.0, False
+        for _ in range(40):
+            xt = np.clip(x + alpha * d, lo, hi)
+            decrease = float(gL @ (xt - x))
+            if decrease >= 0.0 and alpha < 1.0:
+                break
+            pt = lag.parts(xt)
+            Lt, gt = lag.value(pt, y, rho)
+            if math.isfinite(Lt) and np.all(np.isfinite(gt)) and \
+                    Lt <= L + ARMIJO_C1 * min(decrease, 0.0):
+                accepted = True
+                break
+            alpha *= 0.5
+        steps += 1
+        if not accepted:
+            return x, parts, steps, "stalled"
+        x, parts, L, gL = xt, pt, Lt, gt
+        if parts[0] < UNBOUNDED_F:
+            return x, parts, steps, "unbounded"
+
+
+def run(bundle, x0, lo, hi, opts, deadline) -> Outcome:
+    """The augmented Lagrangian method from x0 (inside the box). ``opts``: tol, ctol,
+    max_iter (inner Newton steps in all), typical_x, typical_f, penalty (the initial
+    rho, or None for ALGENCAN's choice)."""
+    t0 = clock.now()
+    count = _Counter()
+    lag = _Lagrangian(bundle, count)
+    ck = bundle.constraints
+    tol, ctol = float(opts["tol"]), float(opts["ctol"])
+    typical = (float(opts["typical_x"]), float(opts["typical_f"]))
+    max_steps = int(opts["max_iter"])
+    x = np.clip(np.asarray(x0, dtype=float), lo, hi)
+    y = np.zeros(ck.m)
+    f0, _, c0, _ = lag.parts(x)
+    if not math.isfinite(f0):
+        return _outcome("diverged", x, y, bundle, lo, hi, opts, count, 0, t0, f0,
+                        "the objective is not finite at the start")
+    sq = 0.5 * float(np.sum(np.where(ck.equality, c0, np.maximum(c0, 0.0)) ** 2))
+    rho = opts.get("penalty") or min(max(10.0 * max(1.0, abs(f0)) / max(1.0, sq), 1e-8), 1e8)
+    rho = float(rho)
+    eps = 1e-4
+    prev = math.inf
+    steps = 0
+    least = (math.inf, x.copy(), y.copy())   # least violation seen: (violation, x, y)
+    why = "max_iter"
+    for outer in range(MAX_OUTER):
+        x, parts, k, stop = _inner(lag, x, y, rho, lo, hi, eps, max_steps - steps, deadline,
+                                   typical)
+        steps += k
+        f, g, c, J = parts
+        t = lag.multiplier_terms(c, y, rho)
+        V = np.where(ck.equality, c, np.maximum(c, -y / rho)) if ck.m else c
+        infeas = float(np.max(np.abs(V), initial=0.0))
+        y = np.clip(t, -Y_MAX, Y_MAX)
+        viol = kkt.violation(ck, c, x, lo, hi)
+        if viol < least[0]:
+            least = (viol, x.copy(), y.copy())
+        if stop == "unbounded" and viol <= ctol:
+            return _outcome("unbounded", x, y, bundle, lo, hi, opts, count, steps, t0, f0,
+                            f"the objective fell below {UNBOUNDED_F:g} at a feasible point: "
+                            "it is unbounded below on the feasible set; add bounds or "
+                            "constraints")
+        found = _accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas, count)
+        if found is not None:
+            xs, ys, note = found
+            return _outcome("converged", xs, ys, bundle, lo, hi, opts, count, steps, t0, f0,
+                            None, note=note, outer=outer + 1)
+        if stop == "time":
+            why = "timeout"
+            break
+        if steps >= max_steps:
+            why = "max_iter"
+            break
+        if infeas > 0.5 * prev and infeas > ctol:
+            if rho >= RHO_MAX:
+                why = "infeasible" if viol > ctol else "stalled"
+                break
+            rho = min(10.0 * rho, RHO_MAX)
+        prev = infeas
+        eps = max(0.1 * eps, 0.1 * tol)
+    else:
+        why = "infeasible" if least[0] > ctol else "stalled"
+    if why == "infeasible":
+        x, y = least[1], least[2]
+        msg = (f"no feasible point found: the least constraint violation reached is "
+               f"{least[0]:.3g} (ctol {ctol:g}), with the penalty at {rho:.3g}; the "
+               "constraints may be inconsistent, or a local minimum of the violation "
+               "holds the run: try another start or options.starts")
+        return _outcome("infeasible", x, y, bundle, lo, hi, opts, count, steps, t0, f0, msg)
+    return _outcome(why, x, y, bundle, lo, hi, opts, count, steps, t0, f0, None,
+                    outer=MAX_OUTER)
+
+
+def _accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas, count):
+    """(x, y, note) passing SPEC §2's constrained test: the point itself, or its KKT-
+    Newton polish; None when neither passes (or the point is a saddle)."""
+    m = kkt.measures(bundle, x, y, lo, hi, typical)
+    count.f += 1
+    if m.ok(tol, ctol) and kkt.reduced_curvature(bundle, x, y, lo, hi, 1e-8) > -1e-6:
+        return x, y, ""
+    if infeas > 1e-2 * max(1.0, abs(m.f)):
+        return None
+    polished = kkt.polish(bundle, x, y, lo, hi, active_tol=max(1e-6, 10.0 * infeas))
+    if polished is None:
+        return None
+    xp, yp = polished
+    count.f += 1
+    mp = kkt.measures(bundle, xp, yp, lo, hi, typical)
+    if mp.ok(tol, ctol) and kkt.reduced_curvature(bundle, xp, yp, lo, hi, 1e-8) > -1e-6:
+        return xp, yp, "; polished by Newton on the KKT equations of the active set"
+    return None
+
+
+def _outcome(status, x, y, bundle, lo, hi, opts, count, steps, t0, f0, message, *,
+             note="", outer=0):
+    typical = (float(opts["typical_x"]), float(opts["typical_f"]))
+    m = kkt.measures(bundle, x, y, lo, hi, typical)
+    tol, ctol = float(opts["tol"]), float(opts["ctol"])
+    if status == "converged" and not m.ok(tol, ctol):   # belt and braces: never a false claim
+        status = "stalled"
+    if message is None:
+        measured = (f"max violation {m.violation:.2g} (ctol {ctol:g}), complementarity "
+                    f"{m.complementarity:.2g}, relative Lagrangian gradient {m.rel_grad:.2g} "
+                    f"(tol {tol:g})")
+        if status == "converged":
+            message = f"KKT conditions hold: {measured}{note}"
+        elif status == "max_iter":
+            message = (f"stopped after {steps} Newton steps (max_iter) without meeting the "
+                       f"KKT test: {measured}; raise max_iter or try another start")
+        elif status == "timeout":
+            message = f"time_limit reached: {measured}; x is the last point"
+        else:
+            message = (f"stalled: the augmented Lagrangian made no further progress and the "
+                       f"KKT test fails: {measured}; try another start or options.starts")
+    out = Outcome(status, x.copy(), f=m.f, iterations=steps,
+                  evaluations={"f": count.f, "grad": count.f, "hess": count.h,
+                               "constraints": count.c},
+                  time_s=clock.now() - t0, f0=f0, message=message)
+    out.extra = {"multipliers_internal": y.copy(), "max_violation": m.violation,
+                 "complementarity": m.complementarity, "rel_grad_lagrangian": m.rel_grad,
+                 "grad_lagrangian": m.grad_lagrangian}
+    return out

@@ -1,0 +1,120 @@
+"""The compiled kernels of a problem's constraints, and the bundle a constrained
+method runs on (the objective's kernels plus these).
+
+Every constraint is carried in one internal form, c_i(x) = 0 for ``==`` and
+c_i(x) <= 0 for ``<=`` and ``>=`` (``Constraint.g_le``: lhs - rhs, or rhs - lhs for
+``>=``), so one sign convention serves the method; symgd.constrained.kkt turns the
+multipliers back into SPEC §4's.
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+_BUILT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class ConstraintKernels:
+    """m constraints' values, Jacobian and weighted Hessian sum, compiled.
+
+    Attributes:
+        texts: the user's text of each constraint (multipliers are keyed by it).
+        relations: "==", "<=" or ">=" per constraint.
+        equality: bool array, True for ``==``.
+        cfuncs: the compiled kernels (kept alive while their addresses are used).
+    """
+
+    n: int
+    texts: tuple
+    relations: tuple
+    equality: np.ndarray
+    cfuncs: tuple
+    time_s: float = 0.0
+
+    @property
+    def m(self) -> int:
+        return len(self.texts)
+
+    def values(self, x) -> np.ndarray:
+        """c(x) in the internal form (== 0, <= 0)."""
+        from symgd.compile.fastcall import call_vec
+        c = np.zeros(self.m)
+        if self.m:
+            call_vec(self.cfuncs[0].address, np.ascontiguousarray(x, dtype=np.float64), c)
+        return c
+
+    def jacobian(self, x) -> np.ndarray:
+        """J[i, j] = d c_i / d x_j."""
+        from symgd.compile.fastcall import call_mat
+        J = np.zeros((self.m, self.n))
+        if self.m:
+            call_mat(self.cfuncs[1].address, np.ascontiguousarray(x, dtype=np.float64), J)
+        return J
+
+    def weighted_hessian(self, x, y) -> np.ndarray:
+        """sum_i y_i hess c_i(x)."""
+        from symgd.compile.fastcall import call_mat
+        H = np.zeros((self.n, self.n))
+        if self.m:
+            xy = np.concatenate([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)])
+            call_mat(self.cfuncs[2].address, xy, H)
+        return H
+
+
+@dataclass(frozen=True)
+class ConstrainedBundle:
+    """What a constrained method runs on: the objective's kernel bundle (fun, fg, hess)
+    and the constraints' kernels. Delegates the objective's calls, so the solver's
+    shared final checks read it like any bundle."""
+
+    objective: object
+    constraints: ConstraintKernels
+
+    @property
+    def has_hessian(self) -> bool:
+        return self.objective.has_hessian
+
+    @property
+    def backend(self) -> str:
+        return getattr(self.objective, "backend", "numba")
+
+    def fun(self, x) -> float:
+        return self.objective.fun(x)
+
+    def fg(self, x, g) -> float:
+        return self.objective.fg(x, g)
+
+    def hess(self, x, H) -> None:
+        self.objective.hess(x, H)
+
+
+def constraint_kernels(problem) -> ConstraintKernels:
+    """Derive, generate and compile (or load from the cache) the kernels of
+    ``problem.constraints``; built once per Problem object."""
+    import time
+
+    import sympy as sp
+
+    from symgd.compile import cache
+    from symgd.compile.codegen import constraint_source
+
+    found = _BUILT.get(problem)
+    if found is not None:
+        return found
+    t0 = time.perf_counter()
+    syms = list(problem.symbols)
+    values = [c.g_le for c in problem.constraints]
+    jac = [[sp.diff(v, s) for s in syms] for v in values]
+    hessians = [[[sp.diff(jac[i][j], s) for s in syms] for j in range(len(syms))]
+                for i in range(len(values))]
+    module = cache.load_module(constraint_source(problem.name, values, jac, hessians, syms))
+    ck = ConstraintKernels(
+        len(syms), tuple(c.text for c in problem.constraints),
+        tuple(c.relation for c in problem.constraints),
+        np.array([c.relation == "==" for c in problem.constraints], dtype=bool),
+        (module.cval, module.cjac, module.chess), time.perf_counter() - t0)
+    _BUILT[problem] = ck
+    return ck

@@ -1,0 +1,213 @@
+"""KKT measures at a point, SPEC §4's multiplier convention, and the KKT-Newton polish.
+
+Problem (minimised sense): min f(x) s.t. c_i(x) = 0 (i in E), c_i(x) <= 0 (i in I),
+lo <= x <= hi. A KKT point has multipliers y with y_i >= 0 on I and
+
+    grad f + J^T y - z = 0,   c_E = 0,  c_I <= 0,  y_i c_i = 0 (i in I),
+
+z the bound multipliers (z_j >= 0 at a lower bound, <= 0 at an upper, 0 if free);
+Nocedal & Wright, Numerical Optimization, 2nd ed., Thm. 12.1. Success is claimed only
+from these measures recomputed at the returned point (SPEC §2 "With constraints").
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+ACTIVE_BOUND_REL = 1e-10     # x_j within this (relative) of a bound: on it
+POLISH_MAX_STEPS = 20
+POLISH_MAX_MOVE = 1e-2       # relative move allowed from the point polished
+
+
+@dataclass(frozen=True)
+class Measures:
+    """The three quantities of SPEC §2's constrained test, at one (x, y)."""
+
+    violation: float        # largest constraint or bound violation
+    complementarity: float  # largest |y_i c_i| over inequalities, and any y_i < 0 there
+    rel_grad: float         # relative gradient of the Lagrangian, bounds projected
+    grad_lagrangian: np.ndarray
+    f: float
+
+    def ok(self, tol: float, ctol: float) -> bool:
+        return self.violation <= ctol and self.complementarity <= ctol and \
+            self.rel_grad <= tol
+
+
+def violation(ck, c, x, lo, hi) -> float:
+    """max(|c_E|, max(c_I, 0), bound violation)."""
+    v = 0.0
+    if c.size:
+        v = float(np.max(np.where(ck.equality, np.abs(c), np.maximum(c, 0.0))))
+    if x.size:
+        v = max(v, float(np.max(np.maximum(lo - x, 0.0))), float(np.max(np.maximum(x - hi, 0.0))))
+    return v
+
+
+def projected_lagrangian_gradient(gl, x, lo, hi) -> np.ndarray:
+    """grad L with the components a bound absorbs removed: at a lower bound only a
+    negative component (a push out of the box would be met by z_j >= 0) counts."""
+    out = gl.copy()
+    scale = np.maximum(1.0, np.abs(x))
+    at_lo = x - lo <= ACTIVE_BOUND_REL * scale
+    at_hi = hi - x <= ACTIVE_BOUND_REL * scale
+    out[at_lo] = np.minimum(out[at_lo], 0.0)
+    out[at_hi] = np.maximum(out[at_hi], 0.0)
+    out[at_lo & at_hi] = 0.0   # a fixed variable
+    return out
+
+
+def measures(bundle, x, y, lo, hi, typical) -> Measures:
+    """Violation, complementarity and the Lagrangian's relative gradient at (x, y)."""
+    ck = bundle.constraints
+    g = np.zeros(x.size)
+    f = float(bundle.fg(x, g))
+    c = ck.values(x)
+    gl = g + (ck.jacobian(x).T @ y if ck.m else 0.0)
+    pg = projected_lagrangian_gradient(gl, x, lo, hi)
+    ineq = ~ck.equality
+    comp = 0.0
+    if np.any(ineq):
+        comp = float(np.max(np.abs(y[ineq] * c[ineq])))
+        comp = max(comp, float(np.max(np.maximum(-y[ineq], 0.0))))
+    typx, typf = typical
+    rel = float(np.max(np.abs(pg) * np.maximum(np.abs(x), typx), initial=0.0)) / max(abs(f), typf)
+    if not (math.isfinite(f) and np.all(np.isfinite(gl))):
+        rel = math.inf
+    return Measures(violation(ck, c, x, lo, hi), comp, rel, gl, f)
+
+
+def user_multipliers(ck, y, gl, x, lo, hi, names, sense) -> dict:
+    """SPEC §4: multipliers[c] = d(optimal value)/d(rhs of c), the user's objective.
+
+    With c_i = lhs - rhs (== and <=) raising the rhs by e moves c_i by -e, so the
+    minimised optimum changes by -y_i; for >= (c_i = rhs - lhs) by +y_i. The user's
+    objective is s f (s = -1 for maximize). Bounds are keyed as the closed form keys
+    them ("x >= 0"), their multiplier read off the Lagrangian's gradient."""
+    s = -1.0 if sense == "maximize" else 1.0
+    out = {}
+    for i, (text, rel) in enumerate(zip(ck.texts, ck.relations)):
+        out[text] = float(s * y[i] if rel == ">=" else -s * y[i]) + 0.0
+    scale = np.maximum(1.0, np.abs(x))
+    for j, name in enumerate(names):
+        l, h = lo[j], hi[j]
+        fixed = math.isfinite(l) and l == h
+        if fixed:
+            out[f"{name} == {_number_text(l)}"] = float(-s * gl[j]) + 0.0
+            continue
+        if math.isfinite(l):
+            on = x[j] - l <= ACTIVE_BOUND_REL * scale[j] and gl[j] > 0.0
+            out[f"{name} >= {_number_text(l)}"] = float(s * gl[j]) + 0.0 if on else 0.0
+        if math.isfinite(h):
+            on = h - x[j] <= ACTIVE_BOUND_REL * scale[j] and gl[j] < 0.0
+            out[f"{name} <= {_number_text(h)}"] = float(-s * gl[j]) + 0.0 if on else 0.0
+    return out
+
+
+def _number_text(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def polish(bundle, x0, y0, lo, hi, active_tol: float):
+    """Newton on the KKT equations of the active set identified at (x0, y0).
+
+    Active: every equality; inequalities with y_i > 0 or c_i >= -active_tol; variables
+    on a bound that the Lagrangian's gradient pushes against stay fixed. Unknowns are
+    the free x and the active y; each step solves
+
+        [[H_L, J_A^T], [J_A, 0]] (dx, dy) = -(grad_x L, c_A)      (N&W eq. 18.9)
+
+    by least squares (degenerate active sets stay solvable). Returns (x, y) or None
+    when it does not converge near x0 (then the caller keeps its own point)."""
+    ck = bundle.constraints
+    n, m = x0.size, ck.m
+    c0 = ck.values(x0)
+    g = np.zeros(n)
+    bundle.fg(x0, g)
+    gl = g + (ck.jacobian(x0).T @ y0 if m else 0.0)
+    scale = np.maximum(1.0, np.abs(x0))
+    fixed = ((x0 - lo <= ACTIVE_BOUND_REL * scale) & (gl >= 0.0)) | \
+            ((hi - x0 <= ACTIVE_BOUND_REL * scale) & (gl <= 0.0)) | (lo == hi)
+    x = x0.copy()
+    x[fixed & (x0 - lo <= ACTIVE_BOUND_REL * scale)] = lo[fixed & (x0 - lo <= ACTIVE_BOUND_REL * scale)]
+    x[fixed & (hi - x0 <= ACTIVE_BOUND_REL * scale)] = hi[fixed & (hi - x0 <= ACTIVE_BOUND_REL * scale)]
+    act = ck.equality | (y0 > 0.0) | (c0 >= -active_tol)
+    A = np.flatnonzero(act)
+    F = np.flatnonzero(~fixed)
+    if F.size == 0:
+        return None
+    y = np.where(act, y0, 0.0)
+    H = np.zeros((n, n))
+    res0 = None
+    for _ in range(POLISH_MAX_STEPS):
+        f = bundle.fg(x, g)
+        c = ck.values(x)
+        J = ck.jacobian(x)
+        gl = g + (J.T @ y if m else 0.0)
+        r = np.concatenate([gl[F], c[A]])
+        if not (math.isfinite(f) and np.all(np.isfinite(r))):
+            return None
+        res = float(np.max(np.abs(r), initial=0.0))
+        gscale = max(1.0, float(np.max(np.abs(g[F]), initial=0.0)))
+        if res0 is None:
+            res0 = res
+        if res <= 1e-14 * gscale:
+            break
+        if res > 1e3 * max(res0, 1e-8):
+            return None
+        bundle.hess(x, H)
+        HL = H + (ck.weighted_hessian(x, y) if m else 0.0)
+        K = np.zeros((F.size + A.size, F.size + A.size))
+        K[:F.size, :F.size] = HL[np.ix_(F, F)]
+        K[:F.size, F.size:] = J[np.ix_(A, F)].T
+        K[F.size:, :F.size] = J[np.ix_(A, F)]
+        step = np.linalg.lstsq(K, -r, rcond=1e-13)[0]
+        if not np.all(np.isfinite(step)):
+            return None
+        x[F] += step[:F.size]
+        y[A] += step[F.size:]
+    else:
+        return None
+    moved = float(np.max(np.abs(x - x0) / scale, initial=0.0))
+    if moved > POLISH_MAX_MOVE:
+        return None
+    return np.clip(x, lo, hi), y
+
+
+def reduced_curvature(bundle, x, y, lo, hi, active_tol: float) -> float:
+    """The smallest eigenvalue of the Lagrangian's Hessian on the tangent space of the
+    active constraints and free variables (N&W Thm. 12.5/12.6: second-order
+    conditions), relative to its largest |eigenvalue|; 0 when no direction is free."""
+    ck = bundle.constraints
+    n = x.size
+    H = np.zeros((n, n))
+    bundle.hess(x, H)
+    if ck.m:
+        H = H + ck.weighted_hessian(x, y)
+    g = np.zeros(n)
+    bundle.fg(x, g)
+    scale = np.maximum(1.0, np.abs(x))
+    on_bound = (x - lo <= ACTIVE_BOUND_REL * scale) | (hi - x <= ACTIVE_BOUND_REL * scale)
+    rows = [np.eye(n)[j] for j in np.flatnonzero(on_bound)]
+    if ck.m:
+        c = ck.values(x)
+        J = ck.jacobian(x)
+        # strongly active: equalities and inequalities with a positive multiplier;
+        # weakly active ones (y = 0) leave the cone wider than the subspace, so the
+        # test on the subspace is the necessary condition (N&W Thm. 12.5)
+        act = ck.equality | ((y > active_tol) & (c >= -active_tol))
+        rows += list(J[act])
+    if rows:
+        M = np.array(rows)
+        _, s, vt = np.linalg.svd(M)
+        rank = int(np.sum(s > 1e-10 * max(1.0, s[0])))
+        Z = vt[rank:].T
+    else:
+        Z = np.eye(n)
+    if Z.shape[1] == 0 or not np.all(np.isfinite(H)):
+        return 0.0
+    eig = np.linalg.eigvalsh(Z.T @ H @ Z)
+    big = max(float(np.max(np.abs(eig))), 1.0)
+    return float(eig[0]) / big
