@@ -49,9 +49,33 @@ def format_result(problem, result) -> str:
             lines.append(f"  {c}: {_num(v)}")
     if result.analytic is not None:
         lines.append(format_analytic(result.analytic))
+    if getattr(result, "runs", None):
+        lines.append(format_runs(result, getattr(problem, "sense", "minimize")))
     if result.path:
         lines.append("path:     " + " -> ".join(result.path))
     lines.append(f"time:     {result.time_s:.3g} s")
+    return "\n".join(lines)
+
+
+def format_runs(result, sense: str = "minimize", most: int = 20) -> str:
+    """Multistart: one line per run (status, f, x, start), successes first and best f
+    first (in the problem's sense), at most ``most`` lines and a count of the rest."""
+    sign = -1.0 if sense == "maximize" else 1.0
+
+    def order(kr):
+        f = kr[1]["fun"]
+        return (kr[1]["status"] not in ("converged", "solved"),
+                math.inf if f is None or not math.isfinite(f) else sign * f, kr[0])
+
+    runs = sorted(enumerate(result.runs), key=order)
+    lines = [f"runs:     {len(runs)} starts (successes first, best f first)"]
+    for k, r in runs[:most]:
+        start = ", ".join(f"{v:.4g}" for v in r["start"].values())
+        x = ", ".join(f"{v:.6g}" for v in r["x"].values())
+        lines.append(f"  [{k}] {r['status']:<10} f = {_num(r['fun']):<20} x = ({x})  "
+                     f"from ({start}), {r['iterations']} iterations")
+    if len(runs) > most:
+        lines.append(f"  ... {len(runs) - most} more (all in --json's runs)")
     return "\n".join(lines)
 
 

@@ -57,6 +57,9 @@ class Result:
     analytic: Any = None  # symgd.analytic AnalyticReport, or None
     jac: np.ndarray | None = None  # gradient in the user's sense at x
     extra: dict = field(default_factory=dict)  # multipliers, fit statistics, ...
+    # multistart (symgd.multistart): one {start, status, fun, x, iterations} per start,
+    # start and x as {name: value}, fun in the user's sense; None for a single start
+    runs: tuple | None = None
 
     @property
     def success(self) -> bool:
@@ -103,6 +106,8 @@ class Result:
             "analytic": None if self.analytic is None else self.analytic.to_dict(),
         }
         out.update(finite_or_none(dict(self.extra)))
+        if self.runs is not None:
+            out["runs"] = finite_or_none([dict(r) for r in self.runs])
         return out
 
     def __repr__(self) -> str:

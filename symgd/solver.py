@@ -144,8 +144,8 @@ def _checked(problem, method, given, *, internal_ok=False):
         extra = "; use bounds on the variables instead" if problem.is_fit else ""
         raise InputError(
             f"method '{method}' cannot enforce the {len(problem.constraints)} "
-            f"constraint(s); methods that enforce constraints: {', '.join(enforcing)} "
-            f"(auglag is planned){extra}. Refusing rather than returning an "
+            f"constraint(s); methods that enforce constraints: {', '.join(enforcing)}"
+            f"{extra}. Refusing rather than returning an "
             "unconstrained answer", field="constraints", kind="option")
     opts = methods.resolve_options(method, given, data=problem.is_fit)
     if opts.get("line_search") == "exact" and method == "linesearch":
@@ -246,6 +246,9 @@ def _solve_iterative(problem, method, x0, ctx, path, timings, *, opts=None, anal
                         "compile budget SYMGD_MAX_COMPILE_LINES)")
         built = comp is not before  # a repeated solve derives nothing: 0 s
         derive_s = comp.derivatives.time_s if built and comp.derivatives is not None else 0.0
+        if spec.handles_constraints:  # auglag: the constraints' kernels beside f's
+            from symgd.constrained.kernels import ConstrainedBundle, constraint_kernels
+            bundle = ConstrainedBundle(bundle, constraint_kernels(problem))
         timings = {**timings, "derive": derive_s,
                    "compile": max(time.perf_counter() - tc - derive_s, 0.0)}
     lo, hi = (source.bounds(problem) if problem.is_fit else (comp.lower, comp.upper))
@@ -256,6 +259,13 @@ def _solve_iterative(problem, method, x0, ctx, path, timings, *, opts=None, anal
     except InputError as err:
         raise _located(problem, err) from None
     t1 = time.perf_counter()
+    if opts["starts"] > 1 and analytic is None and not spec.internal:  # not a polish
+        from symgd.multistart import solve_starts
+        try:
+            return solve_starts(problem, spec, bundle, x, ctx,
+                                Run(method, opts, lo, hi, tuple(path), timings))
+        except InputError as err:
+            raise _located(problem, err) from None
     try:
         outcome = spec.run(bundle, x, lo, hi, opts, ctx.deadline(opts))
     except Unsuitable as why:
@@ -326,6 +336,14 @@ def _solve_auto(problem, opts, x0, ctx):
                         error = None
                     except InputError as err_lbfgs:
                         error = err_lbfgs
+        else:
+            try:
+                iterative = _solve_iterative(
+                    problem, "auglag", x0, ctx,
+                    [f"auto chose auglag ({count(len(problem.constraints), 'constraint')})"],
+                    {}, opts=opts)
+            except InputError as err:  # the closed form may still answer
+                error = err
         if iterative is not None and iterative.status == "interrupted":
             pending.cancel()
             return Result(**{**iterative.__dict__, "path": ("analytic: stopped (interrupted)",)
@@ -350,13 +368,6 @@ def _solve_auto(problem, opts, x0, ctx):
     path.append(f"analytic: {report.status} ({why})")
     if report.unbounded:
         return solve_analytic_unbounded(problem, report, path, timings, ctx.t_start)
-    if problem.constraints:
-        advice = ("try a longer options.timeout" if report.status == "timeout" else
-                  "the closed form cannot answer it")
-        raise problem.input_error(
-            f"the closed form did not answer this constrained problem ({why}), and the "
-            f"iterative method for constraints (auglag) is planned; {advice}",
-            field="constraints", kind="unavailable")
     if error is not None:
         raise error
     return Result(**{**iterative.__dict__, "path": tuple(path) + iterative.path,
