@@ -24,8 +24,9 @@ OPTION_HELP = {
     # common
     "max_iter": "most iterations before the run stops with status max_iter",
     "tol": "tolerance of the convergence test for the problem's kind (see below)",
-    "ctol": "constraints: largest violation and complementarity |mu_i c_i(x)| allowed at a "
-            "converged point (absolute)",
+    "ctol": "constraints: largest violation, and complementarity (the largest product of "
+            "a multiplier and its constraint's value), allowed at a converged point "
+            "(absolute)",
     "penalty": "auglag's initial penalty rho (default: ALGENCAN's choice from f and the "
                "violation at the start, within [1e-8, 1e8])",
     "typical_x": "typical size of the variables in the relative gradient test",

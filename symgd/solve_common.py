@@ -34,9 +34,20 @@ def start_point(problem, x0, lower, upper) -> np.ndarray:
             raise InputError(f"x0 has {x.size} values for {n} variables", field="x0")
     if not np.all(np.isfinite(x)):
         raise InputError("x0 must be finite", field="x0")
-    if np.any(x < lower) or np.any(x > upper):
-        raise InputError(f"x0 {x.tolist()} is outside the bounds", field="x0")
     return x
+
+
+def moved_inside(names, x, lower, upper) -> tuple:
+    """(x moved to the nearest point of the box, the note saying so or None).
+
+    SPEC §1: a start outside its bounds is moved inside, as scipy's L-BFGS-B and IPOPT
+    do; the Result's path and message name what moved."""
+    inside = np.clip(x, lower, upper)
+    moved = [i for i in range(x.size) if inside[i] != x[i]]
+    if not moved:
+        return x, None
+    what = ", ".join(f"{names[i]} {x[i]:.6g} -> {inside[i]:.6g}" for i in moved)
+    return inside, f"start moved inside the bounds ({what})"
 
 
 def point_text(names, x) -> str:

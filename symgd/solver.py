@@ -25,7 +25,7 @@ from symgd.methods.common import box
 from symgd.methods.runners import Unsuitable
 from symgd.problem_interface import INDEXED
 from symgd.result import Result
-from symgd.solve_common import start_error, start_point
+from symgd.solve_common import moved_inside, start_error, start_point
 
 
 
@@ -253,7 +253,9 @@ def _solve_iterative(problem, method, x0, ctx, path, timings, *, opts=None, anal
                    "compile": max(time.perf_counter() - tc - derive_s, 0.0)}
     lo, hi = (source.bounds(problem) if problem.is_fit else (comp.lower, comp.upper))
     try:
-        x = start_point(problem, x0, lo, hi)
+        x, moved = moved_inside(problem.names, start_point(problem, x0, lo, hi), lo, hi)
+        if moved:
+            path.append(moved)
         if problem.is_fit and method != "lm":  # lm checks its first pass itself
             source.check_start(bundle, x)
     except InputError as err:
@@ -295,7 +297,8 @@ def _finish_notes(result, t_loops) -> Result:
     and the time spent compiling the method loops is counted in ``timings``."""
     message = result.message
     for note in result.path:
-        if note.startswith("options not used by") and note not in message:
+        if note.startswith(("options not used by", "start moved inside")) and \
+                note not in message:
             message = f"{message}; {note}"
     timings = dict(result.timings)
     if t_loops > 0.0:

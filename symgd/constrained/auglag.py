@@ -34,10 +34,16 @@ from symgd.constrained import kkt
 from symgd.outcome import Outcome
 
 MAX_OUTER = 60
+INNER_MAX = 100          # Newton steps per subproblem: a poorly scaled one must not stall
+                         # the penalty and multiplier updates that rescale it
 RHO_MAX = 1e14
 Y_MAX = 1e12             # ALGENCAN's safeguarding box for the multiplier estimates
 UNBOUNDED_F = -1e20
 ARMIJO_C1 = 1e-4
+SADDLE_CURVATURE = 1e-6  # relative eigenvalue below -this: negative curvature
+MAX_ESCAPES = 3
+ESCAPE_STEP = 1e-2       # step off a saddle, relative to max(|x_j|, 1)
+RADIUS = 10.0            # longest inner step, in units of max(|x_j|, typical_x)
 
 
 class _Counter:
@@ -92,21 +98,42 @@ class _Lagrangian:
         return H
 
 
-def _newton_direction(H, gL, fixed):
+def _newton_direction(H, gL, fixed, scale, radius):
     """The projected-Newton direction: Newton on the free variables with |eigenvalues|
     floored (a descent direction whatever the curvature), a scaled gradient step on
-    the variables held at a bound (the projection keeps them there)."""
+    the variables held at a bound (the projection keeps them there).
+
+    Computed in the variables' own scale (D = diag(scale): D H D, D g), and held to
+    length ``radius`` there by a Levenberg-Marquardt shift tau (eigenvalues |w| + tau,
+    tau found by bisection; More & Sorensen's trust-region step in the eigenbasis):
+    along a direction of (nearly) zero curvature the plain step is unbounded (a linear
+    objective with one equality has a rank-one augmented Hessian)."""
     d = np.zeros(gL.size)
     free = ~fixed
     if np.any(free):
-        Hf = H[np.ix_(free, free)]
+        D = scale[free]
+        Hf = H[np.ix_(free, free)] * np.outer(D, D)
+        gs = gL[free] * D
         if not np.all(np.isfinite(Hf)):
-            d[free] = -gL[free]
+            d[free] = -gs * D / max(float(np.linalg.norm(gs)), 1e-300)
         else:
             w, V = np.linalg.eigh(0.5 * (Hf + Hf.T))
             big = max(float(np.max(np.abs(w))), 1e-300)
-            w = np.maximum(np.abs(w), 1e-10 * max(big, 1.0))
-            d[free] = -V @ ((V.T @ gL[free]) / w)
+            w = np.maximum(np.abs(w), 1e-10 * max(big, 1e-300))
+            b = V.T @ gs
+            tau = 0.0
+            with np.errstate(over="ignore"):
+                too_long = not float(np.linalg.norm(b / w)) <= radius
+            if too_long:
+                lo_t, hi_t = 0.0, float(np.linalg.norm(b)) / radius
+                for _ in range(60):
+                    tau = 0.5 * (lo_t + hi_t)
+                    if float(np.linalg.norm(b / (w + tau))) > radius:
+                        lo_t = tau
+                    else:
+                        hi_t = tau
+                tau = hi_t
+            d[free] = -(V @ (b / (w + tau))) * D
     if np.any(fixed):
         diag = np.diag(H)[fixed]
         d[fixed] = -gL[fixed] / np.where(diag > 1e-12, diag, 1.0)
@@ -133,26 +160,40 @@ def _inner(lag, x, y, rho, lo, hi, eps, budget, deadline, typical):
                     float(np.max(np.abs(pg))))
         fixed = ((x - lo <= delta) & (gL > 0.0)) | ((hi - x <= delta) & (gL < 0.0))
         H = lag.hessian(x, parts, y, rho)
-        d = _newton_direction(H, gL, fixed)
-        alpha, accepted = 1.0, False
-        for _ in range(40):
-            xt = np.clip(x + alpha * d, lo, hi)
-            decrease = float(gL @ (xt - x))
-            if decrease >= 0.0 and alpha < 1.0:
+        scale = np.maximum(np.abs(x), typical[0])
+        accepted = False
+        # the Newton direction; where its search fails, the scaled projected gradient
+        # (a descent direction along the projection arc: Bertsekas 1982, D_k diagonal)
+        gs = gL * scale
+        for d in (_newton_direction(H, gL, fixed, scale, RADIUS),
+                  -gs * scale * (RADIUS / max(float(np.linalg.norm(gs)), 1e-300))):
+            accepted, xt, pt, Lt, gt = _arc_search(lag, x, d, L, gL, y, rho, lo, hi)
+            if accepted:
                 break
-            pt = lag.parts(xt)
-            Lt, gt = lag.value(pt, y, rho)
-            if math.isfinite(Lt) and np.all(np.isfinite(gt)) and \
-                    Lt <= L + ARMIJO_C1 * min(decrease, 0.0):
-                accepted = True
-                break
-            alpha *= 0.5
         steps += 1
         if not accepted:
             return x, parts, steps, "stalled"
         x, parts, L, gL = xt, pt, Lt, gt
         if parts[0] < UNBOUNDED_F:
             return x, parts, steps, "unbounded"
+
+
+def _arc_search(lag, x, d, L, gL, y, rho, lo, hi):
+    """Armijo backtracking along the projection arc P(x + a d) (Bertsekas 1982).
+    Returns (accepted, x_t, parts, L_t, grad L_t)."""
+    alpha = 1.0
+    for _ in range(50):
+        xt = np.clip(x + alpha * d, lo, hi)
+        decrease = float(gL @ (xt - x))
+        if decrease >= 0.0 and alpha < 1.0 or not np.any(xt != x):
+            break
+        pt = lag.parts(xt)
+        Lt, gt = lag.value(pt, y, rho)
+        if math.isfinite(Lt) and np.all(np.isfinite(gt)) and \
+                Lt <= L + ARMIJO_C1 * min(decrease, 0.0):
+            return True, xt, pt, Lt, gt
+        alpha *= 0.5
+    return False, x, None, L, gL
 
 
 def run(bundle, x0, lo, hi, opts, deadline) -> Outcome:
@@ -179,10 +220,11 @@ def run(bundle, x0, lo, hi, opts, deadline) -> Outcome:
     prev = math.inf
     steps = 0
     least = (math.inf, x.copy(), y.copy())   # least violation seen: (violation, x, y)
+    escapes, escaped = 0, ""
     why = "max_iter"
     for outer in range(MAX_OUTER):
-        x, parts, k, stop = _inner(lag, x, y, rho, lo, hi, eps, max_steps - steps, deadline,
-                                   typical)
+        x, parts, k, stop = _inner(lag, x, y, rho, lo, hi, eps,
+                                   min(max_steps - steps, INNER_MAX), deadline, typical)
         steps += k
         f, g, c, J = parts
         t = lag.multiplier_terms(c, y, rho)
@@ -198,10 +240,20 @@ def run(bundle, x0, lo, hi, opts, deadline) -> Outcome:
                             "it is unbounded below on the feasible set; add bounds or "
                             "constraints")
         found = _accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas, count)
-        if found is not None:
-            xs, ys, note = found
+        if found is not None and found[3] is None:
+            xs, ys, note, _ = found
             return _outcome("converged", xs, ys, bundle, lo, hi, opts, count, steps, t0, f0,
-                            None, note=note, outer=outer + 1)
+                            None, note=note + escaped, outer=outer + 1)
+        if found is not None:  # a KKT point with a way down: step off it, once or twice
+            if escapes >= MAX_ESCAPES:
+                why = "saddle"
+                break
+            escapes += 1
+            escaped = f"; stepped off {escapes} saddle point(s) of the Lagrangian on the way"
+            d = found[3]
+            x = np.clip(x + ESCAPE_STEP * np.maximum(np.abs(x), 1.0) * d / max(
+                float(np.max(np.abs(d))), 1e-300), lo, hi)
+            continue
         if stop == "time":
             why = "timeout"
             break
@@ -229,22 +281,28 @@ def run(bundle, x0, lo, hi, opts, deadline) -> Outcome:
 
 
 def _accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas, count):
-    """(x, y, note) passing SPEC §2's constrained test: the point itself, or its KKT-
-    Newton polish; None when neither passes (or the point is a saddle)."""
+    """(x, y, note, None) passing SPEC §2's constrained test and the second-order
+    check: the point itself, or its KKT-Newton polish; (None, None, "", d) at a KKT
+    point with negative curvature d (a saddle: the caller steps off along d); None
+    when neither passes."""
     m = kkt.measures(bundle, x, y, lo, hi, typical)
     count.f += 1
-    if m.ok(tol, ctol) and kkt.reduced_curvature(bundle, x, y, lo, hi, 1e-8) > -1e-6:
-        return x, y, ""
-    if infeas > 1e-2 * max(1.0, abs(m.f)):
-        return None
-    polished = kkt.polish(bundle, x, y, lo, hi, active_tol=max(1e-6, 10.0 * infeas))
-    if polished is None:
-        return None
-    xp, yp = polished
-    count.f += 1
-    mp = kkt.measures(bundle, xp, yp, lo, hi, typical)
-    if mp.ok(tol, ctol) and kkt.reduced_curvature(bundle, xp, yp, lo, hi, 1e-8) > -1e-6:
-        return xp, yp, "; polished by Newton on the KKT equations of the active set"
+    candidates = []
+    if m.ok(tol, ctol):
+        candidates.append((x, y, ""))
+    elif infeas <= 1e-2 * max(1.0, abs(m.f)):
+        polished = kkt.polish(bundle, x, y, lo, hi, active_tol=max(1e-6, 10.0 * infeas))
+        if polished is not None:
+            count.f += 1
+            xp, yp = polished
+            if kkt.measures(bundle, xp, yp, lo, hi, typical).ok(tol, ctol):
+                candidates.append((xp, yp, "; polished by Newton on the KKT equations of "
+                                           "the active set"))
+    for xc, yc, note in candidates:
+        curv, d = kkt.reduced_curvature(bundle, xc, yc, lo, hi, 1e-8)
+        if curv > -SADDLE_CURVATURE:
+            return xc, yc, note, None
+        return None, None, "", d
     return None
 
 
@@ -264,6 +322,12 @@ def _outcome(status, x, y, bundle, lo, hi, opts, count, steps, t0, f0, message, 
         elif status == "max_iter":
             message = (f"stopped after {steps} Newton steps (max_iter) without meeting the "
                        f"KKT test: {measured}; raise max_iter or try another start")
+        elif status == "saddle":
+            status = "stalled"
+            message = (f"saddle point: the KKT conditions hold ({measured}) but the "
+                       "Lagrangian's Hessian has negative curvature along the constraints, "
+                       "so this is not a minimum, and stepping off it came back; try "
+                       "another start or options.starts")
         elif status == "timeout":
             message = f"time_limit reached: {measured}; x is the last point"
         else:

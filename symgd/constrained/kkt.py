@@ -85,7 +85,8 @@ def user_multipliers(ck, y, gl, x, lo, hi, names, sense) -> dict:
     With c_i = lhs - rhs (== and <=) raising the rhs by e moves c_i by -e, so the
     minimised optimum changes by -y_i; for >= (c_i = rhs - lhs) by +y_i. The user's
     objective is s f (s = -1 for maximize). Bounds are keyed as the closed form keys
-    them ("x >= 0"), their multiplier read off the Lagrangian's gradient."""
+    them ("x >= 0"); with lhs - rhs = x_j - b for each, the multiplier is the
+    Lagrangian's gradient component there, s (grad f + J^T y)_j, on either side."""
     s = -1.0 if sense == "maximize" else 1.0
     out = {}
     for i, (text, rel) in enumerate(zip(ck.texts, ck.relations)):
@@ -95,14 +96,14 @@ def user_multipliers(ck, y, gl, x, lo, hi, names, sense) -> dict:
         l, h = lo[j], hi[j]
         fixed = math.isfinite(l) and l == h
         if fixed:
-            out[f"{name} == {_number_text(l)}"] = float(-s * gl[j]) + 0.0
+            out[f"{name} == {_number_text(l)}"] = float(s * gl[j]) + 0.0
             continue
         if math.isfinite(l):
             on = x[j] - l <= ACTIVE_BOUND_REL * scale[j] and gl[j] > 0.0
             out[f"{name} >= {_number_text(l)}"] = float(s * gl[j]) + 0.0 if on else 0.0
         if math.isfinite(h):
             on = h - x[j] <= ACTIVE_BOUND_REL * scale[j] and gl[j] < 0.0
-            out[f"{name} <= {_number_text(h)}"] = float(-s * gl[j]) + 0.0 if on else 0.0
+            out[f"{name} <= {_number_text(h)}"] = float(s * gl[j]) + 0.0 if on else 0.0
     return out
 
 
@@ -176,10 +177,16 @@ def polish(bundle, x0, y0, lo, hi, active_tol: float):
     return np.clip(x, lo, hi), y
 
 
-def reduced_curvature(bundle, x, y, lo, hi, active_tol: float) -> float:
-    """The smallest eigenvalue of the Lagrangian's Hessian on the tangent space of the
-    active constraints and free variables (N&W Thm. 12.5/12.6: second-order
-    conditions), relative to its largest |eigenvalue|; 0 when no direction is free."""
+def reduced_curvature(bundle, x, y, lo, hi, active_tol: float) -> tuple:
+    """(smallest eigenvalue, its direction) of the Lagrangian's Hessian on the tangent
+    space of the strongly active constraints and bounds (positive multiplier), the
+    eigenvalue relative to the largest |eigenvalue|; (0, None) when no direction is
+    free (N&W Thm. 12.5/12.6: second-order conditions).
+
+    Weakly active ones (multiplier 0) are left free: moving off them is feasible, and
+    the curvature along d and -d is the same, so negative curvature there is a way
+    down (HS33 at (0, 0, 2): x2 >= 0 with multiplier 0 hides f falling along x2). The
+    direction's sign points into the box for the bounds it touches."""
     ck = bundle.constraints
     n = x.size
     H = np.zeros((n, n))
@@ -188,16 +195,17 @@ def reduced_curvature(bundle, x, y, lo, hi, active_tol: float) -> float:
         H = H + ck.weighted_hessian(x, y)
     g = np.zeros(n)
     bundle.fg(x, g)
+    gl = g + (ck.jacobian(x).T @ y if ck.m else 0.0)
     scale = np.maximum(1.0, np.abs(x))
-    on_bound = (x - lo <= ACTIVE_BOUND_REL * scale) | (hi - x <= ACTIVE_BOUND_REL * scale)
-    rows = [np.eye(n)[j] for j in np.flatnonzero(on_bound)]
+    gtol = active_tol * max(1.0, float(np.max(np.abs(g), initial=0.0)))
+    at_lo = x - lo <= ACTIVE_BOUND_REL * scale
+    at_hi = hi - x <= ACTIVE_BOUND_REL * scale
+    held = (at_lo & (gl > gtol)) | (at_hi & (gl < -gtol)) | (at_lo & at_hi)
+    rows = [np.eye(n)[j] for j in np.flatnonzero(held)]
     if ck.m:
         c = ck.values(x)
         J = ck.jacobian(x)
-        # strongly active: equalities and inequalities with a positive multiplier;
-        # weakly active ones (y = 0) leave the cone wider than the subspace, so the
-        # test on the subspace is the necessary condition (N&W Thm. 12.5)
-        act = ck.equality | ((y > active_tol) & (c >= -active_tol))
+        act = ck.equality | ((np.abs(y) > active_tol) & (c >= -active_tol))
         rows += list(J[act])
     if rows:
         M = np.array(rows)
@@ -207,7 +215,10 @@ def reduced_curvature(bundle, x, y, lo, hi, active_tol: float) -> float:
     else:
         Z = np.eye(n)
     if Z.shape[1] == 0 or not np.all(np.isfinite(H)):
-        return 0.0
-    eig = np.linalg.eigvalsh(Z.T @ H @ Z)
+        return 0.0, None
+    eig, vec = np.linalg.eigh(Z.T @ H @ Z)
     big = max(float(np.max(np.abs(eig))), 1.0)
-    return float(eig[0]) / big
+    d = Z @ vec[:, 0]
+    if np.any(at_lo & (d < -1e-12)) or np.any(at_hi & (d > 1e-12)):
+        d = -d
+    return float(eig[0]) / big, d

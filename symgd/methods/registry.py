@@ -92,7 +92,7 @@ REGISTRY = {
     "irls": MethodSpec("irls", {}, 10_000, runners.irls, needs_data=True, internal=True,
                        summary="IRLS over lm (nonlinear mae fits)"),
     "auglag": MethodSpec("auglag", {"penalty": None}, 1000, runners.auglag,
-                         needs_hessian=True, accepts_data=False, handles_constraints=True,
+                         accepts_data=False, handles_constraints=True,
                          summary="augmented Lagrangian (ALGENCAN's safeguards) over "
                                  "projected Newton with the exact Hessians, then Newton on "
                                  "the KKT equations of the active set"),
@@ -134,7 +134,8 @@ def method_spec(name, *, field="method", internal_ok: bool = False) -> MethodSpe
     if spec is None or (spec.internal and not internal_ok):
         planned = [n for n, s in REGISTRY.items() if s.planned]
         raise InputError(unknown_name_message("method", name, public_methods())
-                         + f" (planned, not available yet: {', '.join(planned)})",
+                         + (f" (planned, not available yet: {', '.join(planned)})"
+                            if planned else ""),
                          field=field, kind="option")
     if spec.planned:
         raise InputError(f"method '{name}' ({spec.summary}) is planned and not available yet; "
