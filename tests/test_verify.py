@@ -78,6 +78,10 @@ def test_verify_cli_json_and_exit_status(tmp_path):
     # Constrained: each analytic point's KKT conditions checked numerically
     pt = d["match"]["points"][0]
     assert pt["classification_numeric"] == "local_max" and pt["stationarity_residual"] < 1e-9
+    # ... and the iterative side is auglag, which lands on the closed form's maximum
+    assert d["iterative"]["method"] == "auglag" and d["iterative"]["status"] == "converged"
+    assert d["match"]["classification_iterative"] == "local_max"
+    assert d["match"]["distance_x"] < 1e-8 and d["match"]["best_agrees"]
     periodic = tmp_path / "periodic.yaml"
     periodic.write_text("variables: {x: 0.1, y: 0.2}\nminimize: sin(x) + cos(y)\n")
     r = subprocess.run([sys.executable, "-m", "symgd", "verify", str(periodic), "--json"],
