@@ -387,40 +387,53 @@ def _run_batch(entries: list, work: Path, tag: str, env: dict) -> dict:
     return out
 
 
-def _limit_memory():  # a runaway allocation fails in the child, not in the CI machine
-    import resource
+# The item runs under a small launcher process. Linux carries the peak memory of the
+# process image that an exec replaces into the new program's ru_maxrss, so a child
+# forked straight from this (by now large) pytest process would report pytest's peak,
+# not its own. The launcher starts small, forks the item, and reports the item's usage.
+_LAUNCHER = r"""
+import json, os, resource, subprocess, sys, time
+timeout, out_path, err_path = float(sys.argv[1]), sys.argv[2], sys.argv[3]
+def limit():  # a runaway allocation fails in the child, not in the CI machine
     resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+with open(out_path, "wb") as fo, open(err_path, "wb") as fe:
+    proc = subprocess.Popen(sys.argv[4:], stdout=fo, stderr=fe, preexec_fn=limit)
+deadline = time.perf_counter() + timeout
+timed_out = False
+while True:
+    pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+    if pid:
+        break
+    if time.perf_counter() > deadline:
+        proc.kill()
+        pid, status, usage = os.wait4(proc.pid, 0)
+        timed_out = True
+        break
+    time.sleep(0.01)
+print(json.dumps({"rc": os.waitstatus_to_exitcode(status), "timed_out": timed_out,
+                  "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}))
+"""
 
 
 def _run_subprocess(entry: dict, env: dict, timeout: float) -> dict:
     """Run one item as ``python -m symgd``; its result with its own peak memory (MB)."""
     t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
-        proc = subprocess.Popen([sys.executable, "-m", "symgd", *entry["argv"]],
-                                cwd=entry["cwd"], env=env, stdout=fo, stderr=fe,
-                                preexec_fn=_limit_memory)
-        timed_out = False
-        deadline = t0 + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                timed_out = True
-                break
-            time.sleep(0.01)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path, err_path = os.path.join(tmp, "out"), os.path.join(tmp, "err")
+        launcher = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(timeout), out_path, err_path,
+             sys.executable, "-m", "symgd", *entry["argv"]],
+            cwd=entry["cwd"], env=env, capture_output=True, timeout=timeout + 60)
         seconds = time.perf_counter() - t0
-        fo.seek(0)
-        fe.seek(0)
-        stdout = fo.read().decode("utf-8", "replace")
-        stderr = fe.read().decode("utf-8", "replace")
-    cpu = usage.ru_utime + usage.ru_stime
-    return {"id": entry["id"], "rc": proc.returncode, "seconds": seconds, "cpu_seconds": cpu,
-            "stdout": stdout, "stderr": stderr, "timed_out": timed_out,
-            "sentinel": os.path.exists(entry["sentinel"]), "peak_mb": usage.ru_maxrss / 1024.0}
+        if launcher.returncode != 0:
+            raise RuntimeError("the launcher failed: " + launcher.stderr.decode("utf-8", "replace"))
+        report = json.loads(launcher.stdout)
+        stdout = Path(out_path).read_bytes().decode("utf-8", "replace")
+        stderr = Path(err_path).read_bytes().decode("utf-8", "replace")
+    return {"id": entry["id"], "rc": report["rc"], "seconds": seconds,
+            "cpu_seconds": report["cpu"], "stdout": stdout, "stderr": stderr,
+            "timed_out": report["timed_out"], "sentinel": os.path.exists(entry["sentinel"]),
+            "peak_mb": report["maxrss_kb"] / 1024.0}
 
 
 @pytest.fixture(scope="session")

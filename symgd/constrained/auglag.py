@@ -47,8 +47,42 @@ RADIUS = 10.0            # longest inner step, in units of max(|x_j|, typical_x)
 
 
 class _Counter:
+    """Evaluation counts for the Result (every call, the KKT checks' and polish's too)."""
+
     def __init__(self):
         self.f = self.h = self.c = 0
+
+
+class _Counted:
+    """The bundle, counting its objective, Hessian and constraint calls."""
+
+    def __init__(self, bundle, count):
+        self.b, self.count = bundle, count
+        self.constraints = _CountedConstraints(bundle.constraints, count)
+
+    def fg(self, x, g):
+        self.count.f += 1
+        return self.b.fg(x, g)
+
+    def hess(self, x, H):
+        self.count.h += 1
+        self.b.hess(x, H)
+
+
+class _CountedConstraints:
+    def __init__(self, ck, count):
+        self.ck, self.count = ck, count
+        self.m, self.equality = ck.m, ck.equality
+
+    def values(self, x):
+        self.count.c += 1
+        return self.ck.values(x)
+
+    def jacobian(self, x):
+        return self.ck.jacobian(x)
+
+    def weighted_hessian(self, x, y):
+        return self.ck.weighted_hessian(x, y)
 
 
 class _Lagrangian:
@@ -62,11 +96,9 @@ class _Lagrangian:
     def parts(self, x):
         g = np.zeros(x.size)
         f = float(self.b.fg(x, g))
-        self.count.f += 1
         if self.ck.m:
             c = self.ck.values(x)
             J = self.ck.jacobian(x)
-            self.count.c += 1
         else:
             c, J = np.zeros(0), np.zeros((0, x.size))
         return f, g, c, J
@@ -88,7 +120,6 @@ class _Lagrangian:
         n = x.size
         H = np.zeros((n, n))
         self.b.hess(x, H)
-        self.count.h += 1
         if c.size:
             t = self.multiplier_terms(c, y, rho)
             H += self.ck.weighted_hessian(x, t)
@@ -202,6 +233,7 @@ def run(bundle, x0, lo, hi, opts, deadline) -> Outcome:
     rho, or None for ALGENCAN's choice)."""
     t0 = clock.now()
     count = _Counter()
+    bundle = _Counted(bundle, count)
     lag = _Lagrangian(bundle, count)
     ck = bundle.constraints
     tol, ctol = float(opts["tol"]), float(opts["ctol"])
@@ -286,14 +318,12 @@ def _accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas, count):
     point with negative curvature d (a saddle: the caller steps off along d); None
     when neither passes."""
     m = kkt.measures(bundle, x, y, lo, hi, typical)
-    count.f += 1
     candidates = []
     if m.ok(tol, ctol):
         candidates.append((x, y, ""))
     elif infeas <= 1e-2 * max(1.0, abs(m.f)):
         polished = kkt.polish(bundle, x, y, lo, hi, active_tol=max(1e-6, 10.0 * infeas))
         if polished is not None:
-            count.f += 1
             xp, yp = polished
             if kkt.measures(bundle, xp, yp, lo, hi, typical).ok(tol, ctol):
                 candidates.append((xp, yp, "; polished by Newton on the KKT equations of "

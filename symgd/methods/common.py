@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from symgd.compile import evaluate as ev
+from symgd.methods import status as S
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 
@@ -328,3 +329,54 @@ def box(problem_lower, problem_upper, n):
         if problem_upper[i] is not None:
             hi[i] = problem_upper[i]
     return lo, hi
+
+
+@njit(**_JIT)
+def moved(x, g, xt, gt, ft, xbest, fstate, istate, T):
+    """Move to xt, whose f (ft) and gradient (gt) the line search evaluated, and keep
+    the best point. Returns a status code. The same tests as loops.py's accept step
+    (unbounded, non-finite, best point, three negligible steps running: stalled), on
+    values the search already has, so an iteration costs no second evaluation."""
+    f_old = fstate[S.F_F]
+    step = 0.0
+    scale = 0.0
+    for i in range(x.size):
+        step = max(step, abs(xt[i] - x[i]))
+        scale = max(scale, abs(x[i]))
+        x[i] = xt[i]
+        g[i] = gt[i]
+    istate[S.I_ITER] += 1
+    fstate[S.F_F] = ft
+    trace(T, istate[S.I_ITER], S.T_F, ft)
+    trace(T, istate[S.I_ITER], S.T_STEP, fstate[S.F_STEP])
+    if ft == -math.inf:
+        istate[S.I_REASON] = S.R_UNBOUNDED
+        return S.UNBOUNDED
+    if not (math.isfinite(ft) and all_finite(g)):
+        istate[S.I_REASON] = S.R_NONFINITE
+        return S.DIVERGED
+    if ft < fstate[S.F_FBEST]:
+        fstate[S.F_FBEST] = ft
+        copy_into(xbest, x)
+        istate[S.I_SINCE_BEST] = 0
+    else:
+        istate[S.I_SINCE_BEST] += 1
+    if ft < UNBOUNDED_F or scale > 1e150:
+        istate[S.I_REASON] = S.R_UNBOUNDED
+        return S.UNBOUNDED
+    if step <= 1e-15 * (1.0 + scale) and abs(ft - f_old) <= 1e-15 * (1.0 + abs(ft)):
+        istate[S.I_NSMALL] += 1
+        if istate[S.I_NSMALL] >= 3:
+            istate[S.I_REASON] = S.R_SMALL_STEP
+            return S.STALLED
+    else:
+        istate[S.I_NSMALL] = 0
+    return S.RUNNING
+
+
+@njit(**_JIT)
+def trace(T, row, col, v):
+    """Record v in the trace array (rows: iterations; status.T_* columns) when it has
+    room; a run longer than the trace keeps going unrecorded."""
+    if row < T.shape[0]:
+        T[row, col] = v

@@ -31,7 +31,7 @@ from symgd.compile.evaluate import SYMBOLIC_BUNDLE
 from symgd.kernel_types import MAT, VEC
 from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
-                                  copy_into, has_bounds, held_by_bound, project,
+                                  copy_into, has_bounds, held_by_bound, moved, project, trace,
                                   projected_grad_norm, relative_gradient, step_point, wolfe)
 from symgd.methods.optimizers import SGD as PLAIN_STEP
 from symgd.methods.optimizers import update as optimizer_update
@@ -51,14 +51,6 @@ def _unpack(W, fs, js):
     (each array argument costs ~0.4 µs to unbox; a whole small solve costs ~3 µs)."""
     return (W[S.W_X], W[S.W_G], W[S.W_LO], W[S.W_HI], W[S.W_XBEST],
             fs[:S.N_PAR], js[:S.N_PAR], fs[S.N_PAR:], js[S.N_PAR:])
-
-
-@njit(**_JIT)
-def trace(T, row, col, v):
-    """Record v in the trace array (rows: iterations; status.T_* columns) when it has
-    room; a run longer than the trace keeps going unrecorded."""
-    if row < T.shape[0]:
-        T[row, col] = v
 
 
 @njit(**_JIT)
@@ -218,10 +210,31 @@ def newton_loop(K, W, fs, js, T):
                 d[i] = rhs[i]
         else:
             cholesky_solve(L, rhs, d)
+        a0 = 1.0
+        if tau == 0.0:
+            # The unit step first, with its gradient: accepted (the usual case near a
+            # minimum) it costs one evaluation, where a search then a move cost two.
+            for i in range(n):
+                xt[i] = x[i] + d[i]
+            if bounded:
+                project(xt, lower, upper)
+            ft = ev.fg(K, xt, gt)
+            istate[S.I_NFEV] += 1
+            istate[S.I_NGEV] += 1
+            slope = 0.0
+            for i in range(n):
+                slope += g[i] * (xt[i] - x[i])
+            if math.isfinite(ft) and all_finite(gt) and ft <= fstate[S.F_F] + c1 * slope:
+                fstate[S.F_STEP] = 1.0
+                st = moved(x, g, xt, gt, ft, xbest, fstate, istate, T)
+                if st != S.RUNNING:
+                    return st
+                continue
+            a0 = 0.5
         # Where the Hessian had to be shifted (tau > 0) the quadratic model says nothing
         # about the step length, so an accepted unit step may grow (and a function
         # falling without bound along d is seen to, flag 3).
-        a, ft, ne, nge, flag = armijo(K, x, fstate[S.F_F], g, d, lower, upper, 1.0, c1,
+        a, ft, ne, nge, flag = armijo(K, x, fstate[S.F_F], g, d, lower, upper, a0, c1,
                                       xt, gt, 60, tau > 0.0, bounded)
         istate[S.I_NFEV] += ne
         istate[S.I_NGEV] += nge

@@ -40,9 +40,9 @@ from numba import njit, types
 from symgd.compile import evaluate as ev
 from symgd.compile.evaluate import SYMBOLIC_BUNDLE
 from symgd.methods import status as S
-from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, copy_into, has_bounds,
-                                  held_by_bound, wolfe)
-from symgd.methods.loops import STATE, check_stop, start, trace, unpack
+from symgd.methods.common import (armijo, copy_into, has_bounds, held_by_bound, moved,
+                                  wolfe)
+from symgd.methods.loops import STATE, check_stop, start, unpack
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 SKIP_UPDATE = 1e-10  # skip a pair unless s'y > SKIP_UPDATE |s| |y|
@@ -50,49 +50,6 @@ SKIP_UPDATE = 1e-10  # skip a pair unless s'y > SKIP_UPDATE |s| |y|
 # two-loop recursion at n = 100, m = 10 takes 0.43 us instead of 1.2); no flag that
 # assumes finite values, so a nan still shows as one.
 _SUMS = {"reassoc", "contract"}
-
-
-@njit(**_JIT)
-def moved(x, g, xt, gt, ft, xbest, fstate, istate, T):
-    """Move to xt, whose f (ft) and gradient (gt) the line search evaluated, and keep
-    the best point. Returns a status code. The same tests as loops.py's accept step
-    (unbounded, non-finite, best point, three negligible steps running: stalled), on
-    values the search already has, so an iteration costs no second evaluation."""
-    f_old = fstate[S.F_F]
-    step = 0.0
-    scale = 0.0
-    for i in range(x.size):
-        step = max(step, abs(xt[i] - x[i]))
-        scale = max(scale, abs(x[i]))
-        x[i] = xt[i]
-        g[i] = gt[i]
-    istate[S.I_ITER] += 1
-    fstate[S.F_F] = ft
-    trace(T, istate[S.I_ITER], S.T_F, ft)
-    trace(T, istate[S.I_ITER], S.T_STEP, fstate[S.F_STEP])
-    if ft == -math.inf:
-        istate[S.I_REASON] = S.R_UNBOUNDED
-        return S.UNBOUNDED
-    if not (math.isfinite(ft) and all_finite(g)):
-        istate[S.I_REASON] = S.R_NONFINITE
-        return S.DIVERGED
-    if ft < fstate[S.F_FBEST]:
-        fstate[S.F_FBEST] = ft
-        copy_into(xbest, x)
-        istate[S.I_SINCE_BEST] = 0
-    else:
-        istate[S.I_SINCE_BEST] += 1
-    if ft < UNBOUNDED_F or scale > 1e150:
-        istate[S.I_REASON] = S.R_UNBOUNDED
-        return S.UNBOUNDED
-    if step <= 1e-15 * (1.0 + scale) and abs(ft - f_old) <= 1e-15 * (1.0 + abs(ft)):
-        istate[S.I_NSMALL] += 1
-        if istate[S.I_NSMALL] >= 3:
-            istate[S.I_REASON] = S.R_SMALL_STEP
-            return S.STALLED
-    else:
-        istate[S.I_NSMALL] = 0
-    return S.RUNNING
 
 
 @njit(**_JIT)
