@@ -24,7 +24,7 @@ import sympy as sp
 from scipy.optimize import minimize, rosen, rosen_der
 
 import symgd
-from symgd.compile.fastcall import entry_point
+from symgd.kernelgen.fastcall import entry_point
 from symgd.methods import loading
 from symgd.methods import status as S
 from symgd.solver import compiled

@@ -24,7 +24,7 @@ from scipy.optimize import minimize
 
 import symgd
 from symgd import multistart
-from symgd.compile.fastcall import entry_point
+from symgd.kernelgen.fastcall import entry_point
 from symgd.methods import loading
 from symgd.methods import status as S
 from symgd.solver import compiled

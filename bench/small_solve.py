@@ -21,7 +21,7 @@ from numba import njit
 from scipy.optimize import minimize
 
 import symgd
-from symgd.compile.fastcall import entry_point
+from symgd.kernelgen.fastcall import entry_point
 from symgd.methods import loops
 from symgd.methods import status as S
 from symgd.solver import compiled

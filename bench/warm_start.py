@@ -17,7 +17,7 @@ process), interleaved round by round:
   sympy   a script building the same problem with sympy in Python, then
           ``symgd.solve(problem)``: importing sympy and building the expression are
           unavoidable here, so it is reported apart (the expression index,
-          symgd.compile.expr_index, spares it the derivation and code generation);
+          symgd.kernelgen.expr_index, spares it the derivation and code generation);
   fit     ``python -m symgd solve problems/exp_decay_lm.yaml`` (a small data fit by lm),
           solved once before.
 
@@ -88,7 +88,7 @@ SYMPY = textwrap.dedent("""\
         import json, time
         t_key = None
         try:  # the expression index's key (srepr of the objective), where it exists
-            from symgd.compile import expr_index
+            from symgd.kernelgen import expr_index
             t0 = time.perf_counter()
             expr_index.problem_key(p, True, False)
             t_key = time.perf_counter() - t0
@@ -123,7 +123,7 @@ KERNELS_CHECK = textwrap.dedent("""\
     t = time.perf_counter() - t0
     hits = {name: c.cache_hits for name, c in zip(("fun", "fg", "hess", "line_poly"),
                                                    k.cfuncs) if c is not None}
-    from symgd.compile.cache import cache_dir
+    from symgd.kernelgen.cache import cache_dir
     size = (cache_dir() / (light.module + ".py")).stat().st_size
     print(json.dumps({"load_s": t, "module": light.module, "bytes": size,
                       "hits": hits}))

@@ -24,16 +24,30 @@ def load(path, overrides=()):
     return _load(path, overrides=overrides)
 
 
-def solve(problem, method=None, x0=None, *, progress=None, **options):
+def solve(problem, method=None, x0=None, *, progress=None, callback=None, **options):
     """Solve a problem; see :func:`symgd.solver.solve`."""
     from symgd.solver import solve as _solve
-    return _solve(problem, method=method, x0=x0, progress=progress, **options)
+    return _solve(problem, method=method, x0=x0, progress=progress, callback=callback,
+                  **options)
+
+
+def compile(problem):  # noqa: A001  (symgd.compile, as SPEC §5 names it)
+    """Compiled f, grad and hess of a problem; see :func:`symgd.compiled_functions.compile_problem`."""
+    from symgd.compiled_functions import compile_problem
+    return compile_problem(problem)
 
 
 def critical_points(problem, *, timeout: float = 10.0):
     """Every real critical point in closed form, classified (the analytic part alone)."""
     from symgd.analytic import critical_points as _cp
     return _cp(problem, timeout=timeout)
+
+
+def derive(problem):
+    """Exact gradient, Hessian and constraint Jacobian of the objective as written; see
+    :func:`symgd.calculus.derivation` (renders as LaTeX in Jupyter)."""
+    from symgd.calculus import derivation
+    return derivation(problem)
 
 
 def verify(problem):
@@ -43,4 +57,4 @@ def verify(problem):
 
 
 __all__ = ["InputError", "Problem", "Variable", "Constraint", "Result", "load", "solve",
-           "critical_points", "verify", "__version__"]
+           "critical_points", "verify", "compile", "derive", "__version__"]

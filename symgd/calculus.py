@@ -118,7 +118,7 @@ def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> D
             if time.perf_counter() - t0 > budget:
                 skipped = (f"the Hessian was not finished within the derivation budget of "
                            f"{budget:g} s; methods that need it (newton) are unavailable: try "
-                           "method=linesearch, or raise SYMGD_DERIVE_BUDGET")
+                           "method=lbfgs (or auto), or raise SYMGD_DERIVE_BUDGET")
                 break
         else:
             hess = tuple(tuple(r) for r in rows)
@@ -130,5 +130,127 @@ def check_size(exprs, what: str, limit: int = MAX_HESSIAN_OPS) -> None:
     ops = sum(sp.count_ops(e, visual=False) for e in exprs)
     if ops > limit:
         raise InputError(
-            f"the {what} has {ops} operations (limit {limit}); try method=linesearch, "
+            f"the {what} has {ops} operations (limit {limit}); try method=lbfgs (or auto), "
             "which needs no Hessian, or simplify the objective", field="minimize", kind="limit")
+
+
+# ----------------------------------------------------------------------------- derive API
+@dataclass(frozen=True)
+class Derivation:
+    """What ``symgd.derive(problem)`` returns: exact derivatives of the user's objective.
+
+    For an objective f(x) (in the user's sense, ``maximize`` included): ``gradient`` =
+    [df/dx_j] and ``hessian`` = [d2f/dx_j dx_k] as sympy Matrices, and for constraints
+    c_i(x) (op) 0 with c_i = lhs - rhs the ``jacobian`` [dc_i/dx_j] (None without).
+    For a data fit the loss is L = (1/n) sum_i l(v_i) of a per-sample value v (the
+    residual r = model - target, the logit z for cross_entropy, or the per-sample
+    objective phi); symgd derives v only and the kernels apply the chain rule
+    dL/dtheta_j = (1/n) sum_i l'(v_i) dv_i/dtheta_j, so there ``objective`` is v and
+    ``gradient``/``hessian`` are those of v, and ``loss`` says how L is made of it.
+    In a Jupyter notebook the object renders as LaTeX (``_repr_latex_``).
+    """
+
+    name: str
+    sense: str
+    symbols: tuple
+    objective: sp.Expr
+    gradient: sp.Matrix
+    hessian: sp.Matrix
+    constraints: tuple = ()          # texts, in order
+    constraints_latex: tuple = ()    # the same, as LaTeX
+    jacobian: sp.Matrix | None = None
+    per_sample: str = ""             # "r", "z" or "phi" for a data fit, else ""
+    loss: str = ""                   # for a data fit: L in terms of v, as LaTeX
+
+    def _repr_latex_(self) -> str:
+        lat = sp.latex
+        v = self.per_sample or "f"
+        sub = "_i" if self.per_sample else ""
+        rows = [rf"&\text{{{tex_text(self.name)}: {self.sense}}}"]
+        if self.per_sample:
+            rows.append(rf"&{self.loss}")
+        rows.append(rf"&{v}{sub} = {lat(self.objective)}")
+        grad = r",\ ".join(rf"\frac{{\partial {v}{sub}}}{{\partial {lat(s)}}} = {lat(g)}"
+                           for s, g in zip(self.symbols, self.gradient))
+        rows.append(rf"&\nabla {v}{sub}:\ {grad}")
+        rows.append(rf"&\nabla^2 {v}{sub} = {lat(self.hessian)}")
+        if self.jacobian is not None:
+            cons = r",\ ".join(self.constraints_latex)
+            rows.append(rf"&J_c = {lat(self.jacobian)}\quad \text{{rows: }} {cons}")
+        return "$$\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}$$"
+
+
+def tex_text(text: str) -> str:
+    """Plain text made safe for ``\\text{...}`` in both LaTeX and Jupyter's MathJax (which
+    shows escapes such as ``\\_`` literally inside \\text): ``_`` becomes a space, and
+    the other characters special to LaTeX become look-alikes."""
+    for a, b in (("\\", "/"), ("_", " "), ("{", "("), ("}", ")"), ("$", "S"), ("&", "and"),
+                 ("#", "no."), ("%", " percent"), ("^", "**"), ("~", "-")):
+        text = text.replace(a, b)
+    return text
+
+
+def relation_latex(relation: str, lhs, rhs) -> str:
+    """``lhs (==|<=|>=) rhs`` in LaTeX (=, \\le, \\ge)."""
+    op = {"==": "=", "<=": r"\le", ">=": r"\ge"}[relation]
+    return f"{sp.latex(lhs)} {op} {sp.latex(rhs)}"
+
+
+# L as LaTeX, in terms of the per-sample value v (symgd.fit.losses computes these)
+_LOSS_TEX = {
+    "mse": r"L = \frac{1}{n}\sum_i r_i^2",
+    "sse": r"L = \sum_i r_i^2",
+    "mae": r"L = \frac{1}{n}\sum_i |r_i|",
+    "huber": r"L = \frac{1}{n}\sum_i \mathrm{huber}_\delta(r_i)",
+    "logcosh": r"L = \frac{1}{n}\sum_i \log\cosh r_i",
+    "cross_entropy": r"L = \frac{1}{n}\sum_i \left[\log(1 + e^{z_i}) - y_i z_i\right]",
+}
+
+
+def derivation(problem) -> Derivation:
+    """The gradient, Hessian and constraint Jacobian of ``problem`` (``symgd.derive``),
+    of the objective as the user wrote it (see :class:`Derivation`)."""
+    if isinstance(problem, (str, bytes)) or hasattr(problem, "__fspath__"):
+        from symgd.problem import load
+        problem = load(problem)
+    syms = tuple(problem.symbols)
+    if problem.is_fit:
+        return _fit_derivation(problem, syms)
+    f = problem.objective
+    by_symbol = _terms_by_symbol(f, syms)
+    grad = [_partial(by_symbol, s) for s in syms]
+    n = len(syms)
+    H = sp.zeros(n, n)
+    for i, gi in enumerate(grad):
+        gi_terms = _terms_by_symbol(gi, syms[i:])
+        for j in range(i, n):
+            H[i, j] = H[j, i] = _partial(gi_terms, syms[j])
+    jac, texts, tex = None, (), ()
+    if problem.constraints:
+        texts = tuple(c.text for c in problem.constraints)
+        tex = tuple(relation_latex(c.relation, c.lhs, c.rhs) for c in problem.constraints)
+        jac = sp.Matrix([[_smooth(sp.diff(c.expr, s)) for s in syms]
+                         for c in problem.constraints])
+    return Derivation(problem.name, problem.sense, syms, f, sp.Matrix(grad), H, texts, tex,
+                      jac)
+
+
+def _fit_derivation(problem, syms) -> Derivation:
+    from symgd.fit.derive import derive as fit_derive
+    from symgd.fit.spec import fit_spec
+
+    spec = fit_spec(problem)
+    value = problem.objective if spec.loss == "per_sample" else spec.value
+    d = fit_derive(spec, hessian=False)
+    grad = d.grad if spec.loss != "per_sample" or spec.sign > 0 else \
+        tuple(-g for g in d.grad)   # the kernels derive -phi for maximize
+    n = len(syms)
+    H = sp.Matrix(n, n, lambda i, j: _smooth(sp.diff(grad[i], syms[j])))
+    v = {"per_sample": "phi", "cross_entropy": "z"}.get(spec.loss, "r")
+    if v == "phi":
+        loss = (r"L = \frac{1}{n}\sum_i \phi_i" if spec.mean else r"L = \sum_i \phi_i")
+    else:
+        loss = _LOSS_TEX["mse" if spec.from_square and spec.mean else
+                         "sse" if spec.from_square else spec.loss]
+    return Derivation(problem.name, problem.sense, syms, value, sp.Matrix(grad), H,
+                      per_sample={"phi": r"\phi"}.get(v, v), loss=loss)

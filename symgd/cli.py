@@ -12,6 +12,7 @@ import sys
 import traceback
 
 from symgd.atomic import write_atomically  # noqa: F401  (--out; tests import it from here)
+from symgd.cli_output import ProgressBar, trace_csv
 
 EXIT_OK, EXIT_NOT_CONVERGED, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -65,7 +66,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="RESULT.json", help="also write the JSON result here")
     s.add_argument("--verbose", "-v", action="store_true",
                    help="report progress on stderr about once a second")
+    s.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress bar (it shows on a terminal for runs over a second)")
+    s.add_argument("--trace", metavar="TRACE.csv",
+                   help="write one CSV row per iteration: iteration, f, grad_norm, step, "
+                   "learning_rate, and x (up to 20 variables)")
+    s.add_argument("--plot", metavar="FIG.png",
+                   help="draw the solution (contour, curve, landscape or fit) into this "
+                   "image (needs matplotlib: pip install symgd[plot])")
     _add_limit_option(s)
+
+    g = sub.add_parser("plot", help="solve a problem file and draw it (needs matplotlib)")
+    g.add_argument("problem", metavar="PROBLEM.yaml")
+    g.add_argument("--out", metavar="FIG.png", default="fig.png",
+                   help="the image to write (default fig.png; .pdf and .svg work too)")
+    g.add_argument("--kind", metavar="KIND",
+                   help="contour, landscape, convergence, fit or schedule (default: fit for "
+                   "data fits, contour up to two variables, landscape beyond)")
+    g.add_argument("--method", help="the method to solve with (overrides the file)")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field, e.g. --set options.tol=1e-12 (repeatable)")
+    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_limit_option(g)
 
     d = sub.add_parser("derive", help="print the gradient and Hessian")
     d.add_argument("problem", metavar="PROBLEM.yaml")
@@ -103,11 +125,12 @@ def _load(args):
     return load(args.problem, overrides=_overrides(args), limits=limits)
 
 
-def check_out_path(path: str) -> None:
-    """Refuse an ``--out`` path that cannot be written, before any work is done.
+def check_out_path(path: str, option: str = "--out") -> None:
+    """Refuse an output path (``--out``, ``--trace``, ``--plot``) that cannot be
+    written, before any work is done.
 
     Raises:
-        InputError: (file ``--out``) a folder, a missing folder, a folder without write
+        InputError: (file ``option``) a folder, a missing folder, a folder without write
             permission.
     """
     from symgd.errors import InputError
@@ -115,12 +138,12 @@ def check_out_path(path: str) -> None:
     target = os.path.abspath(path)
     folder = os.path.dirname(target)
     if os.path.isdir(target):
-        raise InputError(f"'{path}' is a folder; give a file name for the result",
-                         file="--out", kind="input")
+        raise InputError(f"'{path}' is a folder; give a file name", file=option,
+                         kind="input")
     if not os.path.isdir(folder):
-        raise InputError(f"the folder {folder} does not exist", file="--out", kind="input")
+        raise InputError(f"the folder {folder} does not exist", file=option, kind="input")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write in the folder {folder}", file="--out", kind="input")
+        raise InputError(f"cannot write in the folder {folder}", file=option, kind="input")
 
 
 def _dumps(obj) -> str:
@@ -141,6 +164,20 @@ def _progress_printer():
     return report
 
 
+def _progress(args):
+    """The progress callback a command runs with: --verbose's lines, a bar on a
+    terminal, or None (--json, --quiet, or stderr not a terminal)."""
+    if getattr(args, "verbose", False):
+        return _progress_printer()
+    if getattr(args, "json", False) or getattr(args, "quiet", False):
+        return None
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return ProgressBar() if tty else None
+
+
 def _overrides(args) -> list:
     overrides = list(args.set)
     if getattr(args, "method", None):
@@ -148,39 +185,110 @@ def _overrides(args) -> list:
     return overrides
 
 
-def _solve_file(args):
+def _solve_file(args, progress=None):
     """(problem, result): from the warm index when this file was solved before by the
     same method (no sympy: symgd.warm), else the full path, which then records it."""
     from symgd.warm import solve_file
 
-    progress = _progress_printer() if args.verbose else None
     return solve_file(args.problem, _overrides(args), limits=args.limit, progress=progress)
 
 
 def _cmd_solve(args) -> int:
     from symgd.report import format_result
 
-    if args.out:
-        check_out_path(args.out)  # before the work, not after it
-    problem, result = _solve_file(args)
+    for path, option in ((args.out, "--out"), (args.trace, "--trace"), (args.plot, "--plot")):
+        if path:
+            check_out_path(path, option)  # before the work, not after it
+    if args.plot:
+        _check_plotting(args.plot)
+    progress = _progress(args)
+    try:
+        problem, result = _solve_file(args, progress)
+    finally:
+        if isinstance(progress, ProgressBar):
+            progress.close()
     payload = _dumps(result.to_dict())
-    failed = None
-    if args.out:
-        try:
-            write_atomically(args.out, payload + "\n")
-        except OSError as err:  # the result is still printed below: nothing is lost
-            failed = err
+    failed = []
+    for path, option, text in ((args.out, "--out", lambda: payload + "\n"),
+                               (args.trace, "--trace", lambda: trace_csv(result))):
+        if path:
+            try:
+                write_atomically(path, text())
+            except OSError as err:  # the result is still printed below: nothing is lost
+                failed.append(f"{option}: cannot write {path}: {err.strerror or err}")
     if args.json:
         print(payload)
     else:
         print(format_result(problem, result))
-    if failed is not None:
-        print(f"symgd: error: --out: cannot write {args.out}: {failed.strerror or failed} "
-              "(the result is on stdout)", file=sys.stderr)
+        if args.trace and not any(m.startswith("--trace") for m in failed):
+            print(f"trace: {args.trace}")
+    if args.plot:
+        failed += _plot_after_solve(args, problem, result)
+    for message in failed:
+        print(f"symgd: error: {message} (the result is on stdout)", file=sys.stderr)
+    if failed:
         return EXIT_INPUT
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
     return EXIT_OK if result.success else EXIT_NOT_CONVERGED
+
+
+def _check_plotting(out) -> None:
+    """Refuse a figure that cannot be drawn (no matplotlib, unknown image format)
+    before solving, not after."""
+    from symgd.plot import render
+
+    render.check_format(out)
+    render.require_matplotlib()
+
+
+def _plot_after_solve(args, problem, result) -> list:
+    """``solve --plot``: draw the kind the problem is best shown by; the problems met,
+    as messages (the result is printed already, so none of them may raise)."""
+    from symgd.errors import InputError
+    from symgd.plot import plot
+
+    if result.status == "interrupted":
+        print("symgd: --plot: interrupted, no figure drawn", file=sys.stderr)
+        return []
+    try:
+        # a problem from the warm index is drawn from its compiled kernels; the file is
+        # loaded again (sympy) only where the figure needs the expressions
+        path = plot(problem, result, out=args.plot, full_problem=lambda: _load(args))
+    except InputError as err:
+        return [f"--plot: {err.describe()}"]
+    except OSError as err:
+        return [f"--plot: cannot write {args.plot}: {err.strerror or err}"]
+    if not args.json:
+        print(f"plot: {path}")
+    return []
+
+
+def _cmd_plot(args) -> int:
+    import symgd
+    from symgd.plot import check_kind, plot
+
+    check_kind(args.kind)
+    check_out_path(args.out, "--out")
+    _check_plotting(args.out)
+    problem = _load(args)
+    kind = check_kind(args.kind, problem)
+    result = None
+    if kind != "schedule":  # a schedule needs no run
+        progress = _progress(args)
+        try:
+            result = symgd.solve(problem, progress=progress)
+        finally:
+            if isinstance(progress, ProgressBar):
+                progress.close()
+    drawn = plot(problem, result, kind=kind, out=args.out, return_figure=True,
+                 critical_points=True)
+    drawn.figure.clear()
+    status = "" if result is None else f"; {result.method}: {result.status}"
+    print(f"wrote {drawn.path}: {drawn.kind} of {problem.name}{status}")
+    for note in drawn.notes:
+        print(f"note: {note}")
+    return EXIT_OK
 
 
 def _cmd_derive(args) -> int:
@@ -213,7 +321,7 @@ def _mb(n: int) -> str:
 
 
 def _cmd_cache(args) -> int:
-    from symgd.compile import cache
+    from symgd.kernelgen import cache
 
     again = (f"each method compiles its loops again at its next use (about "
              f"{cache.LOOP_COMPILE_S} s, once)")
@@ -247,7 +355,7 @@ def _cmd_cache(args) -> int:
 
 
 COMMANDS = {"solve": _cmd_solve, "derive": _cmd_derive, "verify": _cmd_verify,
-            "cache": _cmd_cache}
+            "plot": _cmd_plot, "cache": _cmd_cache}
 
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `symgd ... | head`

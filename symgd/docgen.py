@@ -40,6 +40,8 @@ OPTION_HELP = {
     "starts": "multistart: runs from the start and starts - 1 seeded points (uniform in "
               "the bounds, else in a box of half-width 10 max(1, abs(x0_i)) around the "
               "start); the best converged run is the result, every run is in runs",
+    "history": "keep the per-iteration history (result.history: f, gradient norm, step, "
+               "learning rate, x for up to 20 variables); false skips it",
     # steps and line searches
     "learning_rate": "step size, the base value the schedule scales",
     "schedule": "learning-rate schedule: a name, or a mapping {{name: ..., parameter: "
@@ -74,6 +76,9 @@ OPTION_HELP = {
     "swa_start": "epoch from which the parameters are averaged (stochastic weight "
                  "averaging); none: no averaging",
     "delta": "threshold of the huber loss (the loss is quadratic within it)",
+    "validation": "the fraction of the samples held out (seeded by seed); early stopping, "
+                  "the plateau schedule and the restored best parameters then watch its "
+                  "mean loss, recorded per epoch in history val_loss; none: no split",
 }
 
 # Where a method reads an option its own way.

@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from symgd.methods import REGISTRY
-from symgd.methods import status as S
+from symgd.history import from_outcome
 from symgd.result import Result
 from symgd.solve_common import relative_gradient_at, status_message
 
@@ -35,12 +35,14 @@ class SolveContext:
             method chosen later (auto's choice, a fallback) checks its own from these.
         t_start: ``time.perf_counter()`` when the solve began (time_limit counts from it).
         progress: the user's progress callback, in the user's sense, or None.
+        callback: the user's per-iteration callback (wrapped), or None.
     """
 
     requested: str
     given: Mapping
     t_start: float
     progress: Callable | None = None
+    callback: Callable | None = None  # symgd.history.CallbackHook, or None
 
     def deadline(self, opts) -> float | None:
         return None if opts["time_limit"] is None else self.t_start + float(opts["time_limit"])
@@ -80,7 +82,7 @@ def _gradient_in_null_space(bundle, x, g) -> bool:
 def negative_curvature(bundle, x, g, lower, upper) -> float:
     """The most negative curvature at x on the free variables, or 0 (loops.py's
     check, compiled for the bundle's kind, through the bundle's Hessian)."""
-    from symgd.compile.fastcall import entry_point
+    from symgd.kernelgen.fastcall import entry_point
     from symgd.methods import loading
     loops = loading.load(bundle.loop_module)
     return float(entry_point(loops.negative_curvature)(bundle.loop_arg(with_hessian=True),
@@ -138,21 +140,42 @@ def finish(problem, bundle, outcome, ctx: SolveContext, run: Run) -> Result:
     timings = dict(run.timings)
     if problem.is_fit:
         from symgd.fit.source import result_extra
-        history = outcome.history if outcome.history is not None else (
-            [] if outcome.trace is None else [float(v) for v in outcome.trace[:, S.T_F]])
         extra, notes, timings["statistics"] = result_extra(bundle, x, lo, hi, outcome,
-                                                           history, lazy=spec.minibatch)
+                                                           lazy=spec.minibatch)
         if notes:
             message = message.rstrip(". ") + "; " + "; ".join(notes)
     produced = outcome.method or run.method
     sign = -1.0 if problem.sense == "maximize" else 1.0
+    if status == "interrupted" and ctx.callback is not None and ctx.callback.stopped:
+        message = (f"interrupted by the callback after {outcome.iterations} iterations; "
+                   "x is the best point seen")
+    # a fit's loss is already in the user's sense (spec.sign applied by its kernels)
+    history = from_outcome(outcome, bundle.spec.sign if problem.is_fit else sign,
+                           learning_rate=run.method in ("gd", "sgd"))
     path = tuple(run.path) + tuple(outcome.path) + (f"{produced}: {status}",)
+    fields = {"names": problem.names, "x": x.copy(), "jac": sign * g}
+    if problem.is_fit:  # held and tied variables back in x; the model for predict
+        from symgd.fit.source import result_fields
+        fields = result_fields(bundle, x, sign * g, problem.start)
+        history = _declared_history(bundle, history, len(problem.names))
     return Result(problem=problem.name, method=produced, requested_method=ctx.requested,
-                  status=status, message=message, names=problem.names, x=x.copy(),
-                  fun=sign * f, grad_norm=gnorm, iterations=outcome.iterations,
-                  evaluations=outcome.evaluations,
+                  status=status, message=message, fun=sign * f, grad_norm=gnorm,
+                  iterations=outcome.iterations, evaluations=outcome.evaluations,
                   time_s=time.perf_counter() - ctx.t_start, path=path, timings=timings,
-                  analytic=run.analytic, jac=sign * g, extra=extra)
+                  analytic=run.analytic, extra=extra, history=history, **fields)
+
+
+def _declared_history(K, history, n_fitted):
+    """A fit with held or tied variables: the history's x rows over every declared
+    variable, as the Result's names list them (rows that hold every fitted one)."""
+    from symgd.result import HISTORY_MAX_X
+
+    declared = K.declared()
+    if history is None or "x" not in history or len(declared) == n_fitted or \
+            history["x"].shape[1] < n_fitted:
+        return history
+    rows = [K.expand(row)[0][:HISTORY_MAX_X] for row in np.asarray(history["x"])]
+    return {**history, "x": np.array(rows, dtype=float).reshape(len(rows), -1)}
 
 
 def _curvature_checks(problem, bundle, outcome, run, x, f, g, gnorm, status, message):

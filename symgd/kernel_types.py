@@ -5,9 +5,9 @@ Every kernel is a numba ``cfunc`` with the C signature ``double k(double *x, dou
     fun(x, out) -> f              objective only; out is not touched
     fg(x, g) -> f                 objective and gradient in one pass (g written)
     hess(x, H) -> 0               Hessian, full symmetric, row-major n*n (H written)
-Loops receive them as integer addresses inside a bundle (symgd.compile.evaluate) and
+Loops receive them as integer addresses inside a bundle (symgd.kernelgen.evaluate) and
 call them through
-:func:`symgd.compile.fastcall.call_kernel`, an indirect call costing a few nanoseconds.
+:func:`symgd.kernelgen.fastcall.call_kernel`, an indirect call costing a few nanoseconds.
 """
 from numba import types
 

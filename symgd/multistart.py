@@ -118,7 +118,7 @@ def _batch_code(method, bundle, opts, deadline):
     call, else None."""
     if method not in BATCHED or getattr(bundle, "backend", None) != "numba" or \
             bundle.loop_module != "loops" or deadline is not None or \
-            opts.get("_progress") is not None or opts.get("_trace_rows"):
+            opts.get("_progress") is not None or opts.get("_callback") is not None:
         return None
     from symgd.methods import multistart_loop as M
     if method == "linesearch":
@@ -159,7 +159,7 @@ def _parameters(method, opts):
 
 def _batched(spec, bundle, X, run, code) -> list:
     """Every start in one call of multistart_loop.run_starts."""
-    from symgd.compile.fastcall import entry_point
+    from symgd.kernelgen.fastcall import entry_point
     from symgd.methods import loading
 
     M = loading.load("multistart_loop")

@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+class CallbackStop(KeyboardInterrupt):
+    """Raised by the solver's wrapper of a user callback that asked to stop (returned
+    True or raised StopIteration): every driver already ends a run on Ctrl-C with
+    status 'interrupted' and the best point so far, so a stop takes the same road."""
+
+
 @dataclass
 class Outcome:
     """One method run, in the minimised sense.
@@ -27,6 +33,7 @@ class Outcome:
         f0: the objective at the start; rel_grad: SPEC §2's relative gradient at x.
         trace: rows 0..iterations of status.T_* columns, where kept.
         history: f per iteration, where the method keeps it as a list (lm, sgd, IRLS).
+        history_table, val_history: richer histories (symgd.history reads them).
         lsq: (S, Jᵀr, JᵀJ) at x where known (lm): saves passes over the data.
         method: what produced x when it is not the method asked to run (the
             linear closed forms: "analytic"); path: notes for Result.path.
@@ -47,6 +54,10 @@ class Outcome:
     trace: np.ndarray | None = None
     message: str | None = None
     history: list | None = None
+    # columns of symgd.history (fun, grad_norm, step, x, learning_rate) from methods
+    # driven in Python (lm, auglag, sgd), in the minimised sense
+    history_table: dict | None = None
+    val_history: list | None = None  # sgd's validation loss per epoch (user's sense)
     lsq: tuple | None = None
     method: str | None = None
     path: tuple = ()

@@ -11,7 +11,7 @@ reader (:mod:`symgd.io.problem_file`) passes ``locations`` so errors name the li
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Mapping
 
@@ -19,12 +19,13 @@ import numpy as np
 import sympy as sp
 
 from symgd.errors import InputError, unknown_name_message
+from symgd.fit import rules as fit_rules  # data fits: their rules, held / tied variables
 from symgd.indexed import (expand, key_names, parameter_element_used, sort_key,
                            undeclared_message)
 from symgd.io import problem_file
 from symgd.io.data import data_spec, symbol_names
 from symgd.io.expr import check_double_range, parse_expression, substitute_checked
-from symgd.io.keys import LOSSES, REDUCES, RELATIONS, SENSES
+from symgd.io.keys import LOSSES, REDUCES, RELATIONS, SENSES, VARIABLE_KEYS
 from symgd.problem_interface import DATA, SYMBOLIC, ProblemInterface
 
 __all__ = ["Problem", "Variable", "Constraint", "load", "load_text", "SENSES", "LOSSES",
@@ -40,6 +41,8 @@ class Variable:
     start: float = 0.0
     lower: float | None = None
     upper: float | None = None
+    vary: bool = True   # False: held at start, not fitted (data fits; symgd.fit.rules)
+    expr: object = None  # a tie: replaced by this expression of other variables
 
 
 @dataclass(frozen=True)
@@ -144,22 +147,29 @@ class Problem(ProblemInterface):
             a mapping of column name to values, a DataFrame, a CSV/.npz path,
             ``{"file": path, "columns": {symbol: column}}`` or a
             :class:`~symgd.io.data_spec.DataSpec`; it is kept as a DataSpec.
+            ``weights`` (or ``sigma``, weights 1/sigma²): an expression of columns
+            weighing squared residuals; a variable's ``vary`` and ``expr`` hold or tie
+            it (symgd.fit.rules).
         source: the file the problem was read from (for error messages).
         locations: ``{field path: (line, column)}`` from the file, for error messages.
 
     Attributes mirror the arguments; ``objective`` is the objective in the user's sense,
     with parameters substituted and symbols made real; ``data`` is a DataSpec or None.
+    ``variables`` are those solved for; ``declared`` all of them, held and tied included;
+    ``ties`` maps each held or tied symbol to what replaced it in ``model`` and
+    ``objective`` (its start, or its tie in the variables solved for).
     """
 
     # (ProblemInterface gives instances a __dict__ and weak references already.)
     __slots__ = ("name", "description", "variables", "objective", "sense", "constraints",
                  "parameters", "method", "options", "data", "model", "target", "loss",
-                 "reduce", "source", "locations", "_frozen", "_polynomial")
+                 "reduce", "source", "locations", "_frozen", "_polynomial", "declared",
+                 "ties", "weights", "sigma")
 
     def __init__(self, minimize=None, maximize=None, *, variables=None, constraints=(),
                  parameters=None, name=None, description=None, method=None, options=None,
                  data=None, model=None, target=None, loss=None, reduce=None,
-                 source=None, locations=None):
+                 weights=None, sigma=None, source=None, locations=None):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen after __init__)
         set_("_frozen", False)
         set_("_polynomial", None)
@@ -167,7 +177,8 @@ class Problem(ProblemInterface):
         set_("locations", MappingProxyType(dict(locations or {})))
         try:
             self._build(minimize, maximize, variables, constraints, parameters, name,
-                        description, method, options, data, model, target, loss, reduce)
+                        description, method, options, data, model, target, loss, reduce,
+                        weights, sigma)
         except InputError as err:
             line_col = self.locations.get(err.field or "", (None, None))
             raise err.located(file=self.source, line=line_col[0], column=line_col[1]) from None
@@ -175,12 +186,13 @@ class Problem(ProblemInterface):
 
     # -- construction -------------------------------------------------------------------
     def _build(self, minimize, maximize, variables, constraints, parameters, name,
-               description, method, options, data, model, target, loss, reduce):
+               description, method, options, data, model, target, loss, reduce, weights,
+               sigma):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
         is_fit = data is not None
         if not is_fit:
             for key, value in (("model", model), ("target", target), ("loss", loss),
-                               ("reduce", reduce)):
+                               ("reduce", reduce), ("weights", weights), ("sigma", sigma)):
                 if value is not None:
                     how = (f"add a 'data' block or remove '{key}'" if self.source else
                            "give data= (a mapping of column name to values, a DataFrame "
@@ -205,11 +217,14 @@ class Problem(ProblemInterface):
         raw_objective = expand(raw_objective, field=sense, params=params)
         model = expand(model, field="model", params=params)
         target = expand(target, field="target", params=params)
+        weights = expand(weights, field="weights", params=params)
+        sigma = expand(sigma, field="sigma", params=params)
         constraints = [(c[0], expand(c[1], field=f"constraints[{i}]", params=params))
                        if isinstance(c, tuple) and len(c) == 2
                        else expand(c, field=f"constraints[{i}]", params=params)
                        for i, c in enumerate(constraints or ())]
-        raw_exprs = [e for e in (raw_objective, model, target) if e is not None]
+        raw_exprs = [e for e in (raw_objective, model, target, weights, sigma)
+                     if e is not None]
         if is_fit:
             data = data_spec(data, source=self.source, locations={
                 k: v for k, v in self.locations.items() if k == "data" or k.startswith("data.")})
@@ -234,8 +249,12 @@ class Problem(ProblemInterface):
              self._to_expr(raw_objective, sense, self_subs))
         set_("model", None if model is None else self._to_expr(model, "model", self_subs))
         set_("target", None if target is None else self._to_expr(target, "target", self_subs))
+        for key, value in (("weights", weights), ("sigma", sigma)):
+            set_(key, None if value is None else self._to_expr(value, key, self_subs))
         set_("loss", loss)
         set_("reduce", reduce)
+        set_("declared", variables_t)
+        set_("ties", MappingProxyType({}))
 
         cons = []
         for i, c in enumerate(constraints or ()):
@@ -243,8 +262,26 @@ class Problem(ProblemInterface):
         set_("constraints", tuple(cons))
 
         if is_fit:
-            self._check_fit(data_names, cons)
+            fit_rules.check_fit(self, data_names, set_)
+            ties, written = fit_rules.tie_substitutions(
+                variables_t, lambda v, f: self._to_expr(v, f, {**self_subs,
+                                                               **self._substitutions([v])}))
+            set_("ties", MappingProxyType(ties))  # {symbol: its value or tie}
+            set_("declared", tuple(replace(v, expr=written.get(v.name)) for v in variables_t))
+            if ties:
+                for key in ("model", "objective"):
+                    if getattr(self, key) is not None:
+                        set_(key, getattr(self, key).xreplace(ties))
+                set_("constraints", tuple(Constraint(c.text, c.relation, c.lhs.xreplace(
+                    ties), c.rhs.xreplace(ties)) for c in cons))
+                set_("variables", tuple(v for v in variables_t if v.symbol not in ties))
         else:
+            held = [f"variables.{v.name}.{'vary' if not v.vary else 'expr'}"
+                    for v in variables_t if not v.vary or v.expr is not None]
+            if held:
+                raise InputError("'vary' and 'expr' hold or tie the parameters of a data "
+                                 "fit; give the problem data, or substitute the value "
+                                 "yourself", field=held[0])
             allowed = {v.symbol for v in variables_t}
             for field, expr in [(sense, self.objective)] + [
                     (f"constraints[{i}]", c.expr) for i, c in enumerate(cons)]:
@@ -287,22 +324,23 @@ class Problem(ProblemInterface):
 
     @staticmethod
     def _variable_spec(vname, spec) -> tuple:
-        """(name, start, lower, upper) of one entry of the ``variables`` mapping."""
+        """(name, start, lower, upper, vary, expr) of one entry of ``variables``."""
         field = f"variables.{vname}"
         if isinstance(spec, Mapping):
-            unknown = set(spec) - {"start", "lower", "upper"}
+            unknown = set(spec) - set(VARIABLE_KEYS)
             if unknown:
                 raise InputError(unknown_name_message(
-                    "variable field", sorted(unknown)[0], ["start", "lower", "upper"]),
+                    "variable field", sorted(unknown)[0], VARIABLE_KEYS),
                     field=f"{field}.{sorted(unknown)[0]}")
+            hints = fit_rules.variable_hints(spec, field)  # vary, expr
             return (vname,
                     _float(spec.get("start", 0.0), f"{field}.start"),
                     _float(spec.get("lower"), f"{field}.lower", allow_none=True),
-                    _float(spec.get("upper"), f"{field}.upper", allow_none=True))
+                    _float(spec.get("upper"), f"{field}.upper", allow_none=True), *hints)
         return (vname, _float(0.0 if spec is None else spec, field), None, None)
 
     @staticmethod
-    def _make_variable(name, start, lower, upper) -> Variable:
+    def _make_variable(name, start, lower, upper, vary=True, expr=None) -> Variable:
         field = f"variables.{name}"
         if not math.isfinite(start):
             raise InputError(f"start must be finite, got {start}", field=f"{field}.start")
@@ -310,57 +348,7 @@ class Problem(ProblemInterface):
             raise InputError(f"lower bound {lower} is above upper bound {upper}", field=field)
         # A start outside its bounds is kept as given (SPEC §1: published test sets
         # start there on purpose); the solver moves it inside and says so.
-        return Variable(name, sp.Symbol(name, real=True), start, lower, upper)
-
-    def _check_fit(self, data_names, constraints) -> None:
-        """Data fits (SPEC §1): loss and reduce names, a target for a model, and every
-        free symbol a variable or a data column."""
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        if self.model is not None:
-            if self.objective is not None:
-                raise InputError(f"give either 'model' (with 'target' and 'loss') or "
-                                 f"'{self.sense}', not both", field=self.sense)
-            if self.target is None:
-                # Located at the model: the target is what is missing.
-                raise InputError("a model needs a target (the column, or an expression of "
-                                 "columns, that it predicts)", field="model")
-            if self.reduce is not None:
-                raise InputError("'reduce' goes with a per-sample 'minimize'; with a model "
-                                 "choose the loss instead (mse averages, sse sums)",
-                                 field="reduce")
-            loss = "mse" if self.loss is None else self.loss
-            if not isinstance(loss, str) or loss not in LOSSES:
-                raise InputError(unknown_name_message("loss", loss, LOSSES), field="loss")
-            set_("loss", loss)
-        else:
-            for key in ("target", "loss"):
-                if getattr(self, key) is not None:
-                    raise InputError(f"'{key}' needs a 'model'; with a per-sample "
-                                     f"'{self.sense}' leave it out", field=key)
-            red = "mean" if self.reduce is None else self.reduce
-            if not isinstance(red, str) or red not in REDUCES:
-                raise InputError(unknown_name_message("reduce", red, REDUCES), field="reduce")
-            set_("reduce", red)
-        variables = {v.symbol for v in self.variables}
-        names = [v.name for v in self.variables]
-        columns = sorted(data_names - set(names))
-        if self.target is not None:
-            used = sorted(s.name for s in self.target.free_symbols if s in variables)
-            if used:
-                raise InputError(f"the target may use data columns only, not the variable "
-                                 f"'{used[0]}'", field="target")
-        for field, expr in (("model", self.model), ("target", self.target),
-                            (self.sense, self.objective)):
-            if expr is None:
-                continue
-            extra = sorted(s.name for s in expr.free_symbols
-                           if s not in variables and s.name not in data_names)
-            if extra:
-                raise InputError(
-                    f"unknown name '{extra[0]}': it is neither a variable nor a data column "
-                    f"(variables: {', '.join(names) or 'none'}; columns: "
-                    f"{', '.join(columns[:20]) or 'none'}{', ...' if len(columns) > 20 else ''})",
-                    field=field)
+        return Variable(name, sp.Symbol(name, real=True), start, lower, upper, vary, expr)
 
     def _substitutions(self, exprs) -> dict:
         """Map every user symbol to its real twin, and parameters to their values."""
@@ -449,7 +437,7 @@ class Problem(ProblemInterface):
     # names, start, has_bounds and is_fit come from ProblemInterface.
     @property
     def kernel_source(self) -> str:
-        """DATA for a data fit (kernels from symgd.fit), else SYMBOLIC (symgd.compile)."""
+        """DATA for a data fit (kernels from symgd.fit), else SYMBOLIC (symgd.kernelgen)."""
         return DATA if self.data is not None else SYMBOLIC
 
     @property

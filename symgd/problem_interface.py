@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 
 # Where a problem's compiled kernels come from (symgd.solver picks the source by it):
-SYMBOLIC = "symbolic"   # derive with sympy, generate and compile (symgd.compile)
+SYMBOLIC = "symbolic"   # derive with sympy, generate and compile (symgd.kernelgen)
 DATA = "data"           # per-sample losses over a data set (symgd.fit)
 INDEXED = "indexed"     # a module already compiled, named by the warm index (symgd.warm)
 

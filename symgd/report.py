@@ -88,6 +88,13 @@ def format_analytic(report) -> str:
         xs = ", ".join(f"{k} = {p.exact.get(k, _num(v))}" for k, v in p.x.items())
         lines.append(f"  [{i}] {p.classification:<10} f = {getattr(p, 'fun_exact', None) or _num(p.fun)}"
                      f"  at ({xs}){mark}")
+        eig = getattr(p, "eigenvalues", None)
+        if eig is not None:
+            what = "reduced Hessian (Lagrangian, tangent space)" if getattr(p, "active", ()) \
+                else "Hessian"
+            lines.append(f"       eigenvalues of the {what}: "
+                         + (", ".join(f"{v:.6g}" for v in eig) if eig else "none (no free "
+                            "direction: the active constraints fix the point)"))
         if p.multipliers:
             lines.append("       multipliers: " + ", ".join(f"{c}: {_num(v)}"
                                                          for c, v in p.multipliers.items()))
@@ -138,8 +145,14 @@ def format_verify(problem, report) -> str:
     m = d.get("match")
     if m:
         lines.append("match: " + ", ".join(f"{k} {v}" for k, v in m.items()))
-    if report.analytic is not None:
-        lines.append(format_analytic(report.analytic))
+    an = report.analytic
+    if an is not None and hasattr(an, "critical_points"):
+        lines.append(format_analytic(an))
+    elif an is not None:  # a data fit's closed form (symgd.verifier.FitClosedForm)
+        lines.append(f"closed form: {an.status} ({an.message})")
+        if an.x is not None:
+            lines.append(f"  {an.how}: f = {_num(an.fun)} at ("
+                         + ", ".join(f"{k} = {_num(v)}" for k, v in an.x.items()) + ")")
     for note in d.get("notes", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)

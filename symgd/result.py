@@ -10,6 +10,7 @@ import numpy as np
 STATUSES = ("converged", "max_iter", "diverged", "stalled", "unbounded", "infeasible",
             "timeout", "interrupted", "solved", "no_closed_form")
 SUCCESS = ("converged", "solved")
+HISTORY_MAX_X = 20  # history (and --trace) keeps x for up to this many variables
 
 
 def finite_or_none(v):
@@ -28,6 +29,12 @@ def finite_or_none(v):
     if isinstance(v, (list, tuple)):
         return [finite_or_none(x) for x in v]
     if isinstance(v, np.ndarray):
+        if v.dtype.kind == "f":  # the fast road for long histories
+            fin = math.isfinite
+            if v.ndim == 1:
+                return [x if fin(x) else None for x in v.tolist()]
+            if v.ndim == 2:
+                return [[x if fin(x) else None for x in row] for row in v.tolist()]
         return [finite_or_none(x) for x in v.tolist()]
     return v
 
@@ -60,6 +67,10 @@ class Result:
     # multistart (symgd.multistart): one {start, status, fun, x, iterations} per start,
     # start and x as {name: value}, fun in the user's sense; None for a single start
     runs: tuple | None = None
+    # per iteration (row 0: the start), as columns: iteration, fun (user's sense),
+    # grad_norm, step, learning_rate (gd/sgd), x (rows of up to HISTORY_MAX_X values),
+    # val_loss (sgd with a validation split); None where no iterative method ran
+    history: dict | None = None
 
     @property
     def success(self) -> bool:
@@ -108,9 +119,36 @@ class Result:
         out.update(finite_or_none(dict(self.extra)))
         if self.runs is not None:
             out["runs"] = finite_or_none([dict(r) for r in self.runs])
+        if self.history is not None:
+            out["history"] = {k: finite_or_none(v) for k, v in self.history.items()}
         return out
 
     def __repr__(self) -> str:
         xs = ", ".join(f"{k}={v:.10g}" for k, v in self.x_dict.items())
         return (f"Result(status={self.status!r}, method={self.method!r}, fun={self.fun:.10g}, "
                 f"x=({xs}), iterations={self.iterations})")
+
+    # -- data fits (SPEC §4; symgd.fit) ---------------------------------------------------
+    # the fitted model (symgd.fit.model.FitModel) behind predict and residuals; None for
+    # other problems. Not part of to_dict: the JSON has the numbers, not the model.
+    fit: Any = field(default=None, repr=False, compare=False)
+
+    def predict(self, data) -> np.ndarray:
+        """A data fit's model at the fitted parameters over ``data`` (a mapping of
+        column name to values, or a pandas DataFrame, with the columns the model
+        reads); raises ValueError for a Result that is not a model fit's."""
+        if self.fit is None:
+            raise ValueError("predict needs the Result of a data fit")
+        return self.fit.predict(data)
+
+    @property
+    def residuals(self) -> np.ndarray | None:
+        """target - model at each sample of the fit's data (unweighted), or None."""
+        return None if self.fit is None else self.fit.residuals
+
+    @property
+    def covariance(self) -> np.ndarray | None:
+        """A data fit's covariance matrix over ``names`` (extra["covariance"]), or
+        None where it was not estimated or the problem is not a fit."""
+        cov = self.extra.get("covariance")
+        return None if cov is None else np.array(cov, dtype=float)

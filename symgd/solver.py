@@ -65,13 +65,13 @@ def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False
             raise LookupError("the indexed kernel module is gone")
         entry = _COMPILED[problem] = _Compiled(None, k, lo, hi)
         return entry
-    from symgd.compile import expr_index
+    from symgd.kernelgen import expr_index
     k = expr_index.lookup(problem, need_hessian, need_line_poly)
     if k is not None:  # built by an earlier process: no derivation, no code generation
         entry = _COMPILED[problem] = _Compiled(None, k, lo, hi)
         return entry
     from symgd import calculus
-    from symgd.compile.kernels import compile_problem
+    from symgd.kernelgen.kernels import compile_problem
 
     d = calculus.derive(problem, hessian=need_hessian
                         or len(problem.variables) <= SADDLE_CHECK_MAX_VARS)
@@ -102,7 +102,8 @@ def _located(problem, err: InputError) -> InputError:
     return err.located(file=problem.source, line=line, column=col)
 
 
-def solve(problem, method: str | None = None, x0=None, *, progress=None, **options) -> Result:
+def solve(problem, method: str | None = None, x0=None, *, progress=None, callback=None,
+          **options) -> Result:
     """Solve ``problem`` (SPEC §5).
 
     Args:
@@ -111,6 +112,9 @@ def solve(problem, method: str | None = None, x0=None, *, progress=None, **optio
         x0: a start overriding the variables' ``start`` (array or {name: value}).
         progress: optional callable(iterations, f, grad_norm), called between chunks
             of iterations (about every 20 ms) during iterative runs.
+        callback: optional callable(state), called once per iteration (per epoch for
+            sgd) with a symgd.history.IterationState (x, fun, grad_norm, nit); returning
+            True or raising StopIteration stops the run (status 'interrupted').
         **options: override the problem's options key by key.
 
     Returns:
@@ -122,10 +126,18 @@ def solve(problem, method: str | None = None, x0=None, *, progress=None, **optio
         # a problem file: the warm index first (no sympy when it was solved before by
         # the same method); symgd.warm records it after a full solve
         from symgd.warm import solve_file
-        return solve_file(problem, method=method, x0=x0, progress=progress, **options)[1]
+        return solve_file(problem, method=method, x0=x0, progress=progress,
+                          callback=callback, **options)[1]
     given = {**problem.options, **options}
+    hook = None
+    if callback is not None:
+        if not callable(callback):
+            raise InputError(f"callback must be callable, got {type(callback).__name__}",
+                             field="callback", kind="option")
+        from symgd.history import CallbackHook
+        hook = CallbackHook(callback, -1.0 if problem.sense == "maximize" else 1.0)
     ctx = SolveContext(method or problem.method or "auto", given, t_start,
-                       _in_user_sense(problem, progress))
+                       _in_user_sense(problem, progress), hook)
     loaded_before = loading.spent()
     result = _solve(problem, ctx, x0)
     return _finish_notes(result, loading.spent() - loaded_before)
@@ -187,6 +199,7 @@ def _solve(problem, ctx, x0) -> Result:
 
 def _with_progress(opts, ctx):
     opts["_progress"] = ctx.progress
+    opts["_callback"] = ctx.callback
     return opts
 
 
@@ -234,8 +247,6 @@ def _solve_iterative(problem, method, x0, ctx, path, timings, *, opts=None, anal
         bundle, t_load = source.bundle(problem, spec, fitspec)
         timings = {**timings, "load": t_load, "derive": bundle.derive_s,
                    "compile": bundle.compile_s}
-        if spec.gradient_test:  # the loops keep f per iteration for the fit's history
-            opts["_trace_rows"] = min(int(opts["max_iter"]) + 1, 1 << 20)
     else:
         before = _COMPILED.get(problem)
         comp = compiled(problem, need_hessian=spec.needs_hessian,

@@ -9,7 +9,7 @@ kernel module's name and what it holds, the variables' names, starts and bounds,
 sense, the method run, the file's options, the objective's text for the report, and
 the field locations for messages. A later run of the same file (same bytes, path,
 ``--set`` overrides and ``--limit`` settings, same versions and symgd sources:
-:func:`symgd.compile.expr_index.build_stamp`) gets a :class:`LightProblem`, whose
+:func:`symgd.kernelgen.expr_index.build_stamp`) gets a :class:`LightProblem`, whose
 kernels load by module name from the kernel cache, and goes straight to the compiled
 loop (DESIGN.md, "Compiling method loops once").
 
@@ -39,7 +39,7 @@ import os
 import stat
 import time
 
-from symgd.compile.expr_index import build_stamp, index_dir, load_kernels
+from symgd.kernelgen.expr_index import build_stamp, index_dir, load_kernels
 from symgd.problem_interface import INDEXED, ProblemInterface
 
 FORMAT = 2
@@ -160,7 +160,7 @@ class LightProblem(ProblemInterface):
         return _exact_line_search(name, merged) == bool(self._entry["exact"])
 
     def kernels(self):
-        """The compiled kernels named by the entry (symgd.compile.kernels.Kernels), or
+        """The compiled kernels named by the entry (symgd.kernelgen.kernels.Kernels), or
         None when the kernel cache no longer has them intact."""
         k = load_kernels(self.module, len(self.variables))
         if k is None or k.has_hessian != bool(self._entry["has_hessian"]) or \
@@ -276,7 +276,7 @@ class LightFitProblem(LightProblem):
     def fit_kernels(self, spec, data, kinds):
         """The fit's kernels over ``data`` (symgd.fit.kernels.FitKernels) from the
         recorded module, or None when it lacks a kind asked for or is gone."""
-        from symgd.compile.cache import CacheCorrupted, cache_dir, import_cached
+        from symgd.kernelgen.cache import CacheCorrupted, cache_dir, import_cached
         from symgd.fit.kernels import FitKernels
 
         wanted = (set(kinds) | {"f", "pred"}) - {"avv"}  # avv: dropped for linear models
@@ -458,7 +458,7 @@ def record(path, overrides, problem, result, *, limits=(), method=None, options=
 
 # ----------------------------------------------------------------------------- solving
 def solve_file(path, overrides=(), *, limits=(), method=None, x0=None, progress=None,
-               **options):
+               callback=None, **options):
     """(problem, result) of solving a problem file: from the index when this file was
     solved before by the same method (no sympy, no derivation, no code generation),
     else the full path (load, solve), which then records the file.
@@ -467,7 +467,7 @@ def solve_file(path, overrides=(), *, limits=(), method=None, x0=None, progress=
         path: the problem file.
         overrides: ``KEY=VALUE`` strings (``--set``; the CLI's ``--method`` is one).
         limits: ``NAME=VALUE`` settings of the reader's limits (``--limit``).
-        method, x0, progress, **options: as for :func:`symgd.solver.solve`.
+        method, x0, progress, callback, **options: as for :func:`symgd.solver.solve`.
     """
     from symgd import solver
 
@@ -477,7 +477,7 @@ def solve_file(path, overrides=(), *, limits=(), method=None, x0=None, progress=
     if light is not None and light.runs(method, options):
         try:
             return light, solver.solve(light, method=method, x0=x0, progress=progress,
-                                       **options)
+                                       callback=callback, **options)
         except LookupError as err:
             if isinstance(err, (KeyError, IndexError)):
                 raise  # a bug, not a cache miss
@@ -487,6 +487,7 @@ def solve_file(path, overrides=(), *, limits=(), method=None, x0=None, progress=
 
     problem = load(path, overrides, limits=LoadLimits.from_settings(list(limits))
                    if limits else None)
-    result = solver.solve(problem, method=method, x0=x0, progress=progress, **options)
+    result = solver.solve(problem, method=method, x0=x0, progress=progress,
+                          callback=callback, **options)
     record(path, overrides, problem, result, limits=limits, method=method, options=options)
     return problem, result

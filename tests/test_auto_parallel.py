@@ -113,3 +113,45 @@ def test_ctrl_c_during_the_iterative_run_stops_the_worker(monkeypatch, log):
     assert res.status == "interrupted"
     assert ("cancel",) in log and ("result",) not in log
     assert 0.0 < res.x[0] < 1.0
+
+
+def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
+    """A closed-form worker whose parent dies (kill -9 leaves no time to kill it at the
+    timeout) ends by itself instead of running sympy on, orphaned."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    pidfile = tmp_path / "child.pid"
+    parent = textwrap.dedent(f"""
+        import subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c",
+            "import time; from symgd.analytic.worker import _exit_with_parent as w; "
+            "w(0.05); open({str(pidfile)!r}, 'w').write(str(__import__('os').getpid())); "
+            "time.sleep(60)"])
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", parent])
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break  # gone (reaped by init)
+        # a zombie awaiting its reaper counts as ended
+        stat = open(f"/proc/{child}/stat").read() if os.path.exists(f"/proc/{child}/stat") \
+            else ""
+        if ") Z " in stat:
+            break
+        assert time.monotonic() < deadline, "the orphaned worker is still running"
+        time.sleep(0.05)

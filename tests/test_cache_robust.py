@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from symgd.compile import cache
+from symgd.kernelgen import cache
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = random.Random()  # a fresh problem text on every run: nothing can be cached already

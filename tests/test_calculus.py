@@ -46,7 +46,7 @@ def test_hessian_over_budget_is_left_out_with_a_reason(monkeypatch):
     # 40 gradient readings fit in a budget of 45; the 40 Hessian rows do not
     d = derive(_big_problem(), budget_s=45)
     assert len(d.grad) == 40 and d.hess == ()
-    assert "derivation budget" in d.hess_skipped and "linesearch" in d.hess_skipped
+    assert "derivation budget" in d.hess_skipped and "lbfgs" in d.hess_skipped
 
 
 def test_gradient_over_budget_is_an_input_error(monkeypatch):
@@ -62,7 +62,7 @@ def test_newton_over_derivation_budget_is_an_input_error_that_says_what_to_do(mo
     monkeypatch.setenv("SYMGD_DERIVE_BUDGET", "45")
     with pytest.raises(symgd.InputError) as err:
         symgd.solve(p, method="newton", max_iter=1)
-    assert err.value.kind == "limit" and "method=linesearch" in err.value.message
+    assert err.value.kind == "limit" and "method=lbfgs" in err.value.message
 
 
 @pytest.mark.parametrize("make", [

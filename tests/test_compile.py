@@ -9,8 +9,8 @@ import pytest
 import sympy as sp
 
 import symgd
-from symgd.compile import cache, codegen
-from symgd.compile.printer import to_code
+from symgd.kernelgen import cache, codegen
+from symgd.kernelgen.printer import to_code
 from symgd.solver import compiled
 
 x, y = sp.symbols("x y", real=True)
@@ -157,7 +157,7 @@ def _chained_rosenbrock(n):
 
 
 def test_sparse_hessian_kernel_writes_zeros_and_matches_sympy():
-    from symgd.compile import codegen
+    from symgd.kernelgen import codegen
     f, xs = _chained_rosenbrock(6)
     p = symgd.Problem(minimize=f, variables={s: 0.1 * (i + 1) for i, s in enumerate(xs)})
     from symgd import calculus

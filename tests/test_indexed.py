@@ -11,7 +11,7 @@ import sympy as sp
 from scipy.optimize import rosen, rosen_der
 
 import symgd
-from symgd.compile.codegen import kernel_source
+from symgd.kernelgen.codegen import kernel_source
 from symgd.calculus import derive
 from symgd.report import format_derivatives, format_result
 

@@ -1,4 +1,4 @@
-"""The warm path (symgd.warm: the file index; symgd.compile.expr_index: the expression
+"""The warm path (symgd.warm: the file index; symgd.kernelgen.expr_index: the expression
 index): a second solve of the same problem skips sympy, derivation and code generation
 and gives the same answer to the bit; anything changed, or damaged, is a miss.
 
@@ -18,7 +18,7 @@ import sympy as sp
 
 import symgd
 from symgd import warm
-from symgd.compile import expr_index
+from symgd.kernelgen import expr_index
 from symgd.problem_interface import DATA, INDEXED, ProblemInterface
 
 ROOT = Path(__file__).resolve().parents[1]

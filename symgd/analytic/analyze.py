@@ -7,7 +7,8 @@ Input is a plain, picklable description of the problem (:func:`payload`); output
    objectives);
 2. critical points: grad f = 0 (:mod:`solve_system`), or Lagrange/KKT points by active sets
    (:mod:`kkt`), with bounds as inequalities;
-3. classification (:mod:`classify`, bordered Hessians in :mod:`kkt`);
+3. classification (:mod:`classify`, bordered Hessians in :mod:`kkt`), and the (reduced)
+   Hessian's eigenvalues at each point for the report (:mod:`eigen`);
 4. attained / unbounded (:mod:`bounded`) decides ``best`` and ``global`` (SPEC §4);
    with families of critical points, f's values on each family (:mod:`families`) must be
    no better than the point's before it is named ``best``.
@@ -22,6 +23,7 @@ import sympy as sp
 from symgd.analytic.bounded import (compact_feasible_set, eliminate_linear_equalities,
                                     lower_bound, polynomial_growth, ray_unbounded)
 from symgd.analytic.classify import classify_free, hessian
+from symgd.analytic.eigen import EigenvalueMaker
 from symgd.analytic.families import (compare, family_at_bound, family_shortfall,
                                      family_summary, family_values, optimum_on_family)
 from symgd.analytic.kkt import Candidate, Con, constrained_points
@@ -315,11 +317,14 @@ def _report(f, gens, names, sense, cons, cands, fams, undecided, complete, polyn
                     r["how"] = f"global optimum ({why})" if i == best else \
                         "same value as the global optimum"
 
+    eig = EigenvalueMaker(f, gens, cons)
     points = tuple(CriticalPoint(x=r["x"], exact=r["exact"], exact_kind=r["exact_kind"],
                                  fun=r["fun"], fun_exact=r["fun_exact"],
                                  classification=r["classification"],
                                  multipliers=r["multipliers"],
-                                 kkt=r["kkt"], how=r["how"], active=tuple(r["active"]))
+                                 kkt=r["kkt"], how=r["how"], active=tuple(r["active"]),
+                                 eigenvalues=eig.at(r["x"], names, r["multipliers"],
+                                                    r["active"]))
                    for r in recs)
     if families:
         status = "infinite"

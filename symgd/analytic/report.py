@@ -30,6 +30,11 @@ class CriticalPoint:
         how: which test decided the class (``hessian``, ``bordered hessian``,
             ``higher-order test``, ``global optimum``, ...).
         active: texts of the constraints active at the point.
+        eigenvalues: ascending floats: the eigenvalues of the Hessian of f (user's sense) at
+            the point, or, with active constraints, of the Hessian of the Lagrangian
+            projected on the tangent space of the active constraints (what the bordered
+            Hessian test classifies; symgd.analytic.eigen); None where there is no
+            Lagrangian (dependent active gradients) or it could not be evaluated.
     """
 
     x: dict
@@ -42,6 +47,7 @@ class CriticalPoint:
     kkt: bool | None = None
     how: str = ""
     active: tuple = ()
+    eigenvalues: tuple | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +62,8 @@ class CriticalPoint:
             **({"kkt": self.kkt} if self.kkt is not None else {}),
             "how": self.how,
             **({"active": list(self.active)} if self.active else {}),
+            "eigenvalues": None if self.eigenvalues is None else
+            [_finite(v) for v in self.eigenvalues],
         }
 
 
@@ -111,6 +119,13 @@ class AnalyticReport:
         out["message"] = self.message
         out["time_s"] = self.time_s
         return out
+
+    def _repr_latex_(self) -> str:
+        """The report as LaTeX (Jupyter): status, then one row per critical point with its
+        class, exact coordinates, f and the (reduced) Hessian's eigenvalues."""
+        from symgd.analytic.latex import report_latex
+
+        return report_latex(self)
 
     def with_time(self, time_s: float) -> "AnalyticReport":
         from dataclasses import replace

@@ -46,8 +46,24 @@ child_main()
 """
 
 
+def _exit_with_parent(interval: float = 0.5) -> None:
+    """End this worker when its parent dies: the parent kills it at the timeout, but a
+    parent killed first (kill -9, a crashed notebook) would leave it running sympy for
+    as long as the system has. Re-parenting shows as a changed getppid()."""
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="symgd-parent-watch", daemon=True).start()
+
+
 def child_main() -> None:
     """Entry point inside the worker: stdin -> analyze -> stdout (both pickled)."""
+    _exit_with_parent()
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but the pickled report may reach the parent's pipe
     try:

@@ -31,6 +31,7 @@ import numpy as np
 
 from symgd import clock
 from symgd.constrained import kkt
+from symgd.history import Recorder
 from symgd.outcome import Outcome
 
 MAX_OUTER = 60
@@ -171,9 +172,10 @@ def _newton_direction(H, gL, fixed, scale, radius):
     return d
 
 
-def _inner(lag, x, y, rho, lo, hi, eps, budget, deadline, typical):
+def _inner(lag, x, y, rho, lo, hi, eps, budget, deadline, typical, on_step=None):
     """Minimise L(., y, rho) over the box from x by projected Newton. Returns
-    (x, parts at x, steps taken, why it stopped: converged / stalled / budget / time)."""
+    (x, parts at x, steps taken, why it stopped: converged / stalled / budget / time).
+    ``on_step(x, parts, step length)``, if given, sees every accepted step."""
     parts = lag.parts(x)
     L, gL = lag.value(parts, y, rho)
     steps = 0
@@ -204,6 +206,8 @@ def _inner(lag, x, y, rho, lo, hi, eps, budget, deadline, typical):
         steps += 1
         if not accepted:
             return x, parts, steps, "stalled"
+        if on_step is not None:
+            on_step(xt, pt, float(np.max(np.abs(xt - x), initial=0.0)))
         x, parts, L, gL = xt, pt, Lt, gt
         if parts[0] < UNBOUNDED_F:
             return x, parts, steps, "unbounded"
@@ -236,9 +240,6 @@ def run(bundle, x0, lo, hi, opts, deadline) -> Outcome:
     bundle = _Counted(bundle, count)
     lag = _Lagrangian(bundle, count)
     ck = bundle.constraints
-    tol, ctol = float(opts["tol"]), float(opts["ctol"])
-    typical = (float(opts["typical_x"]), float(opts["typical_f"]))
-    max_steps = int(opts["max_iter"])
     x = np.clip(np.asarray(x0, dtype=float), lo, hi)
     y = np.zeros(ck.m)
     f0, _, c0, _ = lag.parts(x)
@@ -248,6 +249,42 @@ def run(bundle, x0, lo, hi, opts, deadline) -> Outcome:
     sq = 0.5 * float(np.sum(np.where(ck.equality, c0, np.maximum(c0, 0.0)) ** 2))
     rho = opts.get("penalty") or min(max(10.0 * max(1.0, abs(f0)) / max(1.0, sq), 1e-8), 1e8)
     rho = float(rho)
+    rec = Recorder(x.size) if opts.get("history", True) else None
+    if rec is not None:
+        rec.add(f0, x=x)
+    callback = opts.get("_callback")
+    where = [x, 0]  # the newest accepted point and the Newton steps taken so far
+
+    def on_step(xs, parts, step):
+        # one row per accepted Newton step (the gradient norm of the augmented
+        # Lagrangian is the subproblem's, not the problem's: left NaN)
+        if rec is not None:
+            rec.add(parts[0], step=step, x=xs)
+        where[0], where[1] = xs, where[1] + 1
+        if callback is not None:
+            callback(where[1], xs, parts[0], math.nan)
+
+    try:
+        out = _outer(lag, bundle, ck, x, y, rho, lo, hi, opts, count, t0, f0, deadline,
+                     on_step)
+    except KeyboardInterrupt:  # Ctrl-C, or the user's callback asked to stop
+        out = _outcome("interrupted", where[0], y, bundle, lo, hi, opts, count, where[1],
+                       t0, f0, f"interrupted after {where[1]} Newton steps; x is the last "
+                       "point reached (not checked for feasibility)")
+    if rec is not None:
+        if not np.array_equal(out.x, where[0]):  # the KKT polish moved it: a last row
+            rec.add(out.f, step=float(np.max(np.abs(out.x - where[0]), initial=0.0)),
+                    x=out.x)
+        out.history_table = rec.columns()
+    return out
+
+
+def _outer(lag, bundle, ck, x, y, rho, lo, hi, opts, count, t0, f0, deadline, on_step):
+    """The outer iterations of :func:`run`: a subproblem, then the multiplier and
+    penalty updates, until the KKT test holds at a point or a limit is met."""
+    tol, ctol = float(opts["tol"]), float(opts["ctol"])
+    typical = (float(opts["typical_x"]), float(opts["typical_f"]))
+    max_steps = int(opts["max_iter"])
     eps = 1e-4
     prev = math.inf
     steps = 0
@@ -256,7 +293,8 @@ def run(bundle, x0, lo, hi, opts, deadline) -> Outcome:
     why = "max_iter"
     for outer in range(MAX_OUTER):
         x, parts, k, stop = _inner(lag, x, y, rho, lo, hi, eps,
-                                   min(max_steps - steps, INNER_MAX), deadline, typical)
+                                   min(max_steps - steps, INNER_MAX), deadline, typical,
+                                   on_step)
         steps += k
         f, g, c, J = parts
         t = lag.multiplier_terms(c, y, rho)

@@ -40,7 +40,7 @@ class ConstraintKernels:
 
     def values(self, x) -> np.ndarray:
         """c(x) in the internal form (== 0, <= 0)."""
-        from symgd.compile.fastcall import call_vec
+        from symgd.kernelgen.fastcall import call_vec
         c = np.zeros(self.m)
         if self.m:
             call_vec(self.cfuncs[0].address, np.ascontiguousarray(x, dtype=np.float64), c)
@@ -48,7 +48,7 @@ class ConstraintKernels:
 
     def jacobian(self, x) -> np.ndarray:
         """J[i, j] = d c_i / d x_j."""
-        from symgd.compile.fastcall import call_mat
+        from symgd.kernelgen.fastcall import call_mat
         J = np.zeros((self.m, self.n))
         if self.m:
             call_mat(self.cfuncs[1].address, np.ascontiguousarray(x, dtype=np.float64), J)
@@ -56,7 +56,7 @@ class ConstraintKernels:
 
     def weighted_hessian(self, x, y) -> np.ndarray:
         """sum_i y_i hess c_i(x)."""
-        from symgd.compile.fastcall import call_mat
+        from symgd.kernelgen.fastcall import call_mat
         H = np.zeros((self.n, self.n))
         if self.m:
             xy = np.concatenate([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)])
@@ -114,8 +114,8 @@ def constraint_kernels(problem) -> ConstraintKernels:
 
     import sympy as sp
 
-    from symgd.compile import cache
-    from symgd.compile.codegen import constraint_source
+    from symgd.kernelgen import cache
+    from symgd.kernelgen.codegen import constraint_source
 
     found = _BUILT.get(problem)
     if found is not None:

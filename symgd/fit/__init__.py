@@ -15,8 +15,11 @@ Layout (one job per module):
     lm         Levenberg-Marquardt with Marquardt scaling (lm_words: its messages)
     irls       IRLS for least absolute deviations (linear and over lm)
     linear     closed forms of models linear in their parameters (LS, LAD)
-    stats      RSS, R², standard errors, correlations
-    report     the fit report text
+    stats      lmfit's statistics (chi-square, AIC, BIC), R², covariance, standard
+               errors, confidence intervals (tdist: Student's t quantiles), correlations
+    model      the fitted model a Result carries (predict, residuals)
+    report     the fit report text, laid out as lmfit's
+    rules      a fit Problem's rules: losses, weights, held and tied variables
 """
 
 

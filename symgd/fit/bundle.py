@@ -1,6 +1,6 @@
 """A data fit as a kernel bundle for the compiled method loops.
 
-The loops of symgd.methods.loops reach kernels only through symgd.compile.evaluate's
+The loops of symgd.methods.loops reach kernels only through symgd.kernelgen.evaluate's
 ``fun``, ``fg`` and ``hess``; this module implements them for a fit's bundle type,
 :data:`FIT_BUNDLE`, so full-batch gd, linesearch and newton run over the data wholly
 compiled (no Python between iterations). symgd.methods.fit_loops compiles the loops for
@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from symgd.compile import evaluate
+from symgd.kernelgen import evaluate
 from symgd.fit import parallel
 
 MAT = types.float64[:, ::1]

@@ -11,7 +11,7 @@ Kernels (C signatures in symgd.fit.abi; each loops over samples itself):
     k_avv   chunk, reducing:  (least squares) th = [theta, w]: out[j] = sum_i J_ij r_ww,i,
                               r_ww,i = w' (d2r_i) w (geodesic acceleration)
     k_pred  chunk, mapping:   out[i] = model_i (or the per-sample objective), out[n + i] =
-                              target_i
+                              target_i, out[2n + i] = w_i (the weight; 1 unweighted)
     k_batch batch:            mean l over idx[0..m), grad = mean gradient (row-major data)
 
 with tri(j, k) = j (2p - j + 1) / 2 + (k - j), the packed upper triangle. Parameters are
@@ -19,15 +19,23 @@ renamed v0, v1, ..., data columns c0, c1, ... (in FitSpec.data_symbols order) an
 temporaries t0, t1, ... after common-subexpression elimination; temporaries that do not
 depend on the data are computed once, before the sample loop. Inside the loop exp is
 symgd.fit.vmath.vexp (vectorisable, ~1 ulp), outside it libm's. User names never reach
-the generated code. Compiled with ``fastmath={"reassoc", "contract"}`` so that the
-sums vectorise (never ``nnan``/``ninf``: non-finite values must stay visible); the batch
-kernel, whose samples come through an index array, with ``contract`` only.
+the generated code, except as the string literals (repr) of ``DECLARED`` below.
+Compiled with ``fastmath={"reassoc", "contract"}`` so that the sums vectorise (never
+``nnan``/``ninf``: non-finite values must stay visible); the batch kernel, whose
+samples come through an index array, with ``contract`` only.
+
+Beside the kernels, plain Python read by symgd.fit.kernels on every path (the warm one
+has no sympy): ``MODEL_COLUMNS``, the data columns (indices into FitSpec.data_symbols)
+the model reads; ``WEIGHT_FIELD`` ("weights", "sigma" or None); and, for fits with
+held or tied variables, ``DECLARED`` (name, kind, tie text) of every declared variable
+and ``declared_values(th, out, jac)``, which writes them all from the fitted ones th,
+and their derivatives d out / d th into jac.
 """
 from __future__ import annotations
 
 import sympy as sp
 
-from symgd.compile.printer import to_code
+from symgd.kernelgen.printer import to_code
 from symgd.errors import InputError
 from symgd.fit.losses import loss_lines
 from symgd.fit.vmath import VERSION as VMATH_VERSION
@@ -272,24 +280,52 @@ def _avv_kernel(spec, der, names: _Names) -> list:
 
 def _pred_kernel(spec, names: _Names) -> list:
     if spec.model is not None:
-        exprs = [spec.model, spec.target]
+        w = spec.weight if spec.weight is not None else sp.S.One
+        exprs = [spec.model, spec.target, w]
     else:
-        exprs = [spec.value, sp.S.Zero]
+        exprs = [spec.value, sp.S.Zero, sp.S.One]
     kern = _Kernel(names, exprs)
     L = kern.lines
     L.append("@cfunc(CHUNK_SIG, **_OPTS)\ndef k_pred(th, d, n, i0, i1, out):")
     kern.prologue()
     L.append("    for i in range(i0, i1):")
     kern.sample()
-    kern.assign(["out[i]", "out[n + i]"])
+    kern.assign(["out[i]", "out[n + i]", "out[2 * n + i]"])
     L.append("    return 0.0")
+    return L
+
+
+def _declared_lines(spec, names: _Names) -> list:
+    """MODEL_COLUMNS; with held or tied variables DECLARED and declared_values."""
+    used = spec.model.free_symbols if spec.model is not None else set()
+    cols = tuple(k for k, s in enumerate(spec.data_symbols) if s in used)
+    L = [f"MODEL_COLUMNS = {cols!r}", f"WEIGHT_FIELD = {spec.weight_field!r}"]
+    if not spec.declared:
+        return L
+    L.append("DECLARED = " + repr(tuple((nm, kind, text)
+                                        for nm, kind, _, text in spec.declared)))
+    L += ["", "", "def declared_values(th, out, jac):",
+          '    """Every declared variable from the fitted ones (out), d out / d th (jac)."""']
+    L += [f"    v{j} = th[{j}]" for j in range(spec.p)]
+    for i, (_, kind, payload, _) in enumerate(spec.declared):
+        if kind == "fit":
+            L += [f"    out[{i}] = v{payload}", f"    jac[{i}, {payload}] = 1.0"]
+            continue
+        e = sp.sympify(payload)
+        (ren,) = names.rename([e])
+        L.append(f"    out[{i}] = float({to_code(ren)})")
+        for j, s in enumerate(spec.symbols):
+            d = sp.diff(e, s)
+            if d != 0:
+                L.append(f"    jac[{i}, {j}] = float({to_code(names.rename([d])[0])})")
     return L
 
 
 def module_source(name: str, spec, der, kinds) -> str:
     """The generated module holding the kernels ``kinds`` (a subset of KINDS)."""
     names = _Names(spec)
-    out = [HEADER.format(name=name, p=spec.p, vmath=VMATH_VERSION)]
+    out = [HEADER.format(name=name, p=spec.p, vmath=VMATH_VERSION),
+           "\n".join(_declared_lines(spec, names)) + "\n\n"]
     for kind in KINDS:
         if kind not in kinds:
             continue

@@ -1,19 +1,20 @@
 """A fit's compiled data kernels, bound to its data, callable from Python.
 
 Generates the kernel module (symgd.fit.codegen), loads it through the kernel cache
-(symgd.compile.cache: a module named by the hash of its source, compiled by numba with
+(symgd.kernelgen.cache: a module named by the hash of its source, compiled by numba with
 ``cache=True``), and runs the kernels over the data with the parallel drivers of
 symgd.fit.parallel. Sums are returned as sums; the 1/n of a mean is applied here.
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from symgd.compile import cache
-from symgd.compile.fastcall import entry_point
+from symgd.kernelgen import cache
+from symgd.kernelgen.fastcall import entry_point
 from symgd.fit import parallel
 
 
@@ -35,6 +36,7 @@ class FitKernels:
     compile_s: float
     _keep: tuple = field(repr=False, default=())
     _targets: np.ndarray | None = field(repr=False, default=None)
+    _weights: np.ndarray | None = field(repr=False, default=None)
     _start: tuple | None = field(repr=False, default=None)
     _rows: np.ndarray | None = field(repr=False, default=None)
 
@@ -110,22 +112,68 @@ class FitKernels:
     def has_avv(self) -> bool:
         return "avv" in self.addresses
 
+    def evaluate(self, theta, array=None):
+        """(model_i, target_i, w_i) for every sample of ``array`` (the (columns, n)
+        layout of symgd.io.data; default the fit's data); w is the least-squares weight
+        (1 unweighted); per-sample fits: (phi_i, 0, 1)."""
+        array = self.data.array if array is None else array
+        n = array.shape[1]
+        out = np.empty(3 * n)
+        th = np.ascontiguousarray(theta, dtype=np.float64)
+        entry_point(parallel.map_chunks)(self.addresses["pred"], th, array, n,
+                                         parallel.n_chunks(n), out)
+        return out[:n], out[n:2 * n], out[2 * n:]
+
     def predict(self, theta):
         """(model_i, target_i) for every sample; per-sample fits: (phi_i, 0)."""
-        n = self.n
-        out = np.empty(2 * n)
-        th = np.ascontiguousarray(theta, dtype=np.float64)
-        entry_point(parallel.map_chunks)(self.addresses["pred"], th, self.data.array, n,
-                                         parallel.n_chunks(n), out)
-        return out[:n], out[n:]
+        return self.evaluate(theta)[:2]
 
     def targets(self) -> np.ndarray:
         """The target of every sample (independent of theta; computed once)."""
         if self._targets is None:
-            self._targets = self.predict(np.zeros(self.p))[1]
+            _, self._targets, self._weights = self.evaluate(np.zeros(self.p))
         return self._targets
 
-    # -- the kernel-bundle interface of symgd.methods (as symgd.compile.kernels) -------
+    def weights(self) -> np.ndarray:
+        """The least-squares weight w_i of every sample (1 unweighted; computed once)."""
+        if self._weights is None:
+            _, self._targets, self._weights = self.evaluate(np.zeros(self.p))
+        return self._weights
+
+    # -- what the generated module says beside its kernels (symgd.fit.codegen) ----------
+    def _module(self):
+        return sys.modules[self.module_name]  # loaded with the kernels, on every path
+
+    @property
+    def model_columns(self) -> tuple:
+        """Indices (into spec.data_symbols) of the data columns the model reads."""
+        return tuple(self._module().MODEL_COLUMNS)
+
+    @property
+    def weight_field(self) -> str | None:
+        """"weights" or "sigma" for a weighted least-squares fit, else None."""
+        return self._module().WEIGHT_FIELD
+
+    def declared(self) -> tuple:
+        """(name, kind, tie text or None) of every declared variable, kind "fit",
+        "fixed" (vary: false) or "tied" (expr)."""
+        got = getattr(self._module(), "DECLARED", None)
+        return got if got is not None else tuple((nm, "fit", None) for nm in self.spec.names)
+
+    def expand(self, theta) -> tuple:
+        """(values of every declared variable, T = their derivatives in theta, shape
+        (declared, p)) at the fitted parameters theta: the identity when none is held
+        or tied."""
+        fn = getattr(self._module(), "declared_values", None)
+        th = np.asarray(theta, dtype=float)
+        if fn is None:
+            return th.copy(), np.eye(th.size)
+        m = len(self.declared())
+        out, T = np.empty(m), np.zeros((m, th.size))
+        fn(th, out, T)
+        return out, T
+
+    # -- the kernel-bundle interface of symgd.methods (as symgd.kernelgen.kernels) -------
     loop_module = "fit_loops"  # the loops compiled for symgd.fit.bundle's type
 
     def loop_arg(self, *, with_hessian: bool = False) -> tuple:

@@ -108,8 +108,8 @@ def levenberg_marquardt(lsq, x0, lower, upper, *, tol: float, max_iter: int,
         y_norm2: sum of squared targets for the exact-fit test (None: only S == 0).
         avv: ``avv(x, v, out)`` writing Jᵀ r_vv (the residuals' second derivative along
             v), for geodesic acceleration; None for residuals linear in x.
-        progress: optional ``progress(trial steps, S, Jᵀr)``, called after each
-            accepted step.
+        progress: optional ``progress(trial steps, S, Jᵀr, x, step)``, called after
+            each accepted step (x the new point, step the move that reached it).
     """
     t0 = time.perf_counter()
     p = x0.size
@@ -236,7 +236,7 @@ def levenberg_marquardt(lsq, x0, lower, upper, *, tol: float, max_iter: int,
                 influenced |= np.diag(A) > 0.0
                 history.append(rss)
                 if progress is not None:
-                    progress(it, rss, g)
+                    progress(it, rss, g, x, dd)
                 lam *= max(1.0 / 3.0, 1.0 - (2.0 * min(rho, 1.0) - 1.0) ** 3) if rho > 0 \
                     else 1.0
                 lam = max(lam, 1e-300)

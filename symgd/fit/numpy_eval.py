@@ -65,11 +65,12 @@ def data_arrays(spec, data) -> list:
 
 def agrees_with_kernels(K, theta, r) -> bool:
     """Whether the residuals ``r`` computed with numpy at ``theta`` match the compiled
-    kernels' (model - target; a per-sample fit's kernels give (spec.value, 0), the
-    residual of a recognised square included)."""
-    pred, target = K.predict(theta)
-    ref = pred - target
+    kernels' (sqrt(w) (model - target), w the least-squares weight, 1 unweighted; a
+    per-sample fit's kernels give (spec.value, 0), the residual of a recognised square
+    included)."""
+    pred, target, w = K.evaluate(theta)
+    ref = np.sqrt(w) * (pred - target)
     if not (np.all(np.isfinite(ref)) and np.all(np.isfinite(r))):
         return False
-    tol = AGREE_RTOL * (np.abs(pred) + np.abs(target) + np.abs(r)) + 1e-300
+    tol = AGREE_RTOL * (np.sqrt(w) * (np.abs(pred) + np.abs(target)) + np.abs(r)) + 1e-300
     return bool(np.all(np.abs(ref - r) <= tol))

@@ -8,7 +8,8 @@ with one of two C signatures:
         loops over samples start..stop-1 of the (n_columns, n) array ``data`` (column j of
         sample i is data[j * n + i]); a *reducing* kernel returns its partial loss sum and
         writes partial sums (gradient, Hessian or JᵀJ) into out; a *mapping* kernel
-        writes out[i] and out[n + i] (prediction and target of sample i).
+        writes out[i], out[n + i] and out[2n + i] (prediction, target and weight of
+        sample i).
     batch kernel   double k(double *theta, double *rows, int64 stride, int64 *idx,
                             int64 m, double *grad)
         the mean loss over samples idx[0..m) and its mean gradient (minibatch SGD), on
@@ -18,7 +19,7 @@ with one of two C signatures:
 
 The drivers below are compiled once for all problems (``cache=True``) and call a kernel
 through its address (:func:`_call_chunk`, an indirect call, as in
-symgd.compile.fastcall), so a new fit compiles only its own small kernels, not a
+symgd.kernelgen.fastcall), so a new fit compiles only its own small kernels, not a
 parallel loop (numba's parfor compilation costs seconds per function).
 
 Reduction is over a fixed number of chunks that depends on n alone: each chunk's sum
@@ -125,7 +126,8 @@ def reduce_serial(addr, theta, data, n, out):
 
 @njit(types.float64(ADDR, VEC, DATA, types.int64, types.int64, VEC), parallel=True, **_JIT)
 def map_chunks(addr, theta, data, n, nchunks, out):
-    """Run a mapping kernel (out[i], out[n + i] per sample) over all samples."""
+    """Run a mapping kernel (out[i], out[n + i], out[2n + i] per sample) over all
+    samples."""
     for c in prange(nchunks):
         start = c * n // nchunks
         stop = (c + 1) * n // nchunks

@@ -1,13 +1,27 @@
-"""The fit report: what people read after a fit (in the manner of lmfit's fit_report).
+"""The fit report: what people read after a fit, laid out as lmfit's ``fit_report``.
 
-    [[Fit]]
-        loss       mse over 100 samples, 3 parameters, 97 degrees of freedom
-        RSS        0.0102
-        R²         0.9994
-    [[Parameters]]
-        a =  2.00012 +/- 0.00291 (0.15%)
-    [[Correlations]] (|corr| >= 0.1)
-        C(a, b) = -0.9512
+    [[Fit Statistics]]
+        # fitting method   = lm
+        # function evals   = 7
+        # data points      = 100
+        # variables        = 2
+        chi-square         = 0.0102
+        reduced chi-square = 1.0408e-04
+        Akaike info crit   = -913.7
+        Bayesian info crit = -908.5
+        R-squared          = 0.9994
+    [[Variables]]
+        a:  2.00012 +/- 0.00291 (0.15%) (init = 1)
+        b:  0.5 (fixed)
+        c:  4.00024 +/- 0.00582 (0.15%) == '2*a'
+    [[Confidence Intervals]] (95%: value +/- t(0.975, 98) stderr)
+        a:  [1.99434, 2.0059]
+    [[Correlations]] (unreported correlations are < 0.100)
+        C(a, c) = -0.9512
+
+The statistics are symgd.fit.stats' (lmfit's definitions); correlations are listed by
+magnitude, largest first, as lmfit lists them. A tied variable's stderr is propagated
+through the gradient of its expression; a held one has none.
 """
 from __future__ import annotations
 
@@ -25,50 +39,92 @@ def _g(v, digits=10) -> str:
     return f"{v:.{digits}g}"
 
 
+def _statistics(result, ex) -> list:
+    n, loss = ex["n_samples"], ex.get("loss")
+    what = "per-sample objective" if loss == "per_sample" else str(loss)
+    nvar = int(n) - int(ex.get("dof", n - len(result.names)))
+    rows = [("# fitting method", result.method),
+            ("# function evals", result.nfev or result.iterations),
+            ("# data points", n), ("# variables", nvar),
+            ("chi-square", _g(ex.get("chisqr"))),
+            ("reduced chi-square", _g(ex.get("redchi"))),
+            ("Akaike info crit", _g(ex.get("aic"))),
+            ("Bayesian info crit", _g(ex.get("bic"))),
+            ("R-squared", _g(ex.get("r_squared"))),
+            ("loss", what if ex.get("weighted") is None else f"{what}, weighted by "
+             f"{ex['weighted']}")]
+    if ex.get("validation_loss") is not None:
+        rows.append(("validation loss", f"{_g(ex['validation_loss'])} over "
+                                        f"{ex['validation_samples']} held-out samples"))
+    return ["[[Fit Statistics]]"] + [f"    {k:<18} = {v}" for k, v in rows]
+
+
+def _variables(result, ex) -> list:
+    stderr = ex.get("stderr") or {}
+    rel = ex.get("relative_error") or {}
+    fixed, tied = set(ex.get("fixed") or ()), ex.get("tied") or {}
+    fit = getattr(result, "fit", None)
+    init = None if fit is None or fit.init_values is None else \
+        dict(zip(result.names, fit.init_values))
+    width = max((len(nm) for nm in result.names), default=1) + 1
+    lines = ["[[Variables]]"]
+    for nm, v in result.x_dict.items():
+        head = f"    {nm + ':':<{width}}  {_g(v, 10)}"
+        if nm in fixed:
+            lines.append(f"{head} (fixed)")
+            continue
+        se = stderr.get(nm)
+        tail = " +/- n/a" if se is None else f" +/- {_g(se, 6)}" + (
+            f" ({rel[nm]:.2f}%)" if rel.get(nm) is not None else "")
+        if nm in tied:
+            tail += f" == '{tied[nm]}'"
+        elif init is not None:
+            tail += f" (init = {_g(init[nm], 8)})"
+        lines.append(head + tail)
+    return lines
+
+
+def _intervals(ex) -> list:
+    ci = {k: v for k, v in (ex.get("confidence_interval") or {}).items() if v is not None}
+    if not ci:
+        return []
+    level = ex.get("confidence_level", 0.95)
+    width = max(len(k) for k in ci) + 1
+    lines = [f"[[Confidence Intervals]] ({100 * level:g}%: value +/- "
+             f"t({(1 + level) / 2:g}, {ex['dof']}) stderr)"]
+    lines += [f"    {k + ':':<{width}}  [{_g(lo, 8)}, {_g(hi, 8)}]"
+              for k, (lo, hi) in ci.items()]
+    return lines
+
+
+def _correlations(ex, min_correlation) -> list:
+    corr = ex.get("correlation")
+    if not corr:
+        return []
+    pairs = []
+    names = list(corr)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            c = corr[a].get(b)
+            if c is not None and abs(c) >= min_correlation:
+                pairs.append((-abs(c), i, names.index(b), a, b, c))
+    if not pairs:
+        return []
+    lines = [f"[[Correlations]] (unreported correlations are < {min_correlation:.3f})"]
+    lines += [f"    C({a}, {b}) = {c:+.4f}" for *_, a, b, c in sorted(pairs)]
+    return lines
+
+
 def fit_report(result, *, min_correlation: float = MIN_CORRELATION) -> str:
-    """The fit section of a Result of a data fit ('' for other results)."""
+    """The fit section of a Result of a data fit ('' for other results): lmfit's
+    [[Fit Statistics]], [[Variables]] (value +/- stderr (relative %), fixed, == 'tie',
+    initial value), the confidence intervals and [[Correlations]] of magnitude at
+    least ``min_correlation``, largest first."""
     ex = result.extra
     if "n_samples" not in ex:
         return ""
-    n, loss = ex["n_samples"], ex.get("loss")
-    p = len(result.names)
-    lines = ["[[Fit]]"]
-    what = "per-sample objective" if loss == "per_sample" else str(loss)
-    lines.append(f"    loss       {what} over {n} samples, {p} parameters, "
-                 f"{ex.get('dof', n - p)} degrees of freedom")
-    lines.append(f"    fun        {_g(result.fun)}")
-    if ex.get("rss") is not None:
-        lines.append(f"    RSS        {_g(ex['rss'])}")
-    if ex.get("r_squared") is not None:
-        lines.append(f"    R²         {_g(ex['r_squared'])}")
-    hist = ex.get("history") or []
-    if hist:
-        lines.append(f"    history    {len(hist)} values, {_g(hist[0], 6)} -> {_g(hist[-1], 6)}")
-    lines.append("[[Parameters]]")
-    width = max((len(nm) for nm in result.names), default=1)
-    stderr = ex.get("stderr") or {}
-    for nm, v in result.x_dict.items():
-        se = stderr.get(nm)
-        if se is None:
-            tail = "(no standard error)"
-        else:
-            rel = f" ({abs(se / v) * 100:.3g}%)" if v != 0 else ""
-            tail = f"+/- {_g(se, 6)}{rel}"
-        lines.append(f"    {nm:<{width}} = {_g(v, 12)} {tail}")
-    corr = ex.get("correlation")
-    if corr:
-        pairs = []
-        names = list(corr)
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                c = corr[a].get(b)
-                if c is not None and abs(c) >= min_correlation:
-                    pairs.append((abs(c), a, b, c))
-        if pairs:
-            lines.append(f"[[Correlations]] (|corr| >= {min_correlation:g})")
-            for _, a, b, c in sorted(pairs, reverse=True):
-                lines.append(f"    C({a}, {b}) = {c:+.4f}")
-    return "\n".join(lines)
+    return "\n".join(_statistics(result, ex) + _variables(result, ex) + _intervals(ex)
+                     + _correlations(ex, min_correlation))
 
 
 # What ``derive`` prints of each loss (symgd.fit.losses computes them): the per-sample
@@ -127,6 +183,9 @@ def format_fit_derivatives(problem, *, latex: bool = False) -> str:
     elif spec.loss == "cross_entropy":
         out.append(f"logit z = model = {show(der.value)}")
         out.append(f"loss: L = {avg} [{LOSS_FORMULAS[spec.loss][0]}]")
+    elif spec.weight is not None:  # weights (or sigma): every square is weighted
+        out.append(f"weighted residual r = sqrt(w) (model - target) = {show(der.value)}, "
+                   f"w = {show(spec.weight)}")
     else:
         out.append(f"residual r = model - target = {show(der.value)}")
         out.append(f"loss: L = {avg} {LOSS_FORMULAS[spec.loss][0]}")

@@ -110,6 +110,8 @@ def bundle(problem, method_spec, spec):
     K = kernels(problem, spec, data, kinds_for(method_spec, spec))
     if spec.loss == "cross_entropy":
         _check_labels(K, data)
+    if K.weight_field is not None:
+        _check_weights(problem, K, data, K.weight_field)
     return K, t_load
 
 
@@ -130,6 +132,48 @@ def _check_labels(K, data):
         raise InputError(f"cross_entropy needs binary labels (0 or 1); the target is "
                          f"{y[i]:g} at {data.where(i)}", file=data.source, field="target",
                          line=line, kind="data")
+
+
+def _check_weights(problem, K, data, field):
+    """Weights must be finite and >= 0 (sigma: finite and nonzero): an InputError at the
+    first sample that is not, on its data-file line (or at the field, for inline
+    data)."""
+    w = K.weights()
+    bad = np.flatnonzero(~(w >= 0.0) | ~np.isfinite(w))
+    if not bad.size:
+        return
+    i = int(bad[0])
+    if field == "sigma":
+        what = "sigma is 0" if w[i] == np.inf else f"the weight 1/sigma² is {w[i]:g}"
+        why = "sigma must be finite and nonzero (the weights are 1/sigma²)"
+    else:
+        what, why = f"the weight is {w[i]:g}", "weights must be finite and >= 0"
+    if data.lines is not None:
+        file, line = data.source, int(data.lines[i])
+    else:
+        file, line = problem.source, problem.location(field)[0]
+    raise InputError(f"{what} at {data.where(i)}"
+                     f"{f' of {data.source}' if data.source else ''}; {why}", file=file,
+                     field=field, line=line, kind="data")
+
+
+def result_fields(K, x, jac, start=None) -> dict:
+    """The Result fields a fit sets (symgd.finish): every declared variable in
+    ``names`` and ``x`` (held and tied ones rebuilt from the fitted x,
+    FitKernels.expand), ``jac`` over them (nan for held and tied ones: they are not
+    variables of the objective) and ``fit`` (symgd.fit.model.FitModel: predict,
+    residuals, the declared variables' start values from ``start``, the fitted ones')."""
+    from symgd.fit.model import FitModel
+
+    declared = K.declared()
+    values, _ = K.expand(x)
+    full_jac = np.full(len(declared), np.nan)
+    for i, (_, kind, _) in enumerate(declared):
+        if kind == "fit":
+            full_jac[i] = jac[K.spec.names.index(declared[i][0])]
+    init = None if start is None else K.expand(np.asarray(start, dtype=float))[0]
+    return {"names": tuple(d[0] for d in declared), "x": values, "jac": full_jac,
+            "fit": FitModel(K, np.array(x, dtype=float), init)}
 
 
 def bounds(problem):
@@ -183,21 +227,31 @@ class LazyStatistics(Mapping):
         return repr(self._full())
 
 
-def result_extra(K, x, lower, upper, outcome, history, *, lazy: bool = False) -> tuple:
+def result_extra(K, x, lower, upper, outcome, *, lazy: bool = False) -> tuple:
     """(Result.extra of a fit, notes for the message, seconds): n_samples, loss, dof,
-    rss, r_squared, stderr, correlation (symgd.fit.stats) and the loss history.
+    rss, r_squared, stderr, correlation (symgd.fit.stats); the loss history is the
+    Result's ``history`` (symgd.history), as for every method.
     ``lazy``: the statistics wait until read (LazyStatistics, whose ``notes`` key holds
     what the message would have said) and the message gets no notes."""
     from symgd.fit.stats import statistics
 
-    hist = [K.spec.sign * h for h in history]
     if lazy:
         x = np.array(x, dtype=float)
         base = {"n_samples": int(K.n), "loss": K.spec.loss, "dof": int(K.n - K.p),
-                "history": hist}
+                **_validation(K, outcome)}
         return LazyStatistics(base, lambda: statistics(K.spec, K, x, lower, upper,
                                                        lsq=outcome.lsq)), [], 0.0
     ts = time.perf_counter()
     extra, notes = statistics(K.spec, K, x, lower, upper, lsq=outcome.lsq)
-    extra["history"] = hist
+    extra.update(_validation(K, outcome))
     return extra, notes, time.perf_counter() - ts
+
+
+def _validation(K, outcome) -> dict:
+    """sgd with a validation split (symgd.methods.sgd): the loss over the held-out
+    samples at the returned x, in the user's sense, and how many they were."""
+    got = (getattr(outcome, "extra", None) or {}).get("validation_loss")
+    if got is None:
+        return {}
+    return {"validation_loss": K.spec.sign * float(got),
+            "validation_samples": int(outcome.extra["validation_samples"])}

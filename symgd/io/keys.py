@@ -7,10 +7,11 @@ the file reader (:mod:`symgd.io.schema`) checks keys; docs/problem-files.md list
 """
 
 TOP_KEYS = ("name", "description", "variables", "parameters", "minimize", "maximize",
-            "constraints", "method", "options", "data", "model", "target", "loss", "reduce")
-VARIABLE_KEYS = ("start", "lower", "upper")
+            "constraints", "method", "options", "data", "model", "target", "loss", "reduce",
+            "weights", "sigma")
+VARIABLE_KEYS = ("start", "lower", "upper", "vary", "expr")  # vary, expr: data fits only
 DATA_FILE_KEYS = ("file", "columns")
-FIT_ONLY_KEYS = ("model", "target", "loss", "reduce")
+FIT_ONLY_KEYS = ("model", "target", "loss", "reduce", "weights", "sigma")
 
 SENSES = ("minimize", "maximize")
 LOSSES = ("mse", "sse", "mae", "huber", "logcosh", "cross_entropy")  # data fits (SPEC §1)

@@ -51,6 +51,8 @@ class ProblemFields:
     target: object = None
     loss: str | None = None
     reduce: str | None = None
+    weights: object = None
+    sigma: object = None
     source: str | None = None
     locations: MappingProxyType | None = None
 
@@ -83,6 +85,10 @@ class SchemaReader(DataBlockReader):
         # 9**9**9 and refused, where substituting after parsing would hang in sympy.
         param_symbols = {n: _exact_parameter(v) for n, v in parameters.items()}
         base_symbols = {**var_symbols, **param_symbols}
+        for vname, spec in variables.items():  # ties: variables and parameters only
+            if "expr" in spec:
+                spec["expr"] = self.expression(spec["expr"], f"variables.{vname}.expr",
+                                               base_symbols)
 
         sense_keys = [k for k in ("minimize", "maximize") if root.key_node(k) is not None]
         if len(sense_keys) == 2:
@@ -109,7 +115,8 @@ class SchemaReader(DataBlockReader):
             return self.fields(root, base_symbols, sense, objective, variables, parameters,
                                name, description, method, options, None, **loose)
 
-        texts = [self.expression_text(get(k), k) for k in sense_keys + ["model", "target"]
+        texts = [self.expression_text(get(k), k) for k in sense_keys + ["model", "target",
+                                                                        "weights", "sigma"]
                  if root.key_node(k) is not None]
         data_fields, data_symbols = self.data(data_node, variables, parameters, texts)
         all_symbols = {**base_symbols, **data_symbols}
@@ -118,8 +125,11 @@ class SchemaReader(DataBlockReader):
                  else None)
         target = (self.expression(fit["target"], "target", all_symbols) if "target" in fit
                   else None)
+        # weights (or sigma): an expression of columns, like the target (SPEC §1)
+        weighing = {k: self.expression(fit[k], k, all_symbols) for k in ("weights", "sigma")
+                    if fit.get(k) is not None}
         used = set()
-        for e in (objective, model, target):
+        for e in (objective, model, target, *weighing.values()):
             if e is not None:
                 used |= {s.name for s in e.free_symbols}
         data = self.data_spec(data_fields, used & set(data_symbols))
@@ -128,7 +138,7 @@ class SchemaReader(DataBlockReader):
             method, options, data, model=model, target=target,
             loss=self.text(fit["loss"], "loss") if fit.get("loss") is not None else None,
             reduce=self.text(fit["reduce"], "reduce") if fit.get("reduce") is not None
-            else None)
+            else None, **weighing)
 
     def fields(self, root, base_symbols, sense, objective, variables, parameters, name,
                description, method, options, data, **fit) -> ProblemFields:
@@ -195,7 +205,7 @@ class SchemaReader(DataBlockReader):
             return {} if start is None else {"start": self.finite_float(value, field)}
         if not isinstance(value, Mapping):
             raise self.error(value, field, f"expected a start value or a mapping {{start, "
-                             f"lower, upper}}, got {describe(value)}")
+                             f"lower, upper, vary, expr}}, got {describe(value)}")
         self.check_keys(value, VARIABLE_KEYS, "variable field", field)
         spec: dict = {}
         for k, v in value.items:
@@ -204,6 +214,16 @@ class SchemaReader(DataBlockReader):
             if k.text == "start":
                 if self.number(v, sub, allow_null=True) is not None:
                     spec["start"] = self.finite_float(v, sub)
+                continue
+            if k.text == "vary":  # data fits (symgd.fit.rules): held at its start
+                vary = self.scalar(v, sub) if isinstance(v, Scalar) else None
+                if not isinstance(vary, bool):
+                    raise self.error(v, sub, f"expected true or false, got {describe(v)}")
+                spec["vary"] = vary
+                continue
+            if k.text == "expr":  # a tie, parsed once the parameters are known
+                self.expression_text(v, sub)
+                spec["expr"] = v
                 continue
             bound = self.number(v, sub, allow_null=True, allow_inf=True)
             if bound is None:

@@ -15,7 +15,7 @@ columns, batch 32: 73 ms by rows against 111 ms by columns.
 
 :func:`call_batch_kernel` is a numba intrinsic that turns the integer address into a
 function pointer and calls it with the arrays' data pointers, the same device as
-:func:`symgd.compile.fastcall.call_kernel` for ``double k(double *x, double *out)``:
+:func:`symgd.kernelgen.fastcall.call_kernel` for ``double k(double *x, double *out)``:
 an indirect call of a few nanoseconds, so the SGD loop (symgd.methods.sgd) is
 compiled once for all problems and cached on disk. Only contiguous arrays are
 accepted (a strided view would hand the kernel the wrong elements); slices such as

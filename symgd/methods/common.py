@@ -1,6 +1,6 @@
 """Compiled pieces shared by the method loops: bounds, gradient tests, line searches.
 
-Kernels are reached through the bundle K (symgd.compile.evaluate); these helpers are
+Kernels are reached through the bundle K (symgd.kernelgen.evaluate); these helpers are
 compiled into each loop, once per kind of bundle, and cached on disk.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
-from symgd.compile import evaluate as ev
+from symgd.kernelgen import evaluate as ev
 from symgd.methods import status as S
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
@@ -349,6 +349,7 @@ def moved(x, g, xt, gt, ft, xbest, fstate, istate, T):
     fstate[S.F_F] = ft
     trace(T, istate[S.I_ITER], S.T_F, ft)
     trace(T, istate[S.I_ITER], S.T_STEP, fstate[S.F_STEP])
+    trace_x(T, istate[S.I_ITER], x)
     if ft == -math.inf:
         istate[S.I_REASON] = S.R_UNBOUNDED
         return S.UNBOUNDED
@@ -372,6 +373,15 @@ def moved(x, g, xt, gt, ft, xbest, fstate, istate, T):
     else:
         istate[S.I_NSMALL] = 0
     return S.RUNNING
+
+
+@njit(**_JIT)
+def trace_x(T, row, x):
+    """Record the first T.shape[1] - N_TRACE components of x in row ``row`` of the
+    trace (the history's iterate path), when the trace has room."""
+    if row < T.shape[0]:
+        for j in range(min(x.size, T.shape[1] - S.N_TRACE)):
+            T[row, S.N_TRACE + j] = x[j]
 
 
 @njit(**_JIT)

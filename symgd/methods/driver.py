@@ -11,18 +11,58 @@ import math
 import numpy as np
 
 from symgd import clock
-from symgd.compile import pykernel
-from symgd.compile.fastcall import entry_point
+from symgd.kernelgen import pykernel
+from symgd.kernelgen.fastcall import entry_point
 from symgd.methods import status as S
 from symgd.outcome import Outcome  # noqa: F401  (what run_loop returns)
 
 TARGET_CHUNK_S = 0.02
-_NO_TRACE = np.empty((0, S.N_TRACE))  # a run that keeps no trace (never written)
+HISTORY_MAX_X = 20          # x columns kept in the history (symgd.result.HISTORY_MAX_X)
+HISTORY_FIRST_ROWS = 32     # the history starts this long and doubles as it fills
+HISTORY_MAX_FLOATS = 1 << 22  # then stops growing (32 MB); later rows go unrecorded
+_NO_TRACE = np.empty((0, S.N_TRACE))  # a run that keeps no history (never written)
+
+
+# First trace arrays are reused from solve to solve: writing into freshly allocated
+# memory cost a short Newton solve more than the recording itself (2-D Rosenbrock:
+# 2.3 us of 15). A list per width, so a solve nested in a callback takes its own.
+_SPARE_TRACES: dict = {}
+
+
+def _first_trace(width):
+    spare = _SPARE_TRACES.setdefault(width, [])
+    try:
+        T = spare.pop()
+    except IndexError:
+        T = np.empty((HISTORY_FIRST_ROWS, width))
+    T.fill(np.nan)  # what a method does not record reads NaN
+    return T
+
+
+def _kept(T, rows):
+    """The first ``rows`` rows of the trace, as the run's own array; the first trace
+    array goes back to the spares."""
+    out = T[:min(rows, T.shape[0])].copy()
+    if T.shape[0] == HISTORY_FIRST_ROWS:
+        spare = _SPARE_TRACES.setdefault(T.shape[1], [])
+        if len(spare) < 8:
+            spare.append(T)
+    return out
+
+
+def _grown(T):
+    """T with twice the rows (new rows NaN), within HISTORY_MAX_FLOATS."""
+    rows = min(2 * T.shape[0], max(HISTORY_MAX_FLOATS // T.shape[1], 1))
+    if rows <= T.shape[0]:
+        return T
+    G = np.full((rows, T.shape[1]), np.nan)
+    G[:T.shape[0]] = T
+    return G
 
 
 def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
              time_limit=None, deadline=None, first_chunk=1_000_000, report_best_always=False,
-             progress=None, trace_rows=0):
+             progress=None, history=True, callback=None, work_rows=0):
     """Call ``loop(bundle, W, fs, js, T)`` (packed arrays, see methods/loops.py)
     until it stops, the deadline passes (status 'timeout') or Ctrl-C ('interrupted').
 
@@ -34,7 +74,14 @@ def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
             whose f is not monotone, like fixed-step gradient descent).
         progress: called as progress(iterations, f, grad_norm) between chunks (then the
             run is chunked like a run with a deadline).
-        trace_rows: rows of the per-iteration trace to keep (0: none).
+        history: keep the per-iteration trace (status.T_* columns, then x for up to
+            HISTORY_MAX_X variables) in a preallocated array the loop writes into; it
+            grows between calls, so a call never runs past the rows it has.
+        callback: called as callback(iterations, x, f, grad_norm) after every iteration
+            (the loop then runs one iteration per call); it stops the run by raising
+            KeyboardInterrupt (symgd.outcome.CallbackStop), like Ctrl-C.
+        work_rows: extra rows of W past status.N_W where a loop keeps its memory
+            between calls (the quasi-Newton loops), zero at the start.
     """
     t0 = clock.now()
     if time_limit is not None:
@@ -43,7 +90,7 @@ def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
     call = entry_point(loop)
     n = x0.size
     # rows x, g, lower, upper, xbest, then the optimizer rows (gd), which start at zero
-    W = np.empty((S.N_W, n))
+    W = np.empty((S.N_W + work_rows, n))
     W[S.W_X] = x0
     W[S.W_G] = 0.0
     W[S.W_LO] = lower
@@ -56,32 +103,48 @@ def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
     js[:len(ipar)] = ipar
     fs[S.P_TYP_X], fs[S.P_TYP_F] = typical
     fstate, istate = fs[S.N_PAR:], js[S.N_PAR:]
-    T = np.full((trace_rows, S.N_TRACE), np.nan) if trace_rows else _NO_TRACE
+    T = _first_trace(S.N_TRACE + min(n, HISTORY_MAX_X)) if history else _NO_TRACE
     x, g, xbest = W[S.W_X], W[S.W_G], W[S.W_XBEST]
     # Without a deadline the whole run is one call (cheapest); otherwise start small
     # and grow the chunk until a call lasts about TARGET_CHUNK_S.
-    js[1] = first_chunk if (deadline is None and progress is None) else 16
+    chunk = first_chunk if (deadline is None and progress is None) else 16
     code = S.RUNNING
     stopped = None
     try:
         while True:
             tc = clock.now()
+            if callback is not None:
+                chunk = 1
+            js[1] = chunk
+            if history:
+                # a call of c iterations from iteration k writes rows up to k + c:
+                # the call stops where the trace is full, which then doubles
+                it = int(istate[S.I_ITER])
+                if it + 1 >= T.shape[0]:
+                    T = _grown(T)
+                if it + 1 < T.shape[0]:
+                    js[1] = max(1, min(chunk, T.shape[0] - 1 - it))
             code = int(call(bundle, W, fs, js, T))
             if pykernel.interrupted and pykernel.take_interrupt():
                 raise KeyboardInterrupt  # arrived inside a Python fallback kernel
             if code != S.RUNNING:
                 break
             now = clock.now()
+            if callback is not None:
+                callback(int(istate[S.I_ITER]), x, float(fstate[S.F_F]),
+                         float(fstate[S.F_GNORM]))
             if progress is not None:
                 progress(int(istate[S.I_ITER]), float(fstate[S.F_F]), float(fstate[S.F_GNORM]))
             if deadline is not None and now >= deadline:
                 stopped = "timeout"
                 break
+            if deadline is None and progress is None:
+                continue  # only the history's room cut the call short
             spent = max(now - tc, 1e-6)
-            js[1] = int(min(max(js[1] * TARGET_CHUNK_S / spent, 1), 1_000_000))
+            chunk = int(min(max(js[1] * TARGET_CHUNK_S / spent, 1), 1_000_000))
             if deadline is not None:  # do not overshoot the deadline by much
-                per_step = spent / max(js[1], 1)
-                js[1] = int(max(1, min(js[1], (deadline - now) / max(per_step, 1e-9) + 1)))
+                per_step = spent / max(chunk, 1)
+                chunk = int(max(1, min(chunk, (deadline - now) / max(per_step, 1e-9) + 1)))
     except KeyboardInterrupt:
         stopped = "interrupted"
     status = stopped or S.NAMES[code]
@@ -99,4 +162,4 @@ def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
                                 "hess": int(istate[S.I_NHEV])},
                    time_s=clock.now() - t0, last_step=float(fstate[S.F_STEP]),
                    f0=float(fstate[S.F_F0]), rel_grad=relg,
-                   trace=T[:min(int(istate[S.I_ITER]) + 1, trace_rows)] if trace_rows else None)
+                   trace=_kept(T, int(istate[S.I_ITER]) + 1) if history else None)

@@ -1,6 +1,6 @@
 """The compiled method loops: gradient descent, steepest descent with a line search,
 and Newton. Each is compiled once for all problems of a kernel source (the kernels come
-in a bundle, symgd.compile.evaluate; methods/fit_loops.py compiles the same source for
+in a bundle, symgd.kernelgen.evaluate; methods/fit_loops.py compiles the same source for
 data fits) and cached on disk.
 
 Every loop has the same shape: it runs until it stops or ``ipar[1]`` (chunk) steps
@@ -8,7 +8,7 @@ have passed, then returns a status code (status.RUNNING to be called again), so 
 Python driver can honour ``time_limit`` and Ctrl-C between chunks. All state that
 must survive a return lives in the arrays passed in.
 
-    K           the kernel bundle (symgd.compile.evaluate): its numba type picks the
+    K           the kernel bundle (symgd.kernelgen.evaluate): its numba type picks the
                 kernel source, and each source gets its own compiled copy of a loop
     W           rows: x (current point), g (its gradient), lower, upper (bounds,
                 -inf/+inf where free), xbest (best point seen), optimizer state
@@ -26,12 +26,13 @@ import math
 import numpy as np
 from numba import njit, types
 
-from symgd.compile import evaluate as ev
-from symgd.compile.evaluate import SYMBOLIC_BUNDLE
+from symgd.kernelgen import evaluate as ev
+from symgd.kernelgen.evaluate import SYMBOLIC_BUNDLE
 from symgd.kernel_types import MAT, VEC
 from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
                                   copy_into, has_bounds, held_by_bound, moved, project, trace,
+                                  trace_x,
                                   projected_grad_norm, relative_gradient, step_point, wolfe)
 from symgd.methods.optimizers import SGD as PLAIN_STEP
 from symgd.methods.optimizers import update as optimizer_update
@@ -63,6 +64,7 @@ def _start(K, x, g, xbest, fstate, istate, T):
     fstate[S.F_F] = f
     fstate[S.F_F0] = f
     trace(T, 0, S.T_F, f)
+    trace_x(T, 0, x)
     fstate[S.F_FBEST] = f
     fstate[S.F_LRSCALE] = 1.0
     copy_into(xbest, x)
@@ -90,6 +92,7 @@ def _accept(K, x, g, xt, xbest, fstate, istate, T):
     fstate[S.F_F] = f
     trace(T, istate[S.I_ITER], S.T_F, f)
     trace(T, istate[S.I_ITER], S.T_STEP, fstate[S.F_STEP])
+    trace_x(T, istate[S.I_ITER], x)
     if f == -math.inf:  # overflowed while falling: no lower bound, not a blow-up
         istate[S.I_REASON] = S.R_UNBOUNDED
         return S.UNBOUNDED

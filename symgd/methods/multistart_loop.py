@@ -17,7 +17,7 @@ The reported point, its f (and gradient where evaluated) are left in each start'
 rows x, g and fs's state F_F, F_GNORM, F_RELG; ``notes[k]`` says why a status changed.
 
 The loops are compiled into this module's cached code: numba checks only this file's
-timestamp, so after editing a loop clear the compiled loops (symgd.compile.cache.clear
+timestamp, so after editing a loop clear the compiled loops (symgd.kernelgen.cache.clear
 with include_method_loops) or touch this file.
 """
 from __future__ import annotations
@@ -27,8 +27,8 @@ import math
 import numpy as np
 from numba import njit, types
 
-from symgd.compile import evaluate as ev
-from symgd.compile.evaluate import SYMBOLIC_BUNDLE
+from symgd.kernelgen import evaluate as ev
+from symgd.kernelgen.evaluate import SYMBOLIC_BUNDLE
 from symgd.methods import loops, qn_loops, search_loops
 from symgd.methods import status as S
 from symgd.methods.common import (all_finite, converged_test, copy_into, projected_grad_norm,

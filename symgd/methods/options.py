@@ -11,7 +11,7 @@ from symgd.methods.option_checks import bad, check_optimizer, real, whole
 # Options every method accepts (SPEC §2).
 COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "ctol": 1e-8, "typical_x": 1.0, "typical_f": 1.0,
                   "time_limit": None, "seed": None, "device": "cpu", "timeout": None,
-                  "starts": 1}
+                  "starts": 1, "history": True}
 # Options of every method on a data fit: huber's threshold.
 DATA_OPTIONS = {"delta": 1.0}
 LINE_SEARCHES = ("armijo", "wolfe", "exact")
@@ -146,6 +146,8 @@ def _resolve(method: str, given: dict, data: bool) -> dict:
         if opts["memory"] > MAX_MEMORY:
             bad("memory", f"must be at most {MAX_MEMORY}, got {opts['memory']!r}; for a "
                           "memory that large, method bfgs keeps every pair")
+    if not isinstance(opts["history"], bool):
+        bad("history", f"expected true or false, got {opts['history']!r}")
     whole(opts, "starts", least=1)  # multistart (symgd.multistart)
     if "samples" in opts:  # random_search, local_search
         whole(opts, "samples", least=1, none_ok=True)

@@ -1,6 +1,6 @@
 """Exact line search for polynomial objectives: the minimiser of phi(a) = f(x + a d).
 
-The problem's ``line_poly`` kernel (symgd.compile.codegen) writes the coefficients
+The problem's ``line_poly`` kernel (symgd.kernelgen.codegen) writes the coefficients
 c_0..c_D of phi. The step is the global minimiser of phi on [0, a_max] (a_max: where d
 meets a bound, or infinity). It lies at a = 0, a = a_max, or a real root of phi'; the
 roots are isolated exactly in the sense of floating point by the derivative cascade:

@@ -23,12 +23,12 @@ free set changes it restarts from the scaled identity. (With the full y, the pai
 would mix in the coupling to the fixed variables: on the example above, y oscillates
 around its answer for 24 iterations instead of 4.)
 
-State between chunks. W holds only x, g, the bounds, the best point and two spare
-rows (W_OPT1, W_OPT2): the loops keep the newest accepted pair (s, y) there and
-rebuild the memory from it when called again (the inverse Hessian from (s'y / y'y) I
-and that pair). A run in one call (no time_limit, no progress callback, as by
-default) never restarts; a chunked run restarts its memory at most once per chunk of
-about 20 ms.
+State between chunks. The driver gives W extra rows past status.N_W (bfgs: n rows
+for H; lbfgs: 2 memory rows for the pairs) and the loops keep their memory there, with
+its bookkeeping in spare slots of fpar and ipar, so a run chunked for a deadline, a
+progress report, a callback or the history's growth takes the same steps as a run in
+one call. Without those rows (the batched multistart, which runs each start in one
+call) the memory is local and rebuilt from the newest pair, kept in W_OPT1, W_OPT2.
 """
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ import math
 import numpy as np
 from numba import njit, types
 
-from symgd.compile import evaluate as ev
-from symgd.compile.evaluate import SYMBOLIC_BUNDLE
+from symgd.kernelgen import evaluate as ev
+from symgd.kernelgen.evaluate import SYMBOLIC_BUNDLE
 from symgd.methods import status as S
 from symgd.methods.common import (armijo, copy_into, has_bounds, held_by_bound, moved,
                                   wolfe)
@@ -189,14 +189,17 @@ def bfgs_loop(K, W, fs, js, T):
     s = x+ - x, y = g+ - g, skipped unless s'y > 1e-10 |s| |y|. Before the first update
     H = (s'y / y'y) I (eq. 6.20), and after every restart of the memory.
     With bounds, d_F = -H_FF g_F on the free variables (see the module docstring).
-    fpar = [tol, c1, c2]; ipar = [max_iter, chunk].
+    fpar = [tol, c1, c2, gamma]; ipar = [max_iter, chunk, H kept, fresh] (the last
+    ones kept by the loop between calls).
     """
     x, g, lower, upper, xbest, fpar, ipar, fstate, istate = unpack(W, fs, js)
     n = x.size
     c1, c2 = fpar[1], fpar[2]
     max_iter, chunk = ipar[0], ipar[1]
     s_last, y_last = W[S.W_OPT1], W[S.W_OPT2]
-    H = np.empty((n, n))
+    # H lives in W's rows past N_W when the driver gave them (kept between calls)
+    persist = W.shape[0] >= S.N_W + n
+    H = W[S.N_W:S.N_W + n] if persist else np.empty((n, n))[0:n]
     d = np.empty(n)
     xt = np.empty(n)
     gt = np.empty(n)
@@ -208,13 +211,23 @@ def bfgs_loop(K, W, fs, js, T):
     bounded = has_bounds(lower, upper)
     if istate[S.I_INIT] == 0 and not start(K, x, g, xbest, fstate, istate, T):
         return S.DIVERGED
-    # the memory: from the newest pair kept in W (zero rows at the start: H = I)
-    sy, yy, have_scale = pair(np.zeros(n), np.zeros(n), s_last, y_last, free, s, y)
-    gamma = sy / yy if have_scale else 1.0
-    scaled_identity(H, gamma)
-    if have_scale:
-        bfgs_update(H, s, y, sy, hy)
-    fresh = not have_scale  # H is a scaled identity that the next pair rescales
+    if persist and ipar[2] == 1:  # H of the previous call, gamma and 'fresh' with it
+        gamma = fpar[3]
+        have_scale = gamma > 0.0
+        if not have_scale:
+            gamma = 1.0
+        fresh = ipar[3] == 1
+    else:
+        # the memory: from the newest pair kept in W (zero rows at the start: H = I)
+        sy, yy, have_scale = pair(np.zeros(n), np.zeros(n), s_last, y_last, free, s, y)
+        gamma = sy / yy if have_scale else 1.0
+        scaled_identity(H, gamma)
+        if have_scale:
+            bfgs_update(H, s, y, sy, hy)
+        fresh = not have_scale  # H is a scaled identity that the next pair rescales
+    ipar[2] = 1
+    fpar[3] = gamma if have_scale else 0.0
+    ipar[3] = 1 if fresh else 0
     if bounded:
         free_set(x, g, lower, upper, free)
     for _ in range(chunk):
@@ -224,12 +237,14 @@ def bfgs_loop(K, W, fs, js, T):
         if bounded and free_set(x, g, lower, upper, free):
             scaled_identity(H, gamma)
             fresh = True
+            ipar[3] = 1
         for attempt in range(2):
             gtd = bfgs_direction(H, g, free, gf, d)
             if gtd < 0.0 or attempt == 1:
                 break
             scaled_identity(H, gamma)  # rounding cost H its definiteness: restart
             fresh = True
+            ipar[3] = 1
         a0 = _first_trial(have_scale, fstate[S.F_GNORM])
         st, a, ft = step(K, x, g, d, a0, c1, c2, lower, upper, bounded, xt, gt, fstate,
                          istate, T)
@@ -248,9 +263,11 @@ def bfgs_loop(K, W, fs, js, T):
             copy_into(y_last, y)
             gamma = sy / yy
             have_scale = True
+            fpar[3] = gamma
             if fresh:
                 scaled_identity(H, gamma)
                 fresh = False
+                ipar[3] = 0
             bfgs_update(H, s, y, sy, hy)
     return S.RUNNING
 
@@ -298,15 +315,20 @@ def lbfgs_loop(K, W, fs, js, T):
     (s'y / y'y) I of the newest pair (eq. 7.20); a strong Wolfe step; a pair is kept
     only if s'y > 1e-10 |s| |y|. With bounds the recursion runs on the gradient with
     the fixed components zeroed (see the module docstring).
-    fpar = [tol, c1, c2]; ipar = [max_iter, chunk, memory].
+    fpar = [tol, c1, c2]; ipar = [max_iter, chunk, memory, head, count] (the last two
+    kept by the loop between calls).
     """
     x, g, lower, upper, xbest, fpar, ipar, fstate, istate = unpack(W, fs, js)
     n = x.size
     c1, c2 = fpar[1], fpar[2]
     max_iter, chunk, m = ipar[0], ipar[1], max(ipar[2], 1)
     s_last, y_last = W[S.W_OPT1], W[S.W_OPT2]
-    S_ = np.empty((m, n))
-    Y = np.empty((m, n))
+    # the memory lives in W's rows past N_W when the driver gave them (kept between
+    # calls), else in a local matrix rebuilt from the newest pair (a batched start)
+    persist = W.shape[0] >= S.N_W + 2 * m
+    Mem = W[S.N_W:S.N_W + 2 * m] if persist else np.empty((2 * m, n))[0:2 * m]
+    S_ = Mem[0:m]
+    Y = Mem[m:2 * m]
     rho = np.empty(m)
     alpha = np.empty(m)
     d = np.empty(n)
@@ -318,12 +340,23 @@ def lbfgs_loop(K, W, fs, js, T):
     bounded = has_bounds(lower, upper)
     if istate[S.I_INIT] == 0 and not start(K, x, g, xbest, fstate, istate, T):
         return S.DIVERGED
-    sy, yy, have_scale = pair(np.zeros(n), np.zeros(n), s_last, y_last, free, S_[0], Y[0])
-    gamma = sy / yy if have_scale else 1.0
-    head, count = 0, 0
-    if have_scale:
-        rho[0] = 1.0 / sy
-        head, count = 1 % m, 1
+    if persist and ipar[4] > 0:  # the memory of the previous call: head, count in ipar
+        head, count = ipar[3], ipar[4]
+        for k in range(count):
+            j = (head - 1 - k) % m
+            rho[j] = 1.0 / np.dot(S_[j], Y[j])
+        j = (head - 1) % m
+        gamma = np.dot(S_[j], Y[j]) / np.dot(Y[j], Y[j])
+        have_scale = True
+    else:
+        sy, yy, have_scale = pair(np.zeros(n), np.zeros(n), s_last, y_last, free, S_[0],
+                                  Y[0])
+        gamma = sy / yy if have_scale else 1.0
+        head, count = 0, 0
+        if have_scale:
+            rho[0] = 1.0 / sy
+            head, count = 1 % m, 1
+        ipar[3], ipar[4] = head, count
     if bounded:
         free_set(x, g, lower, upper, free)
     for _ in range(chunk):
@@ -332,9 +365,11 @@ def lbfgs_loop(K, W, fs, js, T):
             return st
         if bounded and free_set(x, g, lower, upper, free):
             count = 0
+            ipar[4] = 0
         gtd = two_loop(g, free, S_, Y, rho, alpha, head, count, gamma, d)
         if not gtd < 0.0:  # rounding spoilt the memory: restart it
             count = 0
+            ipar[4] = 0
             gtd = two_loop(g, free, S_, Y, rho, alpha, head, count, gamma, d)
         a0 = _first_trial(have_scale, fstate[S.F_GNORM])
         st, a, ft = step(K, x, g, d, a0, c1, c2, lower, upper, bounded, xt, gt, fstate,
@@ -350,13 +385,18 @@ def lbfgs_loop(K, W, fs, js, T):
         if code != S.RUNNING:
             return code
         if keep:
-            rho[head] = 1.0 / sy
             copy_into(S_[head], s)
             copy_into(Y[head], y)
+            # the same arithmetic as the restore above, so a chunked run is bitwise
+            # the run in one call
+            sy = np.dot(S_[head], Y[head])
+            yy = np.dot(Y[head], Y[head])
+            rho[head] = 1.0 / sy
             copy_into(s_last, s)
             copy_into(y_last, y)
             head = (head + 1) % m
             count = min(count + 1, m)
+            ipar[3], ipar[4] = head, count
             gamma = sy / yy
             have_scale = True
     return S.RUNNING

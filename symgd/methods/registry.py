@@ -6,7 +6,7 @@ neither sympy nor numba (runners import their loops when they first run).
 
 Adding a method is one entry here and one runner in symgd.methods.runners with the
 signature ``run(bundle, x0, lower, upper, opts, deadline) -> symgd.outcome.Outcome``,
-where ``bundle`` is the kernel bundle of the problem's kernel source (symgd.compile
+where ``bundle`` is the kernel bundle of the problem's kernel source (symgd.kernelgen
 for objectives, symgd.fit for data fits).
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One runner per method: ``run(bundle, x0, lower, upper, opts, deadline) -> Outcome``.
 
-``bundle`` is a kernel bundle: symgd.compile.kernels.Kernels for objectives, or
+``bundle`` is a kernel bundle: symgd.kernelgen.kernels.Kernels for objectives, or
 symgd.fit.kernels.FitKernels for data fits. Both give ``loop_arg`` (what the compiled
 loops take) and ``loop_module`` (the loops compiled for that bundle type), so gd,
 linesearch and newton run the same compiled loop source on either; lm, sgd, IRLS and
@@ -32,7 +32,7 @@ def _loops(bundle):
 
 
 def _after(bundle, outcome):
-    """A bundle that evaluates in Python (symgd.compile.pybundle) raises here what its
+    """A bundle that evaluates in Python (symgd.kernelgen.pybundle) raises here what its
     callbacks raised during the loop; compiled bundles have nothing to add."""
     after = getattr(bundle, "after_run", None)
     return outcome if after is None else after(outcome)
@@ -40,7 +40,8 @@ def _after(bundle, outcome):
 
 def _common(opts):
     return dict(typical=(float(opts["typical_x"]), float(opts["typical_f"])),
-                progress=opts.get("_progress"), trace_rows=int(opts.get("_trace_rows", 0)))
+                progress=opts.get("_progress"), history=bool(opts.get("history", True)),
+                callback=opts.get("_callback"))
 
 
 def gd(bundle, x0, lower, upper, opts, deadline):
@@ -95,6 +96,7 @@ def lm(K, x0, lower, upper, opts, deadline):
     """Levenberg-Marquardt over the fit's least-squares pass (symgd.fit.lm)."""
     from symgd.fit.lm import levenberg_marquardt
     from symgd.fit.lm_words import lm_message
+    from symgd.history import Recorder
     from symgd.outcome import Outcome
     from symgd.solve_common import start_error
 
@@ -106,10 +108,20 @@ def lm(K, x0, lower, upper, opts, deadline):
     y_norm2 = None
     if K.spec.model is not None:
         y = K.targets()
-        y_norm2 = float(y @ y)
-    user = opts.get("_progress")
-    prog = None if user is None else \
-        (lambda it, rss, g: user(it, K.scale * rss, 2.0 * K.scale * float(np.max(np.abs(g)))))
+        y_norm2 = float(K.weights() @ (y * y))
+    user, callback = opts.get("_progress"), opts.get("_callback")
+    rec = Recorder(x0.size) if opts.get("history", True) else None
+
+    def prog(it, rss, g, x, step):
+        # the loss is scale * S, its gradient 2 scale Jᵀr
+        f, gnorm = K.scale * rss, 2.0 * K.scale * float(np.max(np.abs(g), initial=0.0))
+        if rec is not None:
+            rec.add(f, gnorm, float(np.max(np.abs(step), initial=0.0)), x)
+        if user is not None:
+            user(it, f, gnorm)
+        if callback is not None:
+            callback(it, x, f, gnorm)
+
     kw = dict(tol=opts["tol"], damping=float(damping), deadline=deadline, y_norm2=y_norm2,
               progress=prog)
     o = levenberg_marquardt(K.lsq, x0, lower, upper, max_iter=opts["max_iter"], **kw)
@@ -127,10 +139,17 @@ def lm(K, x0, lower, upper, opts, deadline):
             o = o2
         else:
             o.iterations, o.nfev, o.navv = o2.iterations, o2.nfev, o2.navv
+    table = None
+    if rec is not None and o.history:
+        start = Recorder(x0.size)
+        start.add(K.scale * o.history[0], x=np.clip(x0, lower, upper))
+        start.rows += rec.rows
+        table = start.columns()
     return Outcome(o.status, o.x, iterations=o.iterations,
                    evaluations={"f": o.nfev, "grad": o.nfev, "jtj": o.nfev, "avv": o.navv},
                    message=lm_message(o, K.spec.names, opts["tol"], restarted),
-                   history=[K.scale * h for h in o.history], lsq=(o.rss, o.g, o.A))
+                   history=[K.scale * h for h in o.history], history_table=table,
+                   lsq=(o.rss, o.g, o.A))
 
 
 def sgd(K, x0, lower, upper, opts, deadline):
@@ -147,10 +166,18 @@ def sgd(K, x0, lower, upper, opts, deadline):
                 objective_scale=K.scale * K.n, start=K.start_values(x0))
     msg = getattr(o, "message", None) or f"{o.status} after {o.iterations} epochs"
     g = None if o.g is None else np.array(o.g, dtype=float)
+    # per epoch: the mean minibatch loss and the learning rate of its last step (x is
+    # not kept per epoch)
+    table = {"iteration": np.arange(1, len(o.history) + 1),
+             "fun": np.array(o.history, dtype=float),
+             "grad_norm": np.full(len(o.history), np.nan),
+             "step": np.full(len(o.history), np.nan),
+             "learning_rate": np.array(o.lr_history, dtype=float)}
     return Outcome(o.status, np.array(o.x, dtype=float), iterations=int(o.iterations),
                    evaluations=dict(o.evaluations or {}), message=msg,
                    history=[float(h) for h in o.history], f=float(o.f), g=g,
-                   grad_norm=float(o.grad_norm))
+                   grad_norm=float(o.grad_norm), history_table=table,
+                   val_history=getattr(o, "val_history", None), extra=dict(o.extra))
 
 
 def linear(K, x0, lower, upper, opts, deadline):
@@ -197,7 +224,7 @@ def bfgs(bundle, x0, lower, upper, opts, deadline):
                                    bundle.loop_arg(with_hessian=False), x0, lower, upper,
                                    [opts["tol"], opts["c1"], opts["c2"]],
                                    [opts["max_iter"], 0], deadline=deadline,
-                                   **_common(opts)))
+                                   work_rows=x0.size, **_common(opts)))
 
 
 def lbfgs(bundle, x0, lower, upper, opts, deadline):
@@ -208,7 +235,7 @@ def lbfgs(bundle, x0, lower, upper, opts, deadline):
                                    bundle.loop_arg(with_hessian=False), x0, lower, upper,
                                    [opts["tol"], opts["c1"], opts["c2"]],
                                    [opts["max_iter"], 0, opts["memory"]], deadline=deadline,
-                                   **_common(opts)))
+                                   work_rows=2 * int(opts["memory"]), **_common(opts)))
 
 
 # random_search and local_search: the derivative-free loops (methods/search_loops.py)

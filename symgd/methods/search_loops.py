@@ -31,10 +31,10 @@ import math
 import numpy as np
 from numba import njit, types
 
-from symgd.compile import evaluate as ev
-from symgd.compile.evaluate import SYMBOLIC_BUNDLE
+from symgd.kernelgen import evaluate as ev
+from symgd.kernelgen.evaluate import SYMBOLIC_BUNDLE
 from symgd.methods import status as S
-from symgd.methods.common import UNBOUNDED_F, copy_into
+from symgd.methods.common import UNBOUNDED_F, copy_into, trace_x
 from symgd.methods.loops import STATE, trace, unpack
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
@@ -111,6 +111,7 @@ def _begin(K, x, xbest, fstate, istate, T):
     fstate[S.F_FBEST] = f if math.isfinite(f) else math.inf
     copy_into(xbest, x)
     trace(T, 0, S.T_F, f)
+    trace_x(T, 0, x)
     istate[S.I_INIT] = 1
 
 
@@ -173,6 +174,7 @@ def random_search_loop(K, W, fs, js, T):
         else:
             istate[S.I_SINCE_BEST] += 1
         trace(T, istate[S.I_ITER], S.T_F, fstate[S.F_F])
+        trace_x(T, istate[S.I_ITER], x)
     return S.RUNNING
 
 
@@ -234,5 +236,6 @@ def local_search_loop(K, W, fs, js, T):
             fstate[S.F_STEP] = sigma * FAIL_SHRINK
             istate[S.I_SINCE_BEST] += 1
         trace(T, istate[S.I_ITER], S.T_F, fstate[S.F_F])
+        trace_x(T, istate[S.I_ITER], x)
         trace(T, istate[S.I_ITER], S.T_STEP, fstate[S.F_STEP])
     return S.RUNNING

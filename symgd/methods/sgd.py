@@ -27,9 +27,10 @@ from symgd.methods.batchcall import FULL_BLOCK, full_pass
 from symgd.methods.common import all_finite, projected_grad_norm
 from symgd.methods.driver import Outcome
 from symgd.methods.schedules import pack_schedule
-from symgd.methods.sgd_loop import (H_FULL, H_LOSS, H_LR, I_EPOCHS, I_START,
+from symgd.methods.sgd_loop import (H_FULL, H_LOSS, H_LR, H_VAL, I_EPOCHS, I_START,
                                     I_STEPS, J_BEST_EPOCH, J_EPOCH, J_NFULL, J_NSWA,
-                                    J_REASON, J_ROW, J_STEP, N_FS, N_JS, N_W, R_PATIENCE,
+                                    J_REASON, J_ROW, J_STEP, N_FS, N_H, N_JS, N_W,
+                                    R_PATIENCE,
                                     W_BEST, W_G, W_HI, W_LO, W_SWA, W_X, X_BEST, X_F0,
                                     X_FULL, X_GNORM, X_LRSCALE, X_PREF, X_RATE, X_REF,
                                     X_RELG, sgd_loop, shuffle_upto)
@@ -37,10 +38,30 @@ from symgd.methods.sgd_options import SGD_OPTIONS, check_sgd_options
 from symgd import clock  # deadlines on the clock tests can replace
 
 __all__ = ["run_sgd", "SGDOutcome", "SGD_OPTIONS", "check_sgd_options", "R_PATIENCE",
-           "sgd_loop", "shuffle_upto"]
+           "sgd_loop", "shuffle_upto", "validation_split"]
 
 TARGET_CALL_S = 0.02
 UNIFORM_BLOCK = 1 << 20  # uniforms per block of shuffles handed to the loop (8 MB)
+SPLIT_STREAM = 1  # the validation split's random stream: PCG64 seeded with [seed, 1]
+
+
+def validation_split(n: int, fraction: float, seed: int) -> tuple:
+    """(training rows, validation rows), each sorted: round(fraction n) rows (at least
+    one, and one left to train on) drawn without replacement by a permutation from
+    Generator(PCG64([seed, SPLIT_STREAM])), a stream apart from the shuffles' (same
+    seed, same split)."""
+    if n < 2:
+        raise InputError(f"a validation split needs at least 2 samples, got {n}",
+                         field="options.validation", kind="option")
+    m = min(max(int(round(fraction * n)), 1), n - 1)
+    perm = np.random.Generator(np.random.PCG64([seed, SPLIT_STREAM])).permutation(n)
+    return np.sort(perm[m:]), np.sort(perm[:m])
+
+
+def _rows(data, idx):
+    out = np.ascontiguousarray(data[idx])
+    out.setflags(write=False)
+    return out
 
 
 def _pack(o: dict, n: int, scale: float):
@@ -66,7 +87,10 @@ class SGDOutcome(Outcome):
     ``iterations`` counts completed epochs; ``evaluations`` = {"f", "grad": full-data
     passes, "hess": 0, "batch": minibatch steps}. ``f``, ``g`` and ``grad_norm`` are the
     objective (``full_loss`` when given, else scale * mean loss), its gradient (scale *
-    mean gradient) and the projected gradient norm at ``x``, over all the data.
+    mean gradient) and the projected gradient norm at ``x``, over all the data. With a
+    validation split: ``val_history`` (Outcome's field: the mean loss over the held-out
+    samples at each epoch's end) and ``extra`` {"validation_loss": that loss at x,
+    "validation_samples": how many}.
     """
 
     history: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -130,10 +154,13 @@ def _message(status, reason, o, js, fs, gnorm, which, lr):
         return (f"full-data relative gradient {fs[X_RELG]:.3g} <= tol {tol:g} "
                 + (f"at the end of epoch {e}" if e else "at the start"))
     if status == "converged":
-        kept = avg or (f" restored {f'epoch {b}' if b else 'the start'} (full-data loss "
-                       f"{fs[X_BEST]:.6g}).")
-        return (f"early stopping: the epoch loss did not improve by more than min_delta "
-                f"{o['min_delta']:g} (relative) for {o['patience']} epochs;" + kept)
+        which_loss = "validation" if o["validation"] is not None else "full-data"
+        kept = avg or (f" restored {f'epoch {b}' if b else 'the start'} ({which_loss} "
+                       f"loss {fs[X_BEST]:.6g}).")
+        watched = "validation" if o["validation"] is not None else "epoch"
+        return (f"early stopping: the {watched} loss did not improve by more than "
+                f"min_delta {o['min_delta']:g} (relative) for {o['patience']} epochs;"
+                + kept)
     if status == "max_iter":
         return (f"ran all {e} epochs (full-data gradient norm {gnorm:.3g}, tol {tol:g}); "
                 "raise epochs, or set patience to stop when the loss levels off." + avg)
@@ -175,14 +202,22 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
         start: optional (F, grad F) at theta0 over all the data, in the objective's
             sense (F = objective_scale * mean loss), where the caller has them (e.g. from
             its check of the start): the loop then skips its own pass at the start. It
-            is counted in ``evaluations`` all the same, as the run's start.
+            is counted in ``evaluations`` all the same, as the run's start. Not used
+            with a validation split (the loop trains on part of the data).
+
+    ``options["validation"]``, a fraction v: round(v n) samples (:func:`validation_split`,
+    seeded by ``seed``) are held out; the loop trains on the others and watches the
+    mean loss over the held-out ones (symgd.methods.sgd_loop). ``f`` and ``g`` are
+    still over all the data.
 
     ``options["_progress"]``, if given, is called between calls as progress(epochs,
     F at the last epoch's end, its gradient norm); ``options["time_limit"]`` counts
     from this call when no deadline is given.
 
     Returns:
-        SGDOutcome, with the per-epoch ``history``.
+        SGDOutcome, with the per-epoch ``history``; with a split also ``val_history``
+        (the mean loss over the held-out samples at each epoch's end) and
+        ``extra["validation_loss"]`` (that loss at x) and ``["validation_samples"]``.
     """
     t0 = time.perf_counter()
     o = check_sgd_options(dict(options))
@@ -191,6 +226,12 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
     if data.ndim != 2 or data.shape[0] < 1:
         raise InputError(f"expected data of shape (n_samples >= 1, n_columns), got "
                          f"{data.shape}", field="data", kind="data")
+    all_data, vdata = data, data[:0]
+    if o["validation"] is not None:
+        train, val = validation_split(data.shape[0], o["validation"],
+                                      0 if o["seed"] is None else o["seed"])
+        data, vdata = _rows(all_data, train), _rows(all_data, val)
+        start = None  # over all the data, not the training part
     n = data.shape[0]
     theta0 = np.array(theta0, dtype=np.float64).ravel()
     scale = float(objective_scale)
@@ -210,19 +251,33 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
 
     def call(U, steps):
         ipar[I_STEPS] = steps
-        return int(loop(addr, data, U, perm, block, W, fpar, hyper, fs, ipar, js, hist))
+        return int(loop(addr, data, vdata, U, perm, block, W, fpar, hyper, fs, ipar, js,
+                        hist))
 
-    status = _drive(call, uniforms, js, fs, scale, deadline, o.get("_progress"), chunk_steps)
+    progress, callback = o.get("_progress"), o.get("_callback")
+    if callback is not None:
+        # one call per epoch, so the callback sees each epoch's end (x, full loss)
+        chunk_steps = -(-n // min(int(o["batch_size"]), n))
+        user_progress, last = progress, [int(js[J_EPOCH])]
+
+        def progress(epoch, f, gnorm):
+            if user_progress is not None:
+                user_progress(epoch, f, gnorm)
+            if epoch > last[0]:
+                last[0] = epoch
+                callback(epoch, W[W_X], f, gnorm)
+
+    status = _drive(call, uniforms, js, fs, scale, deadline, progress, chunk_steps)
     reason = int(js[J_REASON])
 
     passes = [int(js[J_NFULL])]
 
-    def pass_at(th):
+    def pass_at(th, rows=all_data):
         passes[0] += 1
-        return full_pass(addr, data, th)
+        return full_pass(addr, rows, th)
 
-    def mean_loss(th):
-        f = pass_at(th)[0]
+    def mean_loss(th):  # what "best" means: the validation loss, with a split
+        f = pass_at(th, vdata if vdata.shape[0] else all_data)[0]
         return f if math.isfinite(f) else math.inf
 
     x, which = _choose(status, reason, W, js, theta0, mean_loss)
@@ -230,7 +285,8 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
     e = int(js[J_EPOCH])
     # The loop ends right after an epoch's full-data pass when it converges on the
     # gradient test or runs out of epochs: its loss and gradient at x are known.
-    if which == "current" and reason in (S.R_MAXITER, S.R_GRAD) and status != "timeout":
+    if which == "current" and reason in (S.R_MAXITER, S.R_GRAD) and status != "timeout" \
+            and not vdata.shape[0]:
         fm, gm = float(fs[X_FULL]), W[W_G].copy()
     else:
         fm, gm = pass_at(x)
@@ -238,6 +294,11 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
     f = float(full_loss(x)) if full_loss is not None else scale * fm
     gnorm = float(projected_grad_norm(x, g, lo, hi)) if all_finite(g) else math.nan
     lr = float(o["learning_rate"])
+    split = {}
+    if vdata.shape[0]:
+        split = {"val_history": hist[H_VAL, :e].tolist(),
+                 "extra": {"validation_loss": pass_at(x, vdata)[0],
+                           "validation_samples": int(vdata.shape[0])}}
     return SGDOutcome(
         status=status, reason=reason, x=x, f=f, grad_norm=gnorm, g=g, iterations=e,
         evaluations={"f": passes[0], "grad": passes[0], "hess": 0,
@@ -248,7 +309,7 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
         best_epoch=int(js[J_BEST_EPOCH]),
         swa_epochs=int(js[J_NSWA]) if which == "swa" else 0,
         message=_message(status, reason, o, js, fs, gnorm, which, lr),
-        suggested_learning_rate=lr / 10 if status == "diverged" else None)
+        suggested_learning_rate=lr / 10 if status == "diverged" else None, **split)
 
 
 def _initial_state(theta0, lower, upper, epochs):
@@ -259,7 +320,7 @@ def _initial_state(theta0, lower, upper, epochs):
     fs[[X_BEST, X_REF, X_PREF, X_F0]] = math.inf
     fs[X_LRSCALE] = 1.0
     js = np.zeros(N_JS, dtype=np.int64)
-    hist = np.full((3, epochs), np.nan)
+    hist = np.full((N_H, epochs), np.nan)
     return W, fs, js, hist
 
 
@@ -294,6 +355,6 @@ def _drive(call, uniforms, js, fs, scale, deadline, progress, chunk_steps) -> st
 
 
 def _entry():
-    from symgd.compile.fastcall import entry_point
+    from symgd.kernelgen.fastcall import entry_point
 
     return entry_point(sgd_loop)

@@ -18,13 +18,18 @@ At each epoch's end, in this order:
     * the epoch loss rising three epochs running while above the start's full-data
       loss: ``diverged`` (the message suggests learning_rate / 10); so does a
       non-finite loss, gradient or parameter at any step;
-    * early stopping (``patience``): no epoch loss below (1 - min_delta) times the
-      reference for ``patience`` epochs gives ``converged``, and the best parameters are
-      restored (Prechelt, "Early stopping - but when?", 1998; Keras' EarlyStopping with
-      restore_best_weights). The best parameters are those, among the start and every
-      epoch's end, with the lowest loss over all the data (computed anyway for the
-      gradient test, so "best" is exact, not a noisy minibatch average); they are also
-      what 'diverged', 'timeout' and 'interrupted' report;
+    * with a validation split (option ``validation``: the driver holds out that
+      fraction of the samples, and the loop trains on the rest), the mean loss over the
+      held-out samples, recorded per epoch; it is then the loss early stopping, the
+      plateau schedule and "best" watch (Keras' EarlyStopping on val_loss);
+    * early stopping (``patience``): no epoch loss (validation loss, with a split)
+      below (1 - min_delta) times the reference for ``patience`` epochs gives
+      ``converged``, and the best parameters are restored (Prechelt, "Early stopping -
+      but when?", 1998; Keras' EarlyStopping with restore_best_weights). The best
+      parameters are those, among the start and every epoch's end, with the lowest loss
+      over all the (training) data, computed anyway for the gradient test, so "best" is
+      exact, not a noisy minibatch average; with a split, the lowest validation loss.
+      They are also what 'diverged', 'timeout' and 'interrupted' report;
     * schedule ``plateau``: the same test with the schedule's own patience multiplies
       the learning rate by its factor (PyTorch's ReduceLROnPlateau, relative threshold
       min_delta, no cooldown);
@@ -75,9 +80,9 @@ R_PATIENCE = 20  # stop reason: early stopping (no improvement for `patience` ep
 RISE_LIMIT = 3   # epochs of rising loss above the start before 'diverged'
 SHUFFLE_AHEAD = 16    # swaps between asking for a partner's cache line and its use
 
-# Rows of the work matrix W (length p each).
-W_X, W_G, W_LO, W_HI, W_BEST, W_SWA, W_STEP, W_M, W_V = range(9)
-N_W = 9
+# Rows of the work matrix W (length p each); W_GV: scratch for the validation gradient.
+W_X, W_G, W_LO, W_HI, W_BEST, W_SWA, W_STEP, W_M, W_V, W_GV = range(10)
+N_W = 10
 # Float parameters fpar, integer parameters ipar (filled by symgd.methods.sgd._pack).
 F_LR, F_S0, F_S1, F_S2, F_MIN_DELTA, F_TOL, F_SCALE, F_TYP_X, F_TYP_F = range(9)
 I_EPOCHS, I_STEPS, I_BATCH, I_OPT, I_SCHED, I_PATIENCE, I_SWA, I_START = range(8)
@@ -87,8 +92,10 @@ N_FS = 11
 (J_INIT, J_EPOCH, J_POS, J_STEP, J_ROW, J_WAIT, J_PWAIT, J_RISES, J_NSWA, J_REASON,
  J_BEST_EPOCH, J_NFULL, J_SHUF, J_PF) = range(14)
 N_JS = 14
-# Rows of the history matrix: epoch loss, full-data loss at the epoch's end, last lr.
-H_LOSS, H_FULL, H_LR = range(3)
+# Rows of the history matrix: epoch loss, full-data loss at the epoch's end, last lr,
+# validation loss at the epoch's end (nan without a split).
+H_LOSS, H_FULL, H_LR, H_VAL = range(4)
+N_H = 4
 
 
 @njit(**_JIT)
@@ -127,7 +134,7 @@ def _improved(loss, ref, min_delta):
 
 
 @njit(**_JIT)
-def _end_epoch(addr, data, block, W, fpar, ipar, fs, js, hist):
+def _end_epoch(addr, data, vdata, block, W, fpar, ipar, fs, js, hist):
     """Bookkeeping at an epoch's end (module docstring, in that order)."""
     n = data.shape[0]
     x = W[W_X]
@@ -152,8 +159,16 @@ def _end_epoch(addr, data, block, W, fpar, ipar, fs, js, hist):
         js[J_NSWA] = k + 1
     st = _full_check(addr, data, block, x, W[W_G], W[W_LO], W[W_HI], fpar, fs, js)
     hist[H_FULL, e] = fs[X_FULL]
-    if fs[X_FULL] < fs[X_BEST]:  # the best parameters: lowest loss over all the data
-        fs[X_BEST] = fs[X_FULL]
+    watched, best = loss, fs[X_FULL]
+    if vdata.shape[0] > 0:  # a validation split: its loss is the one watched
+        watched = mean_over_all(addr, vdata, block, x, W[W_GV])
+        best = watched
+        hist[H_VAL, e] = watched
+        if not math.isfinite(watched) and st == S.RUNNING:
+            js[J_REASON] = S.R_NONFINITE
+            st = S.DIVERGED
+    if best < fs[X_BEST]:  # the best parameters: lowest (validation) loss, all its data
+        fs[X_BEST] = best
         copy_into(W[W_BEST], x)
         js[J_BEST_EPOCH] = e + 1
     if st != S.RUNNING:
@@ -170,8 +185,8 @@ def _end_epoch(addr, data, block, W, fpar, ipar, fs, js, hist):
         js[J_RISES] = 0
     fs[X_PREV] = loss
     min_delta = fpar[F_MIN_DELTA]
-    if _improved(loss, fs[X_REF], min_delta):
-        fs[X_REF] = loss
+    if _improved(watched, fs[X_REF], min_delta):
+        fs[X_REF] = watched
         js[J_WAIT] = 0
     else:
         js[J_WAIT] += 1
@@ -179,8 +194,8 @@ def _end_epoch(addr, data, block, W, fpar, ipar, fs, js, hist):
             js[J_REASON] = R_PATIENCE
             return S.CONVERGED
     if ipar[I_SCHED] == PLATEAU:
-        if _improved(loss, fs[X_PREF], min_delta):
-            fs[X_PREF] = loss
+        if _improved(watched, fs[X_PREF], min_delta):
+            fs[X_PREF] = watched
             js[J_PWAIT] = 0
         else:
             js[J_PWAIT] += 1
@@ -212,8 +227,9 @@ def shuffle_upto(perm, u, done, upto):
     return upto
 
 
-@njit(types.int64(ADDR, DATA, MAT, IVEC, IVEC, MAT, VEC, VEC, VEC, IVEC, IVEC, MAT), **_JIT)
-def sgd_loop(addr, data, U, perm, block, W, fpar, hyper, fs, ipar, js, hist):
+@njit(types.int64(ADDR, DATA, DATA, MAT, IVEC, IVEC, MAT, VEC, VEC, VEC, IVEC, IVEC, MAT),
+      **_JIT)
+def sgd_loop(addr, data, vdata, U, perm, block, W, fpar, hyper, fs, ipar, js, hist):
     """Run up to ipar[I_STEPS] minibatch steps; return a status code (S.RUNNING: call
     again; with js[J_ROW] == U.shape[0] it needs the next block of uniforms).
 
@@ -221,6 +237,7 @@ def sgd_loop(addr, data, U, perm, block, W, fpar, hyper, fs, ipar, js, hist):
         addr: the batch kernel's address (symgd.methods.batchcall).
         data: (n, n_columns) float64, C-contiguous: the samples by row
             (symgd.methods.batchcall).
+        vdata: the held-out validation samples, laid out as data (0 rows: no split).
         U: uniforms on [0, 1), one row of n per epoch; js[J_ROW] is the current epoch's.
         perm: the sample order, shuffled in place as the epoch goes (module docstring).
         block: 0..B-1 (the full-data passes).
@@ -229,7 +246,8 @@ def sgd_loop(addr, data, U, perm, block, W, fpar, hyper, fs, ipar, js, hist):
             ipar[I_START] != 0: the first call takes the start's full-data mean loss
             from fs[X_FULL] and its mean gradient from W[W_G] instead of a pass.
         fs, js: state X_*, J_*, kept between calls.
-        hist: (3, epochs) loss, full-data loss and learning rate per epoch.
+        hist: (N_H, epochs) loss, full-data loss, learning rate and validation loss
+            per epoch.
     """
     n, stride = data.shape[0], data.shape[1]
     x, g, lo, hi, step = W[W_X], W[W_G], W[W_LO], W[W_HI], W[W_STEP]
@@ -243,6 +261,9 @@ def sgd_loop(addr, data, U, perm, block, W, fpar, hyper, fs, ipar, js, hist):
         fs[X_F0] = fs[X_FULL]
         fs[X_PREV] = fs[X_FULL]
         fs[X_BEST] = fs[X_FULL] if math.isfinite(fs[X_FULL]) else math.inf
+        if vdata.shape[0] > 0:  # "best" is by validation loss: the start's, first
+            v0 = mean_over_all(addr, vdata, block, x, W[W_GV])
+            fs[X_BEST] = v0 if math.isfinite(v0) else math.inf
         if st != S.RUNNING:
             return st
     bs, opt, code = ipar[I_BATCH], ipar[I_OPT], ipar[I_SCHED]
@@ -284,7 +305,7 @@ def sgd_loop(addr, data, U, perm, block, W, fpar, hyper, fs, ipar, js, hist):
         js[J_STEP] = t + 1
         js[J_POS] = pos + m
         if pos + m >= n:
-            st = _end_epoch(addr, data, block, W, fpar, ipar, fs, js, hist)
+            st = _end_epoch(addr, data, vdata, block, W, fpar, ipar, fs, js, hist)
             if st != S.RUNNING:
                 return st
     if js[J_EPOCH] >= ipar[I_EPOCHS]:

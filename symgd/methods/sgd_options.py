@@ -11,12 +11,14 @@ from symgd.methods.option_checks import OPTIMIZER_OPTIONS, bad, check_optimizer,
 
 SGD_OPTIONS = {"batch_size": 32, "epochs": 100, "learning_rate": 0.01, "optimizer": "adam",
                **OPTIMIZER_OPTIONS, "schedule": "constant", "patience": None,
-               "min_delta": 1e-4, "swa_start": None}
+               "min_delta": 1e-4, "swa_start": None, "validation": None}
 """Options of ``sgd`` beyond the common ones, with their defaults. ``eps`` None: 1e-10
 for adagrad, 1e-8 otherwise; ``decay``: RMSProp's rho; ``momentum``: momentum and
 nesterov; ``beta1``, ``beta2``: adam and adamw; ``weight_decay``: adamw only;
 ``patience`` None: no early stopping; ``swa_start`` None: no weight averaging;
-``min_delta``: relative improvement for patience and the plateau schedule."""
+``min_delta``: relative improvement for patience and the plateau schedule;
+``validation``: the fraction of the samples held out (seeded by ``seed``) whose loss
+early stopping watches, None: no split."""
 
 SUMMARY = "minibatch stochastic gradient descent (data fits)"
 
@@ -51,6 +53,7 @@ def check_sgd_options(opts: dict) -> dict:
     real(o, "typical_x", lo=0.0, lo_closed=False)
     real(o, "typical_f", lo=0.0, lo_closed=False)
     real(o, "min_delta", lo=0.0, hi=1.0, hi_closed=False)
+    real(o, "validation", lo=0.0, lo_closed=False, hi=1.0, hi_closed=False, none_ok=True)
     real(o, "time_limit", lo=0.0, lo_closed=False, none_ok=True)
     check_optimizer(o)
     if o.get("device", "cpu") != "cpu":

@@ -12,7 +12,7 @@ source and is compiled once per source (and cached on disk):
 
 This module implements them for the symbolic source's bundle, a tuple of four kernel
 addresses (fun, fg, hess, line_poly; 0 where absent) called through
-:func:`symgd.compile.fastcall.call_kernel`. symgd.fit.bundle adds the implementation for
+:func:`symgd.kernelgen.fastcall.call_kernel`. symgd.fit.bundle adds the implementation for
 data fits (parallel reductions over the samples), in the same way, with ``overload``.
 
 The plain Python bodies below run when a loop is not compiled (numba's
@@ -24,7 +24,7 @@ from __future__ import annotations
 from numba import types
 from numba.extending import overload
 
-from symgd.compile.fastcall import call_kernel
+from symgd.kernelgen.fastcall import call_kernel
 
 SYMBOLIC_BUNDLE = types.UniTuple(types.int64, 4)  # (fun, fg, hess, line_poly) addresses
 

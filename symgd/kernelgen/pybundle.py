@@ -8,7 +8,7 @@ call a C function pointer. :class:`PythonBundle` turns three Python callables
 
 into C callbacks with the kernels' signature ``double k(double *x, double *out)``
 (symgd.kernel_types) and presents them as the symbolic source's bundle (a tuple of
-addresses, symgd.compile.evaluate). The loop's step logic, line searches, statuses
+addresses, symgd.kernelgen.evaluate). The loop's step logic, line searches, statuses
 and best-point bookkeeping are then exactly those of every other problem, with one
 Python call (one launch, one task) per evaluation. CPU bundles never take this path:
 their loops stay wholly compiled.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symgd.compile import cache
+from symgd.kernelgen import cache
 
 
 @dataclass(frozen=True)
@@ -34,22 +34,22 @@ class Kernels:
 
     # -- the kernel-bundle interface of symgd.methods (a fit's is symgd.fit.kernels) ----
     def loop_arg(self, *, with_hessian: bool = True) -> tuple:
-        """What the compiled loops take (symgd.compile.evaluate's symbolic bundle)."""
+        """What the compiled loops take (symgd.kernelgen.evaluate's symbolic bundle)."""
         return (self.addresses[0], self.addresses[1], self.addresses[2], self.line_poly)
 
     loop_module = "loops"  # symgd.methods.loading name of the loops compiled for it
 
     def fun(self, x) -> float:
-        from symgd.compile.fastcall import call_vec
+        from symgd.kernelgen.fastcall import call_vec
         x = np.ascontiguousarray(x, dtype=np.float64)
         return float(call_vec(self.addresses[0], x, np.empty(1)))
 
     def fg(self, x, g) -> float:
-        from symgd.compile.fastcall import call_vec
+        from symgd.kernelgen.fastcall import call_vec
         return float(call_vec(self.addresses[1], np.ascontiguousarray(x, dtype=np.float64), g))
 
     def hess(self, x, H) -> None:
-        from symgd.compile.fastcall import call_mat
+        from symgd.kernelgen.fastcall import call_mat
         if not self.has_hessian:
             raise RuntimeError("this problem was compiled without its Hessian")
         call_mat(self.addresses[2], np.ascontiguousarray(x, dtype=np.float64), H)
@@ -66,7 +66,7 @@ def compile_problem(problem, derivatives=None, *, with_hessian: bool = True,
         with_line_poly: include the exact-line-search kernel where f is a polynomial.
     """
     from symgd import calculus
-    from symgd.compile import codegen
+    from symgd.kernelgen import codegen
 
     t0 = time.perf_counter()
     d = derivatives or calculus.derive(problem, hessian=with_hessian)
@@ -83,7 +83,7 @@ def kernels_from_module(module, n: int, time_s: float) -> Kernels:
     lp = getattr(module, "line_poly", None)
     cfuncs = (module.fun, module.fg, h, lp)
     addresses = (module.fun.address, module.fg.address, 0 if h is None else h.address)
-    backend = "python" if getattr(module.KERNEL, "__module__", "") == "symgd.compile.pykernel" \
+    backend = "python" if getattr(module.KERNEL, "__module__", "") == "symgd.kernelgen.pykernel" \
         else "numba"
     return Kernels(n, addresses, cfuncs, module.__name__, time_s,
                    0 if lp is None else lp.address, backend)

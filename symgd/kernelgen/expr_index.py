@@ -5,7 +5,7 @@ A second process that builds the same problem in Python (``symgd.Problem(...)``,
 seconds for a large objective (chained Rosenbrock, 200 variables: ~1.5 s to derive,
 and the module's source must exist before its hash names the cached module). This
 index maps a hash of what the generated module is made from to the module's name, so
-the kernels load straight from the kernel cache (symgd.compile.cache) and numba's.
+the kernels load straight from the kernel cache (symgd.kernelgen.cache) and numba's.
 
 The key hashes, separated by NULs:
 
@@ -85,7 +85,7 @@ def index_dir(kind: str | None = None) -> Path:
     """``<cache>/index`` (the file index, symgd.warm) or ``<cache>/index/<kind>``
     (created on demand), beside the kernel modules, so that ``symgd cache clear``
     removes it with them."""
-    from symgd.compile.cache import cache_dir
+    from symgd.kernelgen.cache import cache_dir
 
     d = cache_dir().parent / "index"
     if kind:
@@ -131,9 +131,9 @@ def problem_key(problem, need_hessian: bool, need_line_poly: bool) -> str:
 
 def load_kernels(module_name: str, n: int):
     """The Kernels of the cached module ``module_name`` (``n`` variables), or None when
-    the cache no longer has it intact (symgd.compile.cache.CacheCorrupted)."""
-    from symgd.compile.cache import CacheCorrupted, MODULE_PREFIX, cache_dir, import_cached
-    from symgd.compile.kernels import kernels_from_module
+    the cache no longer has it intact (symgd.kernelgen.cache.CacheCorrupted)."""
+    from symgd.kernelgen.cache import CacheCorrupted, MODULE_PREFIX, cache_dir, import_cached
+    from symgd.kernelgen.kernels import kernels_from_module
 
     if not (isinstance(module_name, str) and module_name.startswith(MODULE_PREFIX)
             and module_name[len(MODULE_PREFIX):].isalnum()):
@@ -150,7 +150,7 @@ def lookup(problem, need_hessian: bool, need_line_poly: bool):
     """The kernels a cold ``compiled(problem, need_hessian=..., need_line_poly=...)``
     built for this problem earlier, loaded from the cache; None on a miss.
 
-    Returns what :func:`symgd.compile.kernels.kernels_from_module` returns.
+    Returns what :func:`symgd.kernelgen.kernels.kernels_from_module` returns.
     """
     try:
         key = problem_key(problem, need_hessian, need_line_poly)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symgd.compile.printer import to_code
+from symgd.kernelgen.printer import to_code
 
 HEADERS = {
     "numba": '''\
@@ -28,7 +28,7 @@ def KERNEL(n_out):
 # Python fallback (too large to compile within the budget): the same code, called
 # through ctypes with the calling convention of symgd.kernel_types.
 import math
-from symgd.compile.pykernel import py_kernel as KERNEL
+from symgd.kernelgen.pykernel import py_kernel as KERNEL
 ''',
 }
 
@@ -144,7 +144,7 @@ def kernel_source(name: str, f: sp.Expr, grad, hess, symbols, *, line_poly=False
         from symgd.errors import InputError
         raise InputError(
             f"the generated kernels have {lines} lines after common-subexpression "
-            f"elimination (limit {MAX_KERNEL_LINES}); try method=linesearch, which needs no "
+            f"elimination (limit {MAX_KERNEL_LINES}); try method=lbfgs (or auto), which needs no "
             "Hessian, or simplify the objective", field="minimize", kind="limit")
     if backend is None:
         backend = "numba" if lines <= max_compile_lines() else "python"
