@@ -138,17 +138,10 @@ def compile_problem(problem) -> CompiledFunctions:
 
 def _compile_fit(problem) -> CompiledFunctions:
     """A data fit: the FitKernels over its samples, loss value, gradient and Hessian."""
-    from symgd.fit.source import fit_kernels
+    from symgd.fit.source import fit_kernels_with_hessian
 
-    delta = float(problem.options.get("delta", 1.0))
-    note = ""
-    try:
-        K = fit_kernels(problem, ("fg", "fgh"), delta=delta)
-    except InputError as err:
-        if err.kind != "limit":
-            raise
-        K = fit_kernels(problem, ("fg",), delta=delta)
-        note = str(err)
+    K, err = fit_kernels_with_hessian(problem, delta=float(problem.options.get("delta", 1.0)))
+    note = "" if err is None else str(err)
     # the kernels minimise spec.sign * (the user's per-sample objective)
     return CompiledFunctions(K, problem.names, problem.start, problem.sense, K.spec.sign,
                              note)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from symgd.errors import InputError
 
 # Extrapolated central differences (below) agree with exact derivatives to ~1e-10 on
 # smooth problems; 1e-5 leaves room for badly scaled ones and still catches a gradient
@@ -318,19 +317,15 @@ def verify_fit(problem) -> VerifyReport:
     parameters to MATCH_X_TOL times max(1, |x|). ``ok``: the checks pass and, with a
     closed form, the answers match; without one only the checks count.
     """
-    from symgd.fit.source import fit_kernels
+    from symgd.fit.source import fit_kernels_with_hessian
     from symgd.fit.spec import fit_spec
     from symgd.solver import solve
 
     delta = float(problem.options.get("delta", 1.0))
     spec = fit_spec(problem, delta=delta)
     notes = []
-    try:
-        K = fit_kernels(problem, ("fg", "fgh"), delta=delta)
-    except InputError as err:
-        if err.kind != "limit":
-            raise
-        K = fit_kernels(problem, ("fg",), delta=delta)
+    K, err = fit_kernels_with_hessian(problem, delta=delta)
+    if err is not None:
         notes.append(f"the Hessian was not compiled ({err}): no Hessian check")
     closed = _fit_closed_form(problem, spec, K)
     method = "lm" if closed.status == "solved" else "auto"

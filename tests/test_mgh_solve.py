@@ -70,7 +70,10 @@ def _claim_holds(problem, r):
 def test_auto_reaches_a_published_minimum_and_its_claim_holds(name):
     ref = REFERENCE[name]
     problem = symgd.load(DATA / f"{name}.yaml")
-    r = symgd.solve(problem, method="auto")
+    # The closed form spends its whole budget (3 s, 10 s for polynomial systems) on
+    # most of these without an answer; the iterative side is what this test checks,
+    # so it gets 1 s (the closed form has its own tests), which keeps CI short.
+    r = symgd.solve(problem, method="auto", timeout=1.0)
     if not r.success:
         # an honest failure is allowed only where the answer is still at the minimum
         # (Meyer: f at f* but the step stalls on its 1e5-scaled valley floor)

@@ -123,6 +123,18 @@ def fit_kernels(problem, kinds=("fg",), *, delta: float = 1.0):
     return kernels(problem, spec, dataset(problem, spec), set(kinds))
 
 
+def fit_kernels_with_hessian(problem, *, delta: float = 1.0) -> tuple:
+    """(FitKernels with the Hessian where it can be compiled, None or the reason it
+    could not: the limit's InputError); for tools that evaluate the loss at points
+    of their choosing (symgd.compile, verify)."""
+    try:
+        return fit_kernels(problem, ("fg", "fgh"), delta=delta), None
+    except InputError as err:
+        if err.kind != "limit":
+            raise
+        return fit_kernels(problem, ("fg",), delta=delta), err
+
+
 def _check_labels(K, data):
     y = K.targets()
     bad = np.flatnonzero((y != 0.0) & (y != 1.0))

@@ -13,7 +13,6 @@ its pixels: the landscape is grey, everything laid over it is saturated.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 from symgd.errors import InputError
@@ -107,29 +106,12 @@ def grey_map(reverse: bool = False):
 def save(fig, out) -> str:
     """Write ``fig`` as an image at ``out`` atomically (a reader never sees half a
     PNG), in the format its suffix names; returns the path written."""
+    from symgd.atomic import publish
+
     out = os.fspath(out)
-    target = os.path.abspath(out)
-    folder = os.path.dirname(target)
     suffix = os.path.splitext(out)[1].lstrip(".").lower() or "png"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".symgd_", suffix=f".{suffix}")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=suffix, dpi=DPI)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    publish(out, lambda fh: fig.savefig(fh, format=suffix, dpi=DPI), suffix=f".{suffix}")
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def check_format(out) -> None:
