@@ -171,7 +171,7 @@ def _declared_history(K, history, n_fitted):
     from symgd.result import HISTORY_MAX_X
 
     declared = K.declared()
-    if history is None or "x" not in history or len(declared) == n_fitted or \
+    if history is None or len(declared) == n_fitted or "x" not in history or \
             history["x"].shape[1] < n_fitted:
         return history
     rows = [K.expand(row)[0][:HISTORY_MAX_X] for row in np.asarray(history["x"])]

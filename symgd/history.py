@@ -15,6 +15,7 @@ a run stopped by its limit, for instance).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,9 +48,45 @@ class Recorder:
         return out
 
 
-def from_outcome(outcome, sign: float, *, learning_rate: bool = False) -> dict | None:
-    """The Result's ``history`` of a method run (symgd.outcome.Outcome), or None when
-    the run kept none. ``sign``: -1 for maximize (the loops minimise -f)."""
+class LazyHistory(Mapping):
+    """The history's columns, built from the run's trace on first use: a short solve
+    that nobody asks the history of pays for the recording, not for the columns."""
+
+    def __init__(self, outcome, sign: float, learning_rate: bool):
+        self._args = (outcome, sign, learning_rate)
+        self._cols = None
+
+    def _columns(self) -> dict:
+        if self._cols is None:
+            self._cols = columns(*self._args)
+            self._args = None
+        return self._cols
+
+    def __getitem__(self, key):
+        return self._columns()[key]
+
+    def __iter__(self):
+        return iter(self._columns())
+
+    def __len__(self):
+        return len(self._columns())
+
+    def __repr__(self):
+        return f"history({', '.join(self._columns())}; {len(self['fun'])} rows)"
+
+
+def from_outcome(outcome, sign: float, *, learning_rate: bool = False):
+    """The Result's ``history`` of a method run (symgd.outcome.Outcome): a mapping of
+    columns (:class:`LazyHistory`), or None when the run kept none. ``sign``: -1 for
+    maximize (the loops minimise -f)."""
+    if (outcome.trace is not None and len(outcome.trace)) or outcome.history_table or \
+            outcome.history:
+        return LazyHistory(outcome, sign, learning_rate)
+    return None
+
+
+def columns(outcome, sign: float, learning_rate: bool) -> dict:
+    """The history's columns of a run that kept one (see :func:`from_outcome`)."""
     if outcome.trace is not None and len(outcome.trace):
         T = outcome.trace  # the run's own array: its columns are used as views
         cols = {"fun": T[:, S.T_F] if sign == 1.0 else sign * T[:, S.T_F],
@@ -59,10 +96,8 @@ def from_outcome(outcome, sign: float, *, learning_rate: bool = False) -> dict |
     elif outcome.history_table:
         cols = dict(outcome.history_table)
         cols["fun"] = sign * np.asarray(cols["fun"], dtype=float)
-    elif outcome.history:
-        cols = {"fun": sign * np.asarray(outcome.history, dtype=float)}
     else:
-        return None
+        cols = {"fun": sign * np.asarray(outcome.history, dtype=float)}
     rows = len(cols["fun"])
     val = getattr(outcome, "val_history", None)
     if val:

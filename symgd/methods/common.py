@@ -376,6 +376,15 @@ def moved(x, g, xt, gt, ft, xbest, fstate, istate, T):
 
 
 @njit(**_JIT)
+def clear_trace(T):
+    """Fill the trace with NaN at a run's start (what a method does not record reads
+    NaN): done here, compiled, so the driver can hand over an uninitialised array."""
+    for i in range(T.shape[0]):
+        for j in range(T.shape[1]):
+            T[i, j] = math.nan
+
+
+@njit(**_JIT)
 def trace_x(T, row, x):
     """Record the first T.shape[1] - N_TRACE components of x in row ``row`` of the
     trace (the history's iterate path), when the trace has room."""

@@ -23,31 +23,9 @@ HISTORY_MAX_FLOATS = 1 << 22  # then stops growing (32 MB); later rows go unreco
 _NO_TRACE = np.empty((0, S.N_TRACE))  # a run that keeps no history (never written)
 
 
-# First trace arrays are reused from solve to solve: writing into freshly allocated
-# memory cost a short Newton solve more than the recording itself (2-D Rosenbrock:
-# 2.3 us of 15). A list per width, so a solve nested in a callback takes its own.
-_SPARE_TRACES: dict = {}
-
-
-def _first_trace(width):
-    spare = _SPARE_TRACES.setdefault(width, [])
-    try:
-        T = spare.pop()
-    except IndexError:
-        T = np.empty((HISTORY_FIRST_ROWS, width))
-    T.fill(np.nan)  # what a method does not record reads NaN
-    return T
-
-
 def _kept(T, rows):
-    """The first ``rows`` rows of the trace, as the run's own array; the first trace
-    array goes back to the spares."""
-    out = T[:min(rows, T.shape[0])].copy()
-    if T.shape[0] == HISTORY_FIRST_ROWS:
-        spare = _SPARE_TRACES.setdefault(T.shape[1], [])
-        if len(spare) < 8:
-            spare.append(T)
-    return out
+    """The first ``rows`` rows of the trace (a view: the array is the run's own)."""
+    return T[:min(rows, T.shape[0])]
 
 
 def _grown(T):
@@ -103,7 +81,9 @@ def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
     js[:len(ipar)] = ipar
     fs[S.P_TYP_X], fs[S.P_TYP_F] = typical
     fstate, istate = fs[S.N_PAR:], js[S.N_PAR:]
-    T = _first_trace(S.N_TRACE + min(n, HISTORY_MAX_X)) if history else _NO_TRACE
+    # the loop fills it with NaN at its start (compiled: cheaper than np.full here)
+    T = np.empty((HISTORY_FIRST_ROWS, S.N_TRACE + min(n, HISTORY_MAX_X))) if history \
+        else _NO_TRACE
     x, g, xbest = W[S.W_X], W[S.W_G], W[S.W_XBEST]
     # Without a deadline the whole run is one call (cheapest); otherwise start small
     # and grow the chunk until a call lasts about TARGET_CHUNK_S.

@@ -32,7 +32,7 @@ from symgd.kernel_types import MAT, VEC
 from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
                                   copy_into, has_bounds, held_by_bound, moved, project, trace,
-                                  trace_x,
+                                  trace_x, clear_trace,
                                   projected_grad_norm, relative_gradient, step_point, wolfe)
 from symgd.methods.optimizers import SGD as PLAIN_STEP
 from symgd.methods.optimizers import update as optimizer_update
@@ -63,6 +63,7 @@ def _start(K, x, g, xbest, fstate, istate, T):
     istate[S.I_NGEV] += 1
     fstate[S.F_F] = f
     fstate[S.F_F0] = f
+    clear_trace(T)
     trace(T, 0, S.T_F, f)
     trace_x(T, 0, x)
     fstate[S.F_FBEST] = f

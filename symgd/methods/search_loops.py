@@ -34,7 +34,7 @@ from numba import njit, types
 from symgd.kernelgen import evaluate as ev
 from symgd.kernelgen.evaluate import SYMBOLIC_BUNDLE
 from symgd.methods import status as S
-from symgd.methods.common import UNBOUNDED_F, copy_into, trace_x
+from symgd.methods.common import UNBOUNDED_F, clear_trace, copy_into, trace_x
 from symgd.methods.loops import STATE, trace, unpack
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
@@ -110,6 +110,7 @@ def _begin(K, x, xbest, fstate, istate, T):
     fstate[S.F_RELG] = math.nan
     fstate[S.F_FBEST] = f if math.isfinite(f) else math.inf
     copy_into(xbest, x)
+    clear_trace(T)
     trace(T, 0, S.T_F, f)
     trace_x(T, 0, x)
     istate[S.I_INIT] = 1
