@@ -214,30 +214,36 @@ def newton_loop(K, W, fs, js, T):
                 d[i] = rhs[i]
         else:
             cholesky_solve(L, rhs, d)
-        a0 = 1.0
-        if tau == 0.0:
-            # The unit step first, with its gradient: accepted (the usual case near a
-            # minimum) it costs one evaluation, where a search then a move cost two.
-            for i in range(n):
-                xt[i] = x[i] + d[i]
-            if bounded:
-                project(xt, lower, upper)
-            ft = ev.fg(K, xt, gt)
-            istate[S.I_NFEV] += 1
-            istate[S.I_NGEV] += 1
-            slope = 0.0
-            for i in range(n):
-                slope += g[i] * (xt[i] - x[i])
-            if math.isfinite(ft) and all_finite(gt) and ft <= fstate[S.F_F] + c1 * slope:
-                fstate[S.F_STEP] = 1.0
-                st = moved(x, g, xt, gt, ft, xbest, fstate, istate, T)
-                if st != S.RUNNING:
-                    return st
-                continue
-            a0 = 0.5
+        # The unit step first, with its gradient: accepted (the usual case near a
+        # minimum) it costs one evaluation, where a search then a move cost two.
+        for i in range(n):
+            xt[i] = x[i] + d[i]
+        if bounded:
+            project(xt, lower, upper)
+        ft = ev.fg(K, xt, gt)
+        istate[S.I_NFEV] += 1
+        istate[S.I_NGEV] += 1
+        slope = 0.0
+        slope_t = 0.0
+        for i in range(n):
+            slope += g[i] * (xt[i] - x[i])
+            slope_t += gt[i] * (xt[i] - x[i])
         # Where the Hessian had to be shifted (tau > 0) the quadratic model says nothing
-        # about the step length, so an accepted unit step may grow (and a function
-        # falling without bound along d is seen to, flag 3).
+        # about the step length, so a unit step along which f still falls about as
+        # steeply as at x (slope_t < 0.9 slope: the curvature condition of a Wolfe
+        # search fails) goes to the search below, which may grow it; one that meets the
+        # curvature condition (a singular but positive semidefinite Hessian, the usual
+        # shifted case) is taken as it is.
+        if math.isfinite(ft) and all_finite(gt) and ft <= fstate[S.F_F] + c1 * slope and (
+                tau == 0.0 or slope_t >= 0.9 * slope):
+            fstate[S.F_STEP] = 1.0
+            st = moved(x, g, xt, gt, ft, xbest, fstate, istate, T)
+            if st != S.RUNNING:
+                return st
+            continue
+        a0 = 1.0 if (tau > 0.0 and math.isfinite(ft) and ft < fstate[S.F_F]) else 0.5
+        # tau > 0: an accepted step may grow (and a function falling without bound
+        # along d is seen to, flag 3).
         a, ft, ne, nge, flag = armijo(K, x, fstate[S.F_F], g, d, lower, upper, a0, c1,
                                       xt, gt, 60, tau > 0.0, bounded)
         istate[S.I_NFEV] += ne
