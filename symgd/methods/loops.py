@@ -234,18 +234,20 @@ def newton_loop(K, W, fs, js, T):
         # search fails) goes to the search below, which may grow it; one that meets the
         # curvature condition (a singular but positive semidefinite Hessian, the usual
         # shifted case) is taken as it is.
-        if math.isfinite(ft) and all_finite(gt) and ft <= fstate[S.F_F] + c1 * slope and (
-                tau == 0.0 or slope_t >= 0.9 * slope):
+        sufficient = math.isfinite(ft) and all_finite(gt) and \
+            ft <= fstate[S.F_F] + c1 * slope
+        if sufficient and (tau == 0.0 or slope_t >= 0.9 * slope):
             fstate[S.F_STEP] = 1.0
             st = moved(x, g, xt, gt, ft, xbest, fstate, istate, T)
             if st != S.RUNNING:
                 return st
             continue
-        a0 = 1.0 if (tau > 0.0 and math.isfinite(ft) and ft < fstate[S.F_F]) else 0.5
-        # tau > 0: an accepted step may grow (and a function falling without bound
-        # along d is seen to, flag 3).
-        a, ft, ne, nge, flag = armijo(K, x, fstate[S.F_F], g, d, lower, upper, a0, c1,
-                                      xt, gt, 60, tau > 0.0, bounded)
+        # Still falling steeply at a = 1 (tau > 0): the search tries 2, 4, ... (and sees
+        # a function falling without bound along d, flag 3), or comes back to 1; a unit
+        # step without enough decrease: it backtracks from 1/2.
+        grow = sufficient
+        a, ft, ne, nge, flag = armijo(K, x, fstate[S.F_F], g, d, lower, upper,
+                                      2.0 if grow else 0.5, c1, xt, gt, 60, grow, bounded)
         istate[S.I_NFEV] += ne
         istate[S.I_NGEV] += nge
         st = _search_failed(flag, K, x, g, xt, xbest, fstate, istate, T)
