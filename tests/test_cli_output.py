@@ -7,17 +7,16 @@ import io
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from cli_interrupt import solve_and_interrupt
 from symgd import cli
 from symgd.cli_output import ProgressBar, progress_delay, trace_csv
 from symgd.result import Result
@@ -87,24 +86,15 @@ def test_trace_is_written_on_ctrl_c(tmp_path):
     slow.write_text("variables: {x: -1.2, y: 1.0}\nminimize: (1 - x)**2 + 100*(y - x**2)**2\n"
                     "method: gd\noptions: {learning_rate: 1.0e-7, max_iter: 1000000000}\n")
     trace, fig = tmp_path / "t.csv", tmp_path / "f.png"
-    proc = subprocess.Popen([sys.executable, "-m", "symgd", "solve", str(slow), "--json",
-                             "--verbose", "--trace", str(trace), "--plot", str(fig)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    line, deadline = "", time.time() + 120
-    while time.time() < deadline and "iteration" not in line:
-        line = proc.stderr.readline()
-    assert "iteration" in line
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    code, stdout, stderr = solve_and_interrupt(slow, "--json", "--trace", trace,
+                                               "--plot", fig)
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     d = json.loads(stdout)
     assert d["status"] == "interrupted"
     rows = rows_of(trace)
     assert rows[0][:5] == ["iteration", "f", "grad_norm", "step", "learning_rate"]
-    if d.get("history") is not None:
-        assert len(rows) - 1 == len(d["history"]["iteration"]) > 1
+    assert len(rows) - 1 == len(d["history"]["iteration"]) > 1
     assert not fig.exists() and "no figure" in stderr       # Ctrl-C: no plot after it
 
 

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from symgd.cli import write_atomically
 from symgd.clock import fake_clock
 from symgd.errors import InputError
 from symgd.problem import load_text
+from cli_interrupt import solve_and_interrupt
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -280,16 +280,8 @@ def test_cli_sigint_prints_and_writes_the_best_point(tmp_path):
     out = tmp_path / "r.json"
     out.write_text("the previous result\n")
     os.chmod(out, 0o640)
-    proc = subprocess.Popen([sys.executable, "-m", "symgd", "solve", str(p), "--json",
-                             "--verbose", "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    line, deadline = "", time.time() + 120
-    while time.time() < deadline and "iteration" not in line:
-        line = proc.stderr.readline()
-    assert "iteration" in line
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    code, stdout, stderr = solve_and_interrupt(p, "--json", "--out", out)
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     d = json.loads(stdout)
     assert d["status"] == "interrupted" and d["iterations"] > 0 and d["fun"] < 24.2

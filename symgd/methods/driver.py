@@ -15,17 +15,12 @@ from symgd.kernelgen import pykernel
 from symgd.kernelgen.fastcall import entry_point
 from symgd.methods import status as S
 from symgd.outcome import Outcome  # noqa: F401  (what run_loop returns)
+from symgd.result import HISTORY_MAX_X  # x columns kept in the history
 
 TARGET_CHUNK_S = 0.02
-HISTORY_MAX_X = 20          # x columns kept in the history (symgd.result.HISTORY_MAX_X)
 HISTORY_FIRST_ROWS = 32     # the history starts this long and doubles as it fills
 HISTORY_MAX_FLOATS = 1 << 22  # then stops growing (32 MB); later rows go unrecorded
 _NO_TRACE = np.empty((0, S.N_TRACE))  # a run that keeps no history (never written)
-
-
-def _kept(T, rows):
-    """The first ``rows`` rows of the trace (a view: the array is the run's own)."""
-    return T[:min(rows, T.shape[0])]
 
 
 def _grown(T):
@@ -142,4 +137,4 @@ def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
                                 "hess": int(istate[S.I_NHEV])},
                    time_s=clock.now() - t0, last_step=float(fstate[S.F_STEP]),
                    f0=float(fstate[S.F_F0]), rel_grad=relg,
-                   trace=_kept(T, int(istate[S.I_ITER]) + 1) if history else None)
+                   trace=T[:int(istate[S.I_ITER]) + 1] if history else None)

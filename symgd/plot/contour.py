@@ -31,13 +31,7 @@ def draw(scene, objective, *, grid: int = GRID):
     notes = list(scene.notes)
     if not np.isfinite(Z).any():
         notes.append("f is not finite anywhere in view")
-    levels = numeric.contour_levels(Z)
-    masked = np.ma.masked_invalid(Z)
-    filled = ax.contourf(X, Y, masked, levels=levels,
-                         cmap=render.grey_map(reverse=scene.problem.sense == "maximize"))
-    ax.contour(X, Y, masked, levels=levels, colors="#555555", linewidths=0.4, alpha=0.6,
-               linestyles="solid")
-    bar = fig.colorbar(filled, ax=ax, shrink=0.9)
+    bar = render.filled_contours(fig, ax, X, Y, Z, scene.problem.sense)
     bar.set_label("f (minimized: light is low)" if scene.problem.sense == "minimize"
                   else "f (maximized: light is high)")
     bar.ax.yaxis.set_major_formatter(_short_formatter())

@@ -96,13 +96,7 @@ def draw_landscape(scene, objective, *, grid: int = GRID, seed: int = 0):
     A, B = np.meshgrid(ts, ts)
     coords = [centre[i] + A * u[i] + B * v[i] for i in range(scene.n)]
     Z = objective(coords)
-    levels = numeric.contour_levels(Z)
-    masked = np.ma.masked_invalid(Z)
-    filled = ax.contourf(A, B, masked, levels=levels,
-                         cmap=render.grey_map(reverse=scene.problem.sense == "maximize"))
-    ax.contour(A, B, masked, levels=levels, colors="#555555", linewidths=0.4, alpha=0.6,
-               linestyles="solid")
-    fig.colorbar(filled, ax=ax, shrink=0.9).set_label("f")
+    render.filled_contours(fig, ax, A, B, Z, scene.problem.sense).set_label("f")
     if path is not None:
         render.mark_path(ax, path[:, 0], path[:, 1], label="iterates (projected)")
     render.mark_points(ax, on_plane)

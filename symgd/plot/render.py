@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from symgd.errors import InputError
 
 # The iterate path: a pure magenta that no grey, marker or colour map produces.
@@ -101,6 +103,20 @@ def grey_map(reverse: bool = False):
 
     ends = [(GREY_HIGH,) * 3, (GREY_LOW,) * 3]
     return LinearSegmentedColormap.from_list("symgd_grey", ends[::-1] if reverse else ends)
+
+
+def filled_contours(fig, ax, X, Y, Z, sense):
+    """Filled contours of Z over the grid (X, Y), non-finite values left blank, thin
+    contour lines over them and a colour bar (returned); light is always better."""
+    from symgd.plot.numeric import contour_levels
+
+    levels = contour_levels(Z)
+    masked = np.ma.masked_invalid(Z)
+    filled = ax.contourf(X, Y, masked, levels=levels,
+                         cmap=grey_map(reverse=sense == "maximize"))
+    ax.contour(X, Y, masked, levels=levels, colors="#555555", linewidths=0.4, alpha=0.6,
+               linestyles="solid")
+    return fig.colorbar(filled, ax=ax, shrink=0.9)
 
 
 def save(fig, out) -> str:
