@@ -352,10 +352,7 @@ def _solve_auto(problem, opts, x0, ctx):
                         error = err_lbfgs
         else:
             try:
-                iterative = _solve_iterative(
-                    problem, "auglag", x0, ctx,
-                    [f"auto chose auglag ({count(len(problem.constraints), 'constraint')})"],
-                    {}, opts=opts)
+                iterative = _solve_constrained(problem, x0, ctx, opts)
             except InputError as err:  # the closed form may still answer
                 error = err
         if iterative is not None and iterative.status == "interrupted":
@@ -386,6 +383,35 @@ def _solve_auto(problem, opts, x0, ctx):
         raise error
     return Result(**{**iterative.__dict__, "path": tuple(path) + iterative.path,
                      "timings": {**iterative.timings, **timings}, "analytic": report})
+
+
+# the interior-point method factorises a dense (n + |I| + m)-square system each step
+SQP_MAX_SIZE = 400
+
+
+def _solve_constrained(problem, x0, ctx, opts):
+    """auto's iterative stage with constraints: the interior-point method (``sqp``),
+    fewer evaluations on the Hock-Schittkowski set; where it ends without an answer
+    (it has no restoration phase) or the problem is large, ``auglag`` from the start.
+    The evaluations of both runs are counted."""
+    m = len(problem.constraints)
+    n = len(problem.variables)
+    first = None
+    if n + 2 * m <= SQP_MAX_SIZE:
+        first = _solve_iterative(problem, "sqp", x0, ctx,
+                                 [f"auto chose sqp ({count(m, 'constraint')})"], {}, opts=opts)
+        if first.status in ("converged", "unbounded", "interrupted", "timeout"):
+            return first
+        note = f"sqp: {first.status}; auto ran auglag from the start"
+    else:
+        note = f"auto chose auglag ({count(m, 'constraint')}; n + 2 m > {SQP_MAX_SIZE})"
+    second = _solve_iterative(problem, "auglag", x0, ctx, [note], {}, opts=opts)
+    if first is None:
+        return second
+    evaluations = {k: first.evaluations.get(k, 0) + second.evaluations.get(k, 0)
+                   for k in set(first.evaluations) | set(second.evaluations)}
+    return Result(**{**second.__dict__, "path": first.path + second.path,
+                     "evaluations": evaluations})
 
 
 def _polish(problem, res, opts, path, timings, ctx, report):

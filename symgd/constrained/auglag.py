@@ -30,7 +30,8 @@ import math
 import numpy as np
 
 from symgd import clock
-from symgd.constrained import kkt
+from symgd.constrained import answer, kkt
+from symgd.constrained.counting import CountedBundle, Counter
 from symgd.history import Recorder
 from symgd.outcome import Outcome
 
@@ -41,49 +42,9 @@ RHO_MAX = 1e14
 Y_MAX = 1e12             # ALGENCAN's safeguarding box for the multiplier estimates
 UNBOUNDED_F = -1e20
 ARMIJO_C1 = 1e-4
-SADDLE_CURVATURE = 1e-6  # relative eigenvalue below -this: negative curvature
 MAX_ESCAPES = 3
 ESCAPE_STEP = 1e-2       # step off a saddle, relative to max(|x_j|, 1)
 RADIUS = 10.0            # longest inner step, in units of max(|x_j|, typical_x)
-
-
-class _Counter:
-    """Evaluation counts for the Result (every call, the KKT checks' and polish's too)."""
-
-    def __init__(self):
-        self.f = self.h = self.c = 0
-
-
-class _Counted:
-    """The bundle, counting its objective, Hessian and constraint calls."""
-
-    def __init__(self, bundle, count):
-        self.b, self.count = bundle, count
-        self.constraints = _CountedConstraints(bundle.constraints, count)
-
-    def fg(self, x, g):
-        self.count.f += 1
-        return self.b.fg(x, g)
-
-    def hess(self, x, H):
-        self.count.h += 1
-        self.b.hess(x, H)
-
-
-class _CountedConstraints:
-    def __init__(self, ck, count):
-        self.ck, self.count = ck, count
-        self.m, self.equality = ck.m, ck.equality
-
-    def values(self, x):
-        self.count.c += 1
-        return self.ck.values(x)
-
-    def jacobian(self, x):
-        return self.ck.jacobian(x)
-
-    def weighted_hessian(self, x, y):
-        return self.ck.weighted_hessian(x, y)
 
 
 class _Lagrangian:
@@ -236,8 +197,8 @@ def run(bundle, x0, lo, hi, opts, deadline) -> Outcome:
     max_iter (inner Newton steps in all), typical_x, typical_f, penalty (the initial
     rho, or None for ALGENCAN's choice)."""
     t0 = clock.now()
-    count = _Counter()
-    bundle = _Counted(bundle, count)
+    count = Counter()
+    bundle = CountedBundle(bundle, count)
     lag = _Lagrangian(bundle, count)
     ck = bundle.constraints
     x = np.clip(np.asarray(x0, dtype=float), lo, hi)
@@ -309,7 +270,7 @@ def _outer(lag, bundle, ck, x, y, rho, lo, hi, opts, count, t0, f0, deadline, on
                             f"the objective fell below {UNBOUNDED_F:g} at a feasible point: "
                             "it is unbounded below on the feasible set; add bounds or "
                             "constraints")
-        found = _accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas, count)
+        found = answer.accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas)
         if found is not None and found[3] is None:
             xs, ys, note, _ = found
             return _outcome("converged", xs, ys, bundle, lo, hi, opts, count, steps, t0, f0,
@@ -350,62 +311,8 @@ def _outer(lag, bundle, ck, x, y, rho, lo, hi, opts, count, t0, f0, deadline, on
                     outer=MAX_OUTER)
 
 
-def _accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas, count):
-    """(x, y, note, None) passing SPEC §2's constrained test and the second-order
-    check: the point itself, or its KKT-Newton polish; (None, None, "", d) at a KKT
-    point with negative curvature d (a saddle: the caller steps off along d); None
-    when neither passes."""
-    m = kkt.measures(bundle, x, y, lo, hi, typical)
-    candidates = []
-    if m.ok(tol, ctol):
-        candidates.append((x, y, ""))
-    elif infeas <= 1e-2 * max(1.0, abs(m.f)):
-        polished = kkt.polish(bundle, x, y, lo, hi, active_tol=max(1e-6, 10.0 * infeas))
-        if polished is not None:
-            xp, yp = polished
-            if kkt.measures(bundle, xp, yp, lo, hi, typical).ok(tol, ctol):
-                candidates.append((xp, yp, "; polished by Newton on the KKT equations of "
-                                           "the active set"))
-    for xc, yc, note in candidates:
-        curv, d = kkt.reduced_curvature(bundle, xc, yc, lo, hi, 1e-8)
-        if curv > -SADDLE_CURVATURE:
-            return xc, yc, note, None
-        return None, None, "", d
-    return None
-
-
 def _outcome(status, x, y, bundle, lo, hi, opts, count, steps, t0, f0, message, *,
              note="", outer=0):
-    typical = (float(opts["typical_x"]), float(opts["typical_f"]))
-    m = kkt.measures(bundle, x, y, lo, hi, typical)
-    tol, ctol = float(opts["tol"]), float(opts["ctol"])
-    if status == "converged" and not m.ok(tol, ctol):   # belt and braces: never a false claim
-        status = "stalled"
-    if message is None:
-        measured = (f"max violation {m.violation:.2g} (ctol {ctol:g}), complementarity "
-                    f"{m.complementarity:.2g}, relative Lagrangian gradient {m.rel_grad:.2g} "
-                    f"(tol {tol:g})")
-        if status == "converged":
-            message = f"KKT conditions hold: {measured}{note}"
-        elif status == "max_iter":
-            message = (f"stopped after {steps} Newton steps (max_iter) without meeting the "
-                       f"KKT test: {measured}; raise max_iter or try another start")
-        elif status == "saddle":
-            status = "stalled"
-            message = (f"saddle point: the KKT conditions hold ({measured}) but the "
-                       "Lagrangian's Hessian has negative curvature along the constraints, "
-                       "so this is not a minimum, and stepping off it came back; try "
-                       "another start or options.starts")
-        elif status == "timeout":
-            message = f"time_limit reached: {measured}; x is the last point"
-        else:
-            message = (f"stalled: the augmented Lagrangian made no further progress and the "
-                       f"KKT test fails: {measured}; try another start or options.starts")
-    out = Outcome(status, x.copy(), f=m.f, iterations=steps,
-                  evaluations={"f": count.f, "grad": count.f, "hess": count.h,
-                               "constraints": count.c},
-                  time_s=clock.now() - t0, f0=f0, message=message)
-    out.extra = {"multipliers_internal": y.copy(), "max_violation": m.violation,
-                 "complementarity": m.complementarity, "rel_grad_lagrangian": m.rel_grad,
-                 "grad_lagrangian": m.grad_lagrangian}
-    return out
+    return answer.outcome(status, x, y, bundle, lo, hi, opts, count, steps, t0, f0, message,
+                          note=note, stall_words="the augmented Lagrangian made no further "
+                          "progress")

@@ -278,3 +278,10 @@ def auglag(bundle, x0, lower, upper, opts, deadline):
     symgd.constrained.kernels.ConstrainedBundle."""
     from symgd.constrained import auglag as method
     return method.run(bundle, x0, lower, upper, opts, deadline)
+
+
+def sqp(bundle, x0, lower, upper, opts, deadline):
+    """The primal-dual interior-point method (symgd.constrained.interior) on a
+    symgd.constrained.kernels.ConstrainedBundle."""
+    from symgd.constrained import interior
+    return interior.run(bundle, x0, lower, upper, opts, deadline)

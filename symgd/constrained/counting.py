@@ -1,0 +1,86 @@
+"""Evaluation counts of a constrained run (the Result's ``evaluations``).
+
+A constrained method and the KKT checks it runs on its answer often ask for f, c or J
+at a point already evaluated (the checks look at the accepted iterate again). The
+counted bundle keeps the last point's values, so the counts are distinct evaluations:
+what the method needed, not how often its code asked.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Counter:
+    """Objective (with gradient), Hessian and constraint evaluations so far."""
+
+    def __init__(self):
+        self.f = self.h = self.c = 0
+
+    def as_dict(self) -> dict:
+        return {"f": self.f, "grad": self.f, "hess": self.h, "constraints": self.c}
+
+
+class _LastPoint:
+    """The values computed at the last x (one entry per kind of call)."""
+
+    def __init__(self):
+        self.key, self.value = None, None
+
+    def get(self, x):
+        if self.key is not None and self.key.shape == x.shape and np.array_equal(self.key, x):
+            return self.value
+        return None
+
+    def put(self, x, value):
+        self.key, self.value = np.array(x, dtype=float, copy=True), value
+
+
+class CountedBundle:
+    """A symgd.constrained.kernels.ConstrainedBundle that counts its distinct calls."""
+
+    def __init__(self, bundle, count: Counter):
+        self.b, self.count = bundle, count
+        self.constraints = CountedConstraints(bundle.constraints, count)
+        self._fg = _LastPoint()
+
+    def fg(self, x, g):
+        found = self._fg.get(x)
+        if found is None:
+            self.count.f += 1
+            gx = np.zeros(x.size)
+            found = (float(self.b.fg(x, gx)), gx)
+            self._fg.put(x, found)
+        g[:] = found[1]
+        return found[0]
+
+    def hess(self, x, H):
+        self.count.h += 1
+        self.b.hess(x, H)
+
+
+class CountedConstraints:
+    """The constraints' kernels, counting a point's values and Jacobian as one call."""
+
+    def __init__(self, ck, count: Counter):
+        self.ck, self.count = ck, count
+        self.m, self.equality = ck.m, ck.equality
+        self.texts, self.relations = ck.texts, ck.relations
+        self._c, self._J = _LastPoint(), _LastPoint()
+
+    def values(self, x):
+        found = self._c.get(x)
+        if found is None:
+            self.count.c += 1
+            found = self.ck.values(x)
+            self._c.put(x, found)
+        return found.copy()
+
+    def jacobian(self, x):
+        found = self._J.get(x)
+        if found is None:
+            found = self.ck.jacobian(x)
+            self._J.put(x, found)
+        return found.copy()
+
+    def weighted_hessian(self, x, y):
+        return self.ck.weighted_hessian(x, y)
