@@ -77,8 +77,10 @@ def _start(K, x, g, xbest, fstate, istate, T):
 
 
 @njit(**_JIT)
-def _accept(K, x, g, xt, xbest, fstate, istate, T):
-    """Move to xt, evaluate there, keep the best point. Returns a status code."""
+def _accept(K, x, g, xt, xbest, fstate, istate, T, f_known=False):
+    """Move to xt, evaluate there, keep the best point. Returns a status code.
+    ``f_known``: the search already evaluated f at xt, so the objective count (distinct
+    points, as the constrained methods count) is not raised; the gradient count is."""
     f_old = fstate[S.F_F]
     step = 0.0
     scale = 0.0
@@ -87,7 +89,8 @@ def _accept(K, x, g, xt, xbest, fstate, istate, T):
         scale = max(scale, abs(x[i]))
         x[i] = xt[i]
     f = ev.fg(K, x, g)
-    istate[S.I_NFEV] += 1
+    if not f_known:
+        istate[S.I_NFEV] += 1
     istate[S.I_NGEV] += 1
     istate[S.I_ITER] += 1
     fstate[S.F_F] = f
@@ -254,7 +257,7 @@ def newton_loop(K, W, fs, js, T):
         if st != S.RUNNING:
             return st
         fstate[S.F_STEP] = a
-        st = _accept(K, x, g, xt, xbest, fstate, istate, T)
+        st = _accept(K, x, g, xt, xbest, fstate, istate, T, True)
         if st != S.RUNNING:
             return st
     return S.RUNNING
@@ -308,7 +311,7 @@ def linesearch_loop(K, W, fs, js, T):
             return S.DIVERGED if flag == 1 else S.STALLED
         fstate[S.F_STEP] = a
         fstate[S.F_GTD] = gtd
-        st = _accept(K, x, g, xt, xbest, fstate, istate, T)
+        st = _accept(K, x, g, xt, xbest, fstate, istate, T, True)
         if st != S.RUNNING:
             return st
     return S.RUNNING
@@ -480,7 +483,7 @@ def exact_linesearch_loop(K, W, fs, js, T):
             if st != S.RUNNING:
                 return st
         fstate[S.F_STEP] = a
-        st = _accept(K, x, g, xt, xbest, fstate, istate, T)
+        st = _accept(K, x, g, xt, xbest, fstate, istate, T, True)
         if st != S.RUNNING:
             return st
     return S.RUNNING

@@ -98,7 +98,8 @@ def step(K, x, g, d, a0, c1, c2, lower, upper, bounded, xt, gt, fstate, istate, 
         istate[S.I_REASON] = S.R_LS_NONFINITE if flag == 1 else S.R_LS_NODECREASE
         return (S.DIVERGED if flag == 1 else S.STALLED), a, f
     ft = ev.fg(K, xt, gt)
-    istate[S.I_NFEV] += 1
+    if flag != 0:   # accepted by the search: f at xt was counted there
+        istate[S.I_NFEV] += 1
     istate[S.I_NGEV] += 1
     if flag == 3:  # accepted after doubling to the limit: no lower bound along d
         return S.UNBOUNDED, a, ft
