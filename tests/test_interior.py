@@ -5,26 +5,18 @@ independently from x and the multipliers (tests/kkt_recheck.py)."""
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sympy as sp
-import yaml
 
 import symgd
 from symgd.constrained.counting import CountedBundle, Counter
+import hs_set
 from kkt_recheck import kkt_holds, recheck
 
-HS = Path(__file__).parent / "data" / "hs"
-REFERENCE = yaml.safe_load((HS / "reference.yaml").read_text())
-HS_NAMES = [k for k, v in REFERENCE.items() if "skipped" not in v]
+HS = hs_set.HS
 x, y, z = sp.symbols("x y z", real=True)
-
-
-def _f_star(entry):
-    v = entry["f_star"]
-    return float(sp.sympify(v)) if isinstance(v, str) else float(v)
 
 
 @pytest.mark.parametrize("start", [(1, 1, 1), (20, 5, 1), (0.5, 0.5, 29)])
@@ -83,11 +75,7 @@ def test_counted_bundle_counts_distinct_points():
 
 @pytest.fixture(scope="module")
 def hs_sqp():
-    out = {}
-    for name in HS_NAMES:
-        p = symgd.load(HS / f"{name}.yaml")
-        out[name] = (p, symgd.solve(p, method="sqp"))
-    return out
+    return hs_set.solve_all("sqp")
 
 
 def test_hock_schittkowski_by_sqp(hs_sqp):
@@ -95,19 +83,9 @@ def test_hock_schittkowski_by_sqp(hs_sqp):
     (measured 67: IPOPT 71; the rest are local minima, the degenerate HS13, a line
     search without a restoration phase, and the badly scaled HS54), and a median of at
     most 12 objective evaluations (measured 12; IPOPT 10 on the whole set)."""
-    solved, false, evals = [], [], []
-    for name, (p, r) in hs_sqp.items():
-        chk = recheck(p, r.x, r.extra.get("multipliers"))
-        ref = REFERENCE[name]
-        fs = _f_star(ref)
-        if r.success and not kkt_holds(chk):
-            false.append((name, chk))
-        tol = max(1e-6 * max(abs(fs), 1.0), ref.get("f_tol_abs", 0.0))
-        if chk["violation"] <= 1e-6 and abs(chk["f"] - fs) <= tol:
-            solved.append(name)
-        evals.append(r.evaluations["f"])
+    solved, false, evals = hs_set.score(hs_sqp)
     assert not false
-    assert len(solved) >= 67, sorted(set(HS_NAMES) - set(solved))
+    assert len(solved) >= 67, sorted(set(hs_set.HS_NAMES) - set(solved))
     assert statistics.median(evals) <= 12
 
 
