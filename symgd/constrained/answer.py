@@ -15,18 +15,21 @@ SADDLE_CURVATURE = 1e-6  # relative eigenvalue below -this: negative curvature
 POLISHED_NOTE = "; polished by Newton on the KKT equations of the active set"
 
 
-def accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas):
+def accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas, polish_steps=20):
     """(x, y, note, None) passing SPEC §2's constrained test and the second-order
     check: the point itself, or its KKT-Newton polish; (None, None, "", d) at a KKT
     point with negative curvature d (a saddle: the caller may step off along d); None
     when neither passes. ``infeas``: the method's own measure of infeasibility (the
-    polish is tried only near feasibility)."""
+    polish is tried only near feasibility); ``polish_steps``: its Newton steps at most
+    (a method that tries again later gives it few: at a degenerate minimum Newton
+    converges only linearly and the steps are evaluations spent)."""
     m = kkt.measures(bundle, x, y, lo, hi, typical)
     candidate = None
     if m.ok(tol, ctol):
         candidate = (x, y, "")
     elif infeas <= 1e-2 * max(1.0, abs(m.f)):
-        polished = kkt.polish(bundle, x, y, lo, hi, active_tol=max(1e-6, 10.0 * infeas))
+        polished = kkt.polish(bundle, x, y, lo, hi, active_tol=max(1e-6, 10.0 * infeas),
+                              max_steps=polish_steps)
         if polished is not None:
             xp, yp = polished
             if kkt.measures(bundle, xp, yp, lo, hi, typical).ok(tol, ctol):

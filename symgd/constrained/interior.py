@@ -57,6 +57,7 @@ SOC_MAX, KAPPA_SOC = 4, 0.99
 DELTA_W_FIRST, DELTA_W_MIN, DELTA_W_MAX = 1e-4, 1e-20, 1e40
 UNBOUNDED_F = -1e20
 CHECK_ERROR = 1e-3       # the IPM's own error below which the KKT test is tried
+POLISH_STEPS = 4         # KKT-Newton steps per try (the iterations go on where it fails)
 
 
 class _Problem:
@@ -389,7 +390,8 @@ def _iterate(prob, w, f0, gw, h, cb, lo, hi, opts, count, t0, deadline, rec, whe
         if err0 <= next_check:
             x, y_out = _answer_candidate(prob, st)
             found = answer.accept_point(cb, x, y_out, lo, hi, tol, ctol, typical,
-                                        float(np.max(np.abs(st.h), initial=0.0)))
+                                        float(np.max(np.abs(st.h), initial=0.0)),
+                                        polish_steps=POLISH_STEPS)
             if found is not None and found[3] is None:
                 return _end("converged", found[0], found[1], cb, lo, hi, opts, count, step,
                             t0, f0, None, note=found[2])

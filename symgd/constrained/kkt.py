@@ -111,7 +111,7 @@ def _number_text(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
-def polish(bundle, x0, y0, lo, hi, active_tol: float):
+def polish(bundle, x0, y0, lo, hi, active_tol: float, max_steps: int = POLISH_MAX_STEPS):
     """Newton on the KKT equations of the active set identified at (x0, y0).
 
     Active: every equality; inequalities with y_i > 0 or c_i >= -active_tol; variables
@@ -142,7 +142,7 @@ def polish(bundle, x0, y0, lo, hi, active_tol: float):
     y = np.where(act, y0, 0.0)
     H = np.zeros((n, n))
     res0 = None
-    for _ in range(POLISH_MAX_STEPS):
+    for _ in range(max_steps):
         f = bundle.fg(x, g)
         c = ck.values(x)
         J = ck.jacobian(x)
