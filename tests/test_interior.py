@@ -66,11 +66,15 @@ def test_counted_bundle_counts_distinct_points():
     count = Counter()
     b = CountedBundle(Fake(), count)
     g = np.zeros(2)
-    for point in ([1.0, 2.0], [1.0, 2.0], [3.0, 0.0], [1.0, 2.0]):
+    # a point asked for again is served from the cache while it is among the last 4
+    # evaluated; [1, 2] after five others is evaluated (and counted) again
+    points = ([1.0, 2.0], [1.0, 2.0], [3.0, 0.0], [1.0, 2.0], [4.0, 1.0], [5.0, 1.0],
+              [6.0, 1.0], [7.0, 1.0], [1.0, 2.0])
+    for point in points:
         f = b.fg(np.array(point), g)
         assert f == pytest.approx(sum(v * v for v in point))
         np.testing.assert_array_equal(g, 2 * np.array(point))
-    assert count.f == 3 and Fake.calls == 3
+    assert count.f == 7 and Fake.calls == 7
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +86,12 @@ def test_hock_schittkowski_by_sqp(hs_sqp):
     """No false success on the 77 problems; at least 67 at the published optimum
     (measured 67: IPOPT 71; the rest are local minima, the degenerate HS13, a line
     search without a restoration phase, and the badly scaled HS54), and a median of at
-    most 12 objective evaluations (measured 12; IPOPT 10 on the whole set)."""
+    most 11 objective evaluations (measured 11; IPOPT 10 on the whole set; 12 before the
+    polish stopped at its residual's noise floor)."""
     solved, false, evals = hs_set.score(hs_sqp)
     assert not false
     assert len(solved) >= 67, sorted(set(hs_set.HS_NAMES) - set(solved))
-    assert statistics.median(evals) <= 12
+    assert statistics.median(evals) <= 11
 
 
 def test_auto_falls_back_to_auglag_where_sqp_stalls():

@@ -2,7 +2,7 @@
 
 A constrained method and the KKT checks it runs on its answer often ask for f, c or J
 at a point already evaluated (the checks look at the accepted iterate again). The
-counted bundle keeps the last point's values, so the counts are distinct evaluations:
+counted bundle keeps the last few points' values, so the counts are distinct evaluations:
 what the method needed, not how often its code asked.
 """
 from __future__ import annotations
@@ -21,18 +21,23 @@ class Counter:
 
 
 class _LastPoint:
-    """The values computed at the last x (one entry per kind of call)."""
+    """The values computed at the last few x (one cache per kind of call): the KKT
+    checks come back to an iterate after the polish has evaluated points beside it."""
+
+    SIZE = 4
 
     def __init__(self):
-        self.key, self.value = None, None
+        self.entries = []   # (x, value), newest last
 
     def get(self, x):
-        if self.key is not None and self.key.shape == x.shape and np.array_equal(self.key, x):
-            return self.value
+        for key, value in reversed(self.entries):
+            if key.shape == x.shape and np.array_equal(key, x):
+                return value
         return None
 
     def put(self, x, value):
-        self.key, self.value = np.array(x, dtype=float, copy=True), value
+        self.entries.append((np.array(x, dtype=float, copy=True), value))
+        del self.entries[:-self.SIZE]
 
 
 class CountedBundle:

@@ -19,6 +19,9 @@ import numpy as np
 ACTIVE_BOUND_REL = 1e-10     # x_j within this (relative) of a bound: on it
 POLISH_MAX_STEPS = 20
 POLISH_MAX_MOVE = 1e-2       # relative move allowed from the point polished
+# a Newton step that shrinks the KKT residual by less than this factor: Newton has met
+# rounding noise, or converges only linearly (a degenerate point); stop there
+POLISH_CONTRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,11 @@ def polish(bundle, x0, y0, lo, hi, active_tol: float, max_steps: int = POLISH_MA
 
         [[H_L, J_A^T], [J_A, 0]] (dx, dy) = -(grad_x L, c_A)      (N&W eq. 18.9)
 
-    by least squares (degenerate active sets stay solvable). Returns (x, y) or None
-    when it does not converge near x0 (then the caller keeps its own point)."""
+    by least squares (degenerate active sets stay solvable). It stops when the residual
+    is at rounding level, or when a step shrinks it by less than POLISH_CONTRACTION
+    (the residual's noise floor at that scale, or linear convergence: further steps
+    would be evaluations spent for little). Returns the evaluated (x, y) of smallest
+    residual, for the caller to test, or None when Newton diverges or moves far from x0."""
     ck = bundle.constraints
     n, m = x0.size, ck.m
     c0 = ck.values(x0)
@@ -141,7 +147,8 @@ def polish(bundle, x0, y0, lo, hi, active_tol: float, max_steps: int = POLISH_MA
         return None
     y = np.where(act, y0, 0.0)
     H = np.zeros((n, n))
-    res0 = None
+    res0 = res_last = None
+    best = None
     for _ in range(max_steps):
         f = bundle.fg(x, g)
         c = ck.values(x)
@@ -154,10 +161,15 @@ def polish(bundle, x0, y0, lo, hi, active_tol: float, max_steps: int = POLISH_MA
         gscale = max(1.0, float(np.max(np.abs(g[F]), initial=0.0)))
         if res0 is None:
             res0 = res
+        if best is None or res < best[2]:
+            best = (x.copy(), y.copy(), res)
         if res <= 1e-14 * gscale:
             break
         if res > 1e3 * max(res0, 1e-8):
             return None
+        if res_last is not None and res > POLISH_CONTRACTION * res_last:
+            break
+        res_last = res
         bundle.hess(x, H)
         HL = H + (ck.weighted_hessian(x, y) if m else 0.0)
         K = np.zeros((F.size + A.size, F.size + A.size))
@@ -169,8 +181,9 @@ def polish(bundle, x0, y0, lo, hi, active_tol: float, max_steps: int = POLISH_MA
             return None
         x[F] += step[:F.size]
         y[A] += step[F.size:]
-    else:
+    if best is None:
         return None
+    x, y = best[0], best[1]
     moved = float(np.max(np.abs(x - x0) / scale, initial=0.0))
     if moved > POLISH_MAX_MOVE:
         return None
