@@ -32,7 +32,7 @@ class Derivatives:
         return sp.Matrix(self.hess)
 
 
-def _smooth(expr: sp.Expr) -> sp.Expr:
+def smooth(expr: sp.Expr) -> sp.Expr:
     """Replace distributions that appear when differentiating Abs, sign, Max, Min.
 
     d/dx sign(x) = 2 DiracDelta(x) is zero almost everywhere; a kernel evaluates it as 0.
@@ -75,7 +75,7 @@ def _terms_by_symbol(expr, syms) -> dict:
 
 def _partial(by_symbol, s):
     """d/ds of the expression grouped by :func:`_terms_by_symbol`."""
-    return _smooth(sp.Add(*[sp.diff(t, s) for t in by_symbol[s]]))
+    return smooth(sp.Add(*[sp.diff(t, s) for t in by_symbol[s]]))
 
 
 def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> Derivatives:
@@ -229,7 +229,7 @@ def derivation(problem) -> Derivation:
     if problem.constraints:
         texts = tuple(c.text for c in problem.constraints)
         tex = tuple(relation_latex(c.relation, c.lhs, c.rhs) for c in problem.constraints)
-        jac = sp.Matrix([[_smooth(sp.diff(c.expr, s)) for s in syms]
+        jac = sp.Matrix([[smooth(sp.diff(c.expr, s)) for s in syms]
                          for c in problem.constraints])
     return Derivation(problem.name, problem.sense, syms, f, sp.Matrix(grad), H, texts, tex,
                       jac)
@@ -245,7 +245,7 @@ def _fit_derivation(problem, syms) -> Derivation:
     grad = d.grad if spec.loss != "per_sample" or spec.sign > 0 else \
         tuple(-g for g in d.grad)   # the kernels derive -phi for maximize
     n = len(syms)
-    H = sp.Matrix(n, n, lambda i, j: _smooth(sp.diff(grad[i], syms[j])))
+    H = sp.Matrix(n, n, lambda i, j: smooth(sp.diff(grad[i], syms[j])))
     v = {"per_sample": "phi", "cross_entropy": "z"}.get(spec.loss, "r")
     if v == "phi":
         loss = (r"L = \frac{1}{n}\sum_i \phi_i" if spec.mean else r"L = \sum_i \phi_i")

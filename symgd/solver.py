@@ -73,6 +73,11 @@ def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False
     from symgd import calculus
     from symgd.kernelgen.kernels import compile_problem
 
+    k = _templated(problem, need_hessian, need_line_poly)
+    if k is not None:   # repeated terms compiled as loops: no whole-objective derivation
+        entry = _COMPILED[problem] = _Compiled(None, k, lo, hi)
+        expr_index.record(problem, k, need_hessian, need_line_poly)
+        return entry
     d = calculus.derive(problem, hessian=need_hessian
                         or len(problem.variables) <= SADDLE_CHECK_MAX_VARS)
     with_h = bool(d.hess)
@@ -95,6 +100,29 @@ def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False
     entry = _COMPILED[problem] = _Compiled(d, k, lo, hi)
     expr_index.record(problem, k, need_hessian, need_line_poly)
     return entry
+
+
+def _templated(problem, need_hessian: bool, need_line_poly: bool):
+    """The kernels of an objective made of many terms of a few shapes, compiled as loops
+    (symgd.kernelgen.templates), or None where it is not (or the exact line search's
+    polynomial kernel is wanted, which is built from the whole expression)."""
+    from symgd.kernelgen import kernels, templates
+
+    if need_line_poly:
+        return None
+    parts = templates.split(problem.minimized_objective(), problem.symbols)
+    if parts is None:
+        return None
+    n = len(problem.symbols)
+    with_h = n <= kernels.TEMPLATED_HESSIAN_MAX_VARS and (
+        need_hessian or n <= SADDLE_CHECK_MAX_VARS)
+    if need_hessian and not with_h:
+        raise problem.input_error(
+            f"newton needs the dense {n} x {n} Hessian, more than the "
+            f"{kernels.TEMPLATED_HESSIAN_MAX_VARS} variables it is built for; try "
+            "method=lbfgs (or auto), which needs no Hessian", field=problem.sense,
+            kind="limit")
+    return kernels.compile_templated(problem, parts, with_hessian=with_h)
 
 
 def _located(problem, err: InputError) -> InputError:

@@ -24,8 +24,11 @@ def test_abs_derivative_is_sign_and_distributions_vanish():
 
 
 def _big_problem(n=40):
+    # a different power in every term: no two terms share a shape, so the whole
+    # objective is differentiated (repeated shapes would be compiled as a loop instead)
     xs = sp.symbols(f"x0:{n}")
-    f = sum(sp.exp(sp.sin(xs[i] * xs[(i * 7 + 3) % n])) * xs[(i + 1) % n] ** 3 for i in range(n))
+    f = sum(sp.exp(sp.sin(xs[i] * xs[(i * 7 + 3) % n])) * xs[(i + 1) % n] ** (3 + i)
+            for i in range(n))
     return symgd.Problem(minimize=f, variables=list(xs))
 
 

@@ -54,7 +54,7 @@ def _rename(exprs, symbols):
     return [sp.sympify(e).xreplace(mapping) for e in exprs], list(mapping.values())
 
 
-def _body(exprs, symbols, targets):
+def body_lines(exprs, symbols, targets):
     """Lines computing ``exprs`` (after CSE) and assigning them to ``targets``."""
     renamed, vsyms = _rename(exprs, symbols)
     replacements, reduced = sp.cse(renamed, symbols=sp.numbered_symbols("t"), optimizations=None)
@@ -95,7 +95,7 @@ def _line_poly_lines(f, symbols):
     coeffs, ws = found
     lines = [f"@KERNEL({len(coeffs)})\ndef line_poly(x, c):"]
     # x holds [x, d]: the direction's dummies are read as variables n, n+1, ...
-    lines += _body(coeffs, list(symbols) + ws, [f"c[{k}]" for k in range(len(coeffs))])
+    lines += body_lines(coeffs, list(symbols) + ws, [f"c[{k}]" for k in range(len(coeffs))])
     lines.append(f"    return {float(len(coeffs) - 1)!r}\n")
     return lines
 
@@ -112,11 +112,11 @@ def kernel_source(name: str, f: sp.Expr, grad, hess, symbols, *, line_poly=False
     n = len(symbols)
     out = []
     out.append("@KERNEL(0)\ndef fun(x, out):")
-    out += _body([f], symbols, ["f"])
+    out += body_lines([f], symbols, ["f"])
     out.append("    return f\n")
 
     out.append(f"@KERNEL({n})\ndef fg(x, g):")
-    out += _body([f, *grad], symbols, ["f"] + [f"g[{i}]" for i in range(n)])
+    out += body_lines([f, *grad], symbols, ["f"] + [f"g[{i}]" for i in range(n)])
     out.append("    return f\n")
 
     if hess:
@@ -133,7 +133,7 @@ def kernel_source(name: str, f: sp.Expr, grad, hess, symbols, *, line_poly=False
         out.append(f"@KERNEL({n * n})\ndef hess(x, H):")
         if len(pairs) < n * (n + 1) // 2:
             out += [f"    for k_ in range({n * n}):", "        H[k_] = 0.0"]
-        out += _body(entries, symbols, targets)
+        out += body_lines(entries, symbols, targets)
         out += [f"    H[{j * n + i}] = H[{i * n + j}]" for i, j in pairs if i != j]
         out.append("    return 0.0\n")
     if line_poly:
@@ -167,7 +167,7 @@ def constraint_source(name: str, values, jacobian, hessians, symbols) -> str:
     n, m = len(symbols), len(values)
     ys = [sp.Dummy(f"y{i}", real=True) for i in range(m)]
     out = ["@KERNEL(0)\ndef cval(x, c):"]
-    out += _body(list(values), symbols, [f"c[{i}]" for i in range(m)]) if m else []
+    out += body_lines(list(values), symbols, [f"c[{i}]" for i in range(m)]) if m else []
     out.append("    return 0.0\n")
     entries, targets = [], []
     for i in range(m):
@@ -177,7 +177,7 @@ def constraint_source(name: str, values, jacobian, hessians, symbols) -> str:
                 targets.append(f"J[{i * n + j}]")
     out.append("@KERNEL(0)\ndef cjac(x, J):")
     out += [f"    for k_ in range({m * n}):", "        J[k_] = 0.0"]
-    out += _body(entries, symbols, targets) if entries else []
+    out += body_lines(entries, symbols, targets) if entries else []
     out.append("    return 0.0\n")
     entries, targets, pairs = [], [], []
     for j in range(n):
@@ -189,7 +189,7 @@ def constraint_source(name: str, values, jacobian, hessians, symbols) -> str:
                 pairs.append((j, k))
     out.append("@KERNEL(0)\ndef chess(x, H):")
     out += [f"    for k_ in range({n * n}):", "        H[k_] = 0.0"]
-    out += _body(entries, list(symbols) + ys, targets) if entries else []
+    out += body_lines(entries, list(symbols) + ys, targets) if entries else []
     out += [f"    H[{k * n + j}] = H[{j * n + k}]" for j, k in pairs if j != k]
     out.append("    return 0.0\n")
     body = "\n".join(out) + "\n"

@@ -87,3 +87,20 @@ def kernels_from_module(module, n: int, time_s: float) -> Kernels:
         else "numba"
     return Kernels(n, addresses, cfuncs, module.__name__, time_s,
                    0 if lp is None else lp.address, backend)
+
+
+# A dense n x n Hessian beyond this many variables (128 MB at 4,000) is not built from
+# templates: newton is refused with advice, the methods without a Hessian still run.
+TEMPLATED_HESSIAN_MAX_VARS = 4000
+
+
+def compile_templated(problem, parts, *, with_hessian: bool) -> Kernels:
+    """Kernels of an objective whose repeated terms are loops (symgd.kernelgen.templates):
+    the templates are differentiated here (the whole objective is never differentiated
+    term by term), so derivation and compile time do not grow with the number of terms."""
+    from symgd.kernelgen import loop_codegen
+
+    t0 = time.perf_counter()
+    src = loop_codegen.loop_source(problem.name, parts, problem.symbols, hessian=with_hessian)
+    module = cache.load_module(src)
+    return kernels_from_module(module, len(problem.symbols), time.perf_counter() - t0)

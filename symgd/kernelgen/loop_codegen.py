@@ -1,0 +1,144 @@
+"""Kernel source for an objective split into templated groups (symgd.kernelgen.templates).
+
+The module has the kernels of :func:`symgd.kernelgen.codegen.kernel_source` (``fun``,
+``fg``, ``hess``, same calling convention), built as
+
+    f = rest(x) + sum over groups g of sum_k T_g(x[I_g[k, 0]], ...; C_g[k, 0], ...)
+
+The rest is straight-line code as before; each group is one loop whose body is the
+template's value, its p partial derivatives (added into g at the instance's indices)
+and the upper triangle of its p x p Hessian (added into H at both (i, j) and (j, i)).
+Index columns that step evenly are computed from k; the others, and the constants,
+are module-level arrays, which numba compiles in as constants.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from symgd.calculus import smooth
+from symgd.kernelgen.codegen import HEADERS, body_lines
+from symgd.kernelgen.printer import to_code
+from symgd.kernelgen.templates import evenly_stepped
+
+# numpy arrays as module text: the tables of a problem with 10,000 terms stay a few
+# hundred kilobytes of source
+TABLES_HEADER = "import numpy as np\n"
+
+
+def _rest_derivatives(rest, symbols, hessian: bool):
+    """(grad entries {i: expr}, Hessian entries {(i, j): expr, i <= j}) of the rest."""
+    index_of = {s: i for i, s in enumerate(symbols)}
+    held = sorted((index_of[s] for s in rest.free_symbols if s in index_of))
+    grad = {i: smooth(sp.diff(rest, symbols[i])) for i in held}
+    hess = {}
+    if hessian:
+        for a, i in enumerate(held):
+            for j in held[a:]:
+                h = smooth(sp.diff(grad[i], symbols[j]))
+                if h != 0:
+                    hess[(i, j)] = h
+    return {i: g for i, g in grad.items() if g != 0}, hess
+
+
+def _table_text(name, array, dtype):
+    rows = ",".join("[" + ",".join(repr(v) for v in row.tolist()) + "]" for row in array)
+    return f"{name} = np.array([{rows}], dtype=np.{dtype}).reshape({array.shape[0]}, {array.shape[1]})"
+
+
+class _Group:
+    """One template's symbolic derivatives and the lines that read its inputs."""
+
+    def __init__(self, number, tpl, hessian):
+        self.tpl = tpl
+        self.grad = [smooth(sp.diff(tpl.expr, v)) for v in tpl.local]
+        p = len(tpl.local)
+        self.pairs = [(a, b) for a in range(p) for b in range(a, p)]
+        self.hess = [smooth(sp.diff(self.grad[a], tpl.local[b])) for a, b in self.pairs] \
+            if hessian else []
+        self.tables, self.index_code = [], []
+        for j in range(p):
+            stepped = evenly_stepped(tpl.index[:, j])
+            if stepped is None:
+                if not self.tables or self.tables[0][0] != f"I{number}":
+                    self.tables.insert(0, (f"I{number}", tpl.index, "int64"))
+                self.index_code.append(f"I{number}[k_, {j}]")
+            else:
+                start, step = stepped
+                self.index_code.append(f"{start} + {step} * k_" if step else f"{start}")
+        if tpl.slots:
+            self.tables.append((f"C{number}", tpl.consts, "float64"))
+        self.const_name = f"C{number}"
+
+    def loop(self, exprs, writes):
+        """A loop over the instances computing ``exprs`` (in the template's symbols)
+        and running ``writes(results)`` -> lines, in the loop body."""
+        tpl = self.tpl
+        replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"),
+                                       optimizations=None)
+        used = set()
+        for e in list(reduced) + [r[1] for r in replacements]:
+            used |= e.free_symbols
+        lines = [f"    for k_ in range({tpl.size}):"]
+        for j, v in enumerate(tpl.local):
+            lines.append(f"        i{j} = {self.index_code[j]}")
+            if v in used:
+                lines.append(f"        {v} = x[i{j}]")
+        for j, c in enumerate(tpl.slots):
+            if c in used:
+                lines.append(f"        {c} = {self.const_name}[k_, {j}]")
+        lines += [f"        {name} = {to_code(val)}" for name, val in replacements]
+        results = [to_code(r) for r in reduced]
+        lines += ["        " + w for w in writes(results)]
+        return lines
+
+
+def loop_source(name: str, parts, symbols, *, hessian: bool) -> str:
+    """The kernel module of f = parts.rest + the groups of ``parts`` (a templates.Split)."""
+    n = len(symbols)
+    groups = [_Group(k, g, hessian) for k, g in enumerate(parts.groups)]
+    rest_grad, rest_hess = _rest_derivatives(parts.rest, symbols, hessian)
+    out = []
+    for g in groups:
+        out += [_table_text(tname, arr, dtype) for tname, arr, dtype in g.tables]
+
+    out.append("\n@KERNEL(0)\ndef fun(x, out):")
+    out += body_lines([parts.rest], symbols, ["f_r"])
+    out.append("    f = 0.0 + f_r")   # a float from the start (the rest may print as 0)
+    for g in groups:
+        out += g.loop([g.tpl.expr], lambda r: [f"f += {r[0]}"])
+    out.append("    return f\n")
+
+    out.append(f"@KERNEL({n})\ndef fg(x, g):")
+    out += [f"    for k_ in range({n}):", "        g[k_] = 0.0"]
+    out += body_lines([parts.rest, *rest_grad.values()], symbols,
+                      ["f_r"] + [f"g[{i}]" for i in rest_grad])
+    out.append("    f = 0.0 + f_r")
+    for g in groups:
+        p = len(g.tpl.local)
+        out += g.loop([g.tpl.expr, *g.grad], lambda r, p=p: [f"f += {r[0]}"] + [
+            f"g[i{j}] += {r[1 + j]}" for j in range(p)])
+    out.append("    return f\n")
+
+    if hessian:
+        out.append(f"@KERNEL({n * n})\ndef hess(x, H):")
+        out += [f"    for k_ in range({n * n}):", "        H[k_] = 0.0"]
+        if rest_hess:
+            out += body_lines(list(rest_hess.values()), symbols,
+                              [f"H[{i * n + j}]" for i, j in rest_hess])
+            out += [f"    H[{j * n + i}] = H[{i * n + j}]" for i, j in rest_hess if i != j]
+        for g in groups:
+            out += g.loop(g.hess, lambda r, g=g: _hess_writes(r, g.pairs, n))
+        out.append("    return 0.0\n")
+    body = "\n".join(out) + "\n"
+    return HEADERS["numba"].format(name=name) + TABLES_HEADER + "\n" + body
+
+
+def _hess_writes(results, pairs, n):
+    lines = []
+    for r, (a, b) in zip(results, pairs):
+        if r == "0":
+            continue
+        lines.append(f"H[i{a} * {n} + i{b}] += {r}")
+        if a != b:
+            lines.append(f"H[i{b} * {n} + i{a}] += {r}")
+    return lines
