@@ -54,7 +54,8 @@ def kernels_of(problem):
 def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False) -> _Compiled:
     """Derivatives and kernels of ``problem`` (built once per Problem object)."""
     entry = _COMPILED.get(problem)
-    if entry is not None and (entry.kernels.has_hessian or not need_hessian) and (
+    if entry is not None and (entry.kernels.has_hessian or entry.kernels.band >= 0
+                              or not need_hessian) and (
             entry.kernels.line_poly or not need_line_poly):
         return entry
     lo, hi = box([v.lower for v in problem.variables], [v.upper for v in problem.variables],
@@ -113,16 +114,21 @@ def _templated(problem, need_hessian: bool, need_line_poly: bool):
     parts = templates.split(problem.minimized_objective(), problem.symbols)
     if parts is None:
         return None
+    from symgd.kernelgen.loop_codegen import bandwidth
+
     n = len(problem.symbols)
     with_h = n <= kernels.TEMPLATED_HESSIAN_MAX_VARS and (
         need_hessian or n <= SADDLE_CHECK_MAX_VARS)
-    if need_hessian and not with_h:
+    b = bandwidth(parts, problem.symbols) if need_hessian else -1
+    band = b if b >= 0 and kernels.band_pays(n, b) else -1
+    if need_hessian and not with_h and band < 0:
         raise problem.input_error(
-            f"newton needs the dense {n} x {n} Hessian, more than the "
+            f"newton needs the dense {n} x {n} Hessian (half-bandwidth {b}: not banded "
+            f"enough to factor as a band), more than the "
             f"{kernels.TEMPLATED_HESSIAN_MAX_VARS} variables it is built for; try "
             "method=lbfgs (or auto), which needs no Hessian", field=problem.sense,
             kind="limit")
-    return kernels.compile_templated(problem, parts, with_hessian=with_h)
+    return kernels.compile_templated(problem, parts, with_hessian=with_h, band=band)
 
 
 def _located(problem, err: InputError) -> InputError:

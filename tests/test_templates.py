@@ -106,11 +106,3 @@ def test_newton_solves_the_problems_whose_hessians_were_refused(name):
     assert math.isclose(fx, r.fun, rel_tol=1e-9, abs_tol=1e-15)
     f_star = float(REFERENCE[name]["f_star"])   # six significant digits
     assert abs(fx - f_star) <= max(1e-12, 1e-5 * f_star), (fx, f_star)
-
-
-def test_newton_on_a_large_templated_objective_is_refused_at_once_with_advice(monkeypatch):
-    monkeypatch.setattr(kernels, "TEMPLATED_HESSIAN_MAX_VARS", 20)
-    with pytest.raises(symgd.InputError, match="method=lbfgs"):
-        symgd.solve(chained_rosenbrock(30, name="refused"), method="newton")
-    r = symgd.solve(chained_rosenbrock(30, name="refused"), method="lbfgs")
-    assert r.success and np.max(np.abs(np.asarray(r.x) - 1.0)) < 1e-6

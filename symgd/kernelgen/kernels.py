@@ -27,15 +27,21 @@ class Kernels:
     time_s: float
     line_poly: int = 0
     backend: str = "numba"  # or "python": the fallback for code too large to compile
+    # a banded Hessian (templated sums, symgd.kernelgen.loop_codegen): the address of
+    # ``hess_band`` and its half-bandwidth b, or (0, -1)
+    hess_band: int = 0
+    band: int = -1
 
     @property
     def has_hessian(self) -> bool:
         return self.addresses[2] != 0
 
     # -- the kernel-bundle interface of symgd.methods (a fit's is symgd.fit.kernels) ----
-    def loop_arg(self, *, with_hessian: bool = True) -> tuple:
-        """What the compiled loops take (symgd.kernelgen.evaluate's symbolic bundle)."""
-        return (self.addresses[0], self.addresses[1], self.addresses[2], self.line_poly)
+    def loop_arg(self, *, with_hessian: bool = True, banded: bool = False) -> tuple:
+        """What the compiled loops take (symgd.kernelgen.evaluate's symbolic bundle);
+        ``banded``: the Hessian slot holds ``hess_band`` (symgd.methods.band_loops)."""
+        h = self.hess_band if banded else self.addresses[2]
+        return (self.addresses[0], self.addresses[1], h, self.line_poly)
 
     loop_module = "loops"  # symgd.methods.loading name of the loops compiled for it
 
@@ -85,22 +91,32 @@ def kernels_from_module(module, n: int, time_s: float) -> Kernels:
     addresses = (module.fun.address, module.fg.address, 0 if h is None else h.address)
     backend = "python" if getattr(module.KERNEL, "__module__", "") == "symgd.kernelgen.pykernel" \
         else "numba"
-    return Kernels(n, addresses, cfuncs, module.__name__, time_s,
-                   0 if lp is None else lp.address, backend)
+    hb = getattr(module, "hess_band", None)
+    return Kernels(n, addresses, cfuncs + (hb,), module.__name__, time_s,
+                   0 if lp is None else lp.address, backend,
+                   0 if hb is None else hb.address, int(getattr(module, "BAND", -1)))
 
 
 # A dense n x n Hessian beyond this many variables (128 MB at 4,000) is not built from
-# templates: newton is refused with advice, the methods without a Hessian still run.
+# templates: newton runs on the band where there is one, else it is refused with advice.
 TEMPLATED_HESSIAN_MAX_VARS = 4000
+# The banded Hessian is built where it holds at most this share of the dense one.
+BAND_MAX_SHARE = 0.25
 
 
-def compile_templated(problem, parts, *, with_hessian: bool) -> Kernels:
+def band_pays(n: int, b: int) -> bool:
+    """Whether factoring the band (O(n b^2)) beats the dense Hessian (O(n^3))."""
+    return n >= 16 and (b + 1) <= BAND_MAX_SHARE * n
+
+
+def compile_templated(problem, parts, *, with_hessian: bool, band: int = -1) -> Kernels:
     """Kernels of an objective whose repeated terms are loops (symgd.kernelgen.templates):
     the templates are differentiated here (the whole objective is never differentiated
     term by term), so derivation and compile time do not grow with the number of terms."""
     from symgd.kernelgen import loop_codegen
 
     t0 = time.perf_counter()
-    src = loop_codegen.loop_source(problem.name, parts, problem.symbols, hessian=with_hessian)
+    src = loop_codegen.loop_source(problem.name, parts, problem.symbols, hessian=with_hessian,
+                                   band=band)
     module = cache.load_module(src)
     return kernels_from_module(module, len(problem.symbols), time.perf_counter() - t0)

@@ -13,6 +13,7 @@ are module-level arrays, which numba compiles in as constants.
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 from symgd.calculus import smooth
@@ -92,11 +93,31 @@ class _Group:
         return lines
 
 
-def loop_source(name: str, parts, symbols, *, hessian: bool) -> str:
-    """The kernel module of f = parts.rest + the groups of ``parts`` (a templates.Split)."""
+def bandwidth(parts, symbols) -> int:
+    """The Hessian's half-bandwidth b (H_ij = 0 where |i - j| > b): the widest spread of
+    variable indices within one term (a group's instances, or a term of the rest)."""
+    index_of = {s: i for i, s in enumerate(symbols)}
+    b = 0
+    for g in parts.groups:
+        if g.index.shape[1]:
+            b = max(b, int(np.max(g.index.max(axis=1) - g.index.min(axis=1))))
+    for term in sp.Add.make_args(parts.rest):
+        held = [index_of[s] for s in term.free_symbols if s in index_of]
+        if held:
+            b = max(b, max(held) - min(held))
+    return b
+
+
+def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1) -> str:
+    """The kernel module of f = parts.rest + the groups of ``parts`` (a templates.Split).
+
+    ``hessian``: include ``hess`` (dense n x n). ``band`` >= 0: include ``hess_band``,
+    the lower band of half-width b = band packed by rows, B[i (b+1) + i - j] = H_ij
+    for i - b <= j <= i (what symgd.methods.band_loops factors), and BAND = b."""
     n = len(symbols)
-    groups = [_Group(k, g, hessian) for k, g in enumerate(parts.groups)]
-    rest_grad, rest_hess = _rest_derivatives(parts.rest, symbols, hessian)
+    need_second = hessian or band >= 0
+    groups = [_Group(k, g, need_second) for k, g in enumerate(parts.groups)]
+    rest_grad, rest_hess = _rest_derivatives(parts.rest, symbols, need_second)
     out = []
     for g in groups:
         out += [_table_text(tname, arr, dtype) for tname, arr, dtype in g.tables]
@@ -129,6 +150,17 @@ def loop_source(name: str, parts, symbols, *, hessian: bool) -> str:
         for g in groups:
             out += g.loop(g.hess, lambda r, g=g: _hess_writes(r, g.pairs, n))
         out.append("    return 0.0\n")
+    if band >= 0:
+        w = band + 1
+        out.append(f"BAND = {band}\n")
+        out.append(f"@KERNEL({n * w})\ndef hess_band(x, B):")
+        out += [f"    for k_ in range({n * w}):", "        B[k_] = 0.0"]
+        if rest_hess:   # (i, j) with i <= j: row j, column i of the lower band
+            out += body_lines(list(rest_hess.values()), symbols,
+                              [f"B[{j * w + j - i}]" for i, j in rest_hess])
+        for g in groups:
+            out += g.loop(g.hess, lambda r, g=g: _band_writes(r, g.pairs, w))
+        out.append("    return 0.0\n")
     body = "\n".join(out) + "\n"
     return HEADERS["numba"].format(name=name) + TABLES_HEADER + "\n" + body
 
@@ -141,4 +173,17 @@ def _hess_writes(results, pairs, n):
         lines.append(f"H[i{a} * {n} + i{b}] += {r}")
         if a != b:
             lines.append(f"H[i{b} * {n} + i{a}] += {r}")
+    return lines
+
+
+def _band_writes(results, pairs, w):
+    lines = []
+    for r, (a, b) in zip(results, pairs):
+        if r == "0":
+            continue
+        if a == b:
+            lines.append(f"B[i{a} * {w}] += {r}")
+        else:   # one triangle: the entry's row is the larger index
+            lines.append(f"B[(i{a} * {w} + i{a} - i{b}) if i{a} > i{b} else "
+                         f"(i{b} * {w} + i{b} - i{a})] += {r}")
     return lines

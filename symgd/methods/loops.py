@@ -492,3 +492,4 @@ def exact_linesearch_loop(K, W, fs, js, T):
 # Public names of the steps every loop shares, for loops built in other modules from
 # the same pieces (methods/qn_loops.py): the same compiled functions, not copies.
 STATE, unpack, start, check_stop = _STATE, _unpack, _start, _check_stop
+accept, search_failed, free_direction = _accept, _search_failed, _free_direction

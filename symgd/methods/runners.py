@@ -83,9 +83,17 @@ def linesearch(bundle, x0, lower, upper, opts, deadline):
 
 
 def newton(bundle, x0, lower, upper, opts, deadline):
-    """Newton with a modified Cholesky and an Armijo search (loops.newton_loop)."""
+    """Newton with a modified Cholesky and an Armijo search (loops.newton_loop); on the
+    banded Hessian of a templated sum, band_loops.newton_band_loop (O(n b^2) a step)."""
+    from symgd.methods import loading
     from symgd.methods.driver import run_loop
 
+    band = getattr(bundle, "band", -1)
+    if band >= 0 and getattr(bundle, "hess_band", 0):
+        return _after(bundle, run_loop(loading.load("band_loops").newton_band_loop,
+                                       bundle.loop_arg(banded=True), x0, lower, upper,
+                                       [opts["tol"], opts["c1"]], [opts["max_iter"], 0, band],
+                                       deadline=deadline, **_common(opts)))
     return _after(bundle, run_loop(_loops(bundle).newton_loop,
                                    bundle.loop_arg(with_hessian=True), x0, lower, upper,
                                    [opts["tol"], opts["c1"]], [opts["max_iter"], 0],
