@@ -111,6 +111,10 @@ def format_derivatives(problem, *, latex: bool = False) -> str:
     show = sp.latex if latex else sp.sstr
     f = problem.objective
     syms = problem.symbols
+    from symgd.kernelgen import templates
+    parts = templates.split(f, syms)
+    if parts is not None:   # many terms of a few shapes: each shape's derivatives once
+        return format_templated(problem, parts, show)
     grad = [sp.diff(f, s) for s in syms]
     hess = sp.Matrix([[sp.diff(g, s) for s in syms] for g in grad])
     out = [f"{problem.name}: {problem.sense}", f"f = {show(f)}", "", "gradient:"]
@@ -127,6 +131,54 @@ def format_derivatives(problem, *, latex: bool = False) -> str:
         for c in problem.constraints:
             row = [show(sp.diff(c.expr, s)) for s in syms]
             out.append(f"  {c.text}:  [" + ", ".join(row) + "]")
+    return "\n".join(out)
+
+
+def _instances(tpl, syms, k_list):
+    return ", ".join("(" + ", ".join(str(syms[i]) for i in tpl.index[k]) + ")" for k in k_list)
+
+
+def format_templated(problem, parts, show) -> str:
+    """The derivatives of an objective made of many terms of a few shapes, one shape at a
+    time: the template T(v; c), which variables (and constants) each term puts in it,
+    and T's gradient and Hessian in its local variables v (what the kernels compile,
+    symgd.kernelgen.templates), then the other terms' derivatives in full. The
+    objective itself is sum over the shapes of sum_k T(x[I_k]; C_k) + rest."""
+    import sympy as sp
+
+    syms = problem.symbols
+    out = [f"{problem.name}: {problem.sense}",
+           f"f = {len(parts.groups)} term shape(s) over {sum(g.size for g in parts.groups)} "
+           f"of its {parts.n_terms} terms, plus the rest (each shape's derivatives below "
+           "are in its local variables v)", ""]
+    for number, tpl in enumerate(parts.groups, 1):
+        K = tpl.size
+        shown = [0, 1, K - 1] if K > 3 else list(range(K))
+        inst = _instances(tpl, syms, shown[:2]) + (", ..., " if K > 3 else ", ") + \
+            _instances(tpl, syms, shown[2:]) if K > 3 else _instances(tpl, syms, shown)
+        out.append(f"shape {number}: {K} terms T = {show(tpl.expr)}")
+        out.append(f"  ({', '.join(map(str, tpl.local))}) = {inst}")
+        for j, c in enumerate(tpl.slots):
+            vals = tpl.consts[:, j]
+            listed = ", ".join(repr(float(v)) for v in vals[:2]) + \
+                (f", ..., {float(vals[-1])!r}" if K > 2 else "")
+            out.append(f"  {c} = {listed}")
+        grad = [sp.diff(tpl.expr, v) for v in tpl.local]
+        for v, g in zip(tpl.local, grad):
+            out.append(f"  dT/d{v} = {show(g)}")
+        out.append("  Hessian of T: [" + "; ".join(
+            ", ".join(show(sp.diff(g, v)) for v in tpl.local) for g in grad) + "]")
+        out.append("")
+    rest = parts.rest
+    out.append(f"rest = {show(rest)}")
+    held = [s for s in syms if s in rest.free_symbols]
+    for s in held:
+        out.append(f"  d(rest)/d{s} = {show(sp.diff(rest, s))}")
+    if problem.constraints:
+        out += ["", "constraint Jacobian (rows: constraints as g(x) (op) 0; nonzero entries):"]
+        for c in problem.constraints:
+            row = [f"d/d{s}: {show(sp.diff(c.expr, s))}" for s in syms if s in c.expr.free_symbols]
+            out.append(f"  {c.text}:  " + ", ".join(row))
     return "\n".join(out)
 
 

@@ -106,3 +106,28 @@ def test_newton_solves_the_problems_whose_hessians_were_refused(name):
     assert math.isclose(fx, r.fun, rel_tol=1e-9, abs_tol=1e-15)
     f_star = float(REFERENCE[name]["f_star"])   # six significant digits
     assert abs(fx - f_star) <= max(1e-12, 1e-5 * f_star), (fx, f_star)
+
+
+def test_each_template_instance_is_the_term_it_replaces():
+    """T(x[I_k]; C_k) is the k-th term, symbolically: summing the instances of every
+    shape and the rest gives back f exactly (Gulf: 99 terms, two varying constants)."""
+    p = symgd.load(MGH / "mgh11_gulf.yaml")
+    f = p.minimized_objective()
+    parts = templates.split(f, p.symbols)
+    total = parts.rest
+    for g in parts.groups:
+        for k in range(g.size):
+            sub = {v: p.symbols[i] for v, i in zip(g.local, g.index[k])}
+            sub.update({c: sp.Float(val) for c, val in zip(g.slots, g.consts[k])})
+            total += g.expr.xreplace(sub)
+    assert sp.expand(total - f) == 0
+
+
+def test_derive_shows_each_shape_once(tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "symgd", "derive", str(MGH / "mgh11_gulf.yaml")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "shape 1: 99 terms T = " in out.stdout and "dT/dv0 = " in out.stdout
+    assert len(out.stdout.splitlines()) < 20   # not 99 terms written out per derivative
