@@ -114,12 +114,12 @@ def _templated(problem, need_hessian: bool, need_line_poly: bool):
     parts = templates.split(problem.minimized_objective(), problem.symbols)
     if parts is None:
         return None
-    from symgd.kernelgen.loop_codegen import bandwidth
+    from symgd.kernelgen.band import ordering
 
     n = len(problem.symbols)
     with_h = n <= kernels.TEMPLATED_HESSIAN_MAX_VARS and (
         need_hessian or n <= SADDLE_CHECK_MAX_VARS)
-    b = bandwidth(parts, problem.symbols) if need_hessian else -1
+    b, pos = ordering(parts, problem.symbols) if need_hessian else (-1, None)
     band = b if b >= 0 and kernels.band_pays(n, b) else -1
     if need_hessian and not with_h and band < 0:
         raise problem.input_error(
@@ -128,7 +128,8 @@ def _templated(problem, need_hessian: bool, need_line_poly: bool):
             f"{kernels.TEMPLATED_HESSIAN_MAX_VARS} variables it is built for; try "
             "method=lbfgs (or auto), which needs no Hessian", field=problem.sense,
             kind="limit")
-    return kernels.compile_templated(problem, parts, with_hessian=with_h, band=band)
+    return kernels.compile_templated(problem, parts, with_hessian=with_h, band=band,
+                                     band_pos=pos if band >= 0 else None)
 
 
 def _located(problem, err: InputError) -> InputError:

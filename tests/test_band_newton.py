@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 
 import symgd
-from symgd.kernelgen import kernels, loop_codegen, templates
+from symgd.kernelgen import band, kernels, templates
 from symgd.methods.band_loops import band_cholesky, band_modified_cholesky, band_solve
 from symgd.methods.linalg import cholesky_solve, modified_cholesky
 
@@ -81,7 +81,7 @@ def test_band_kernel_is_the_band_of_the_dense_hessian():
         sp.exp(x[3] * x[6]) + x[20] ** 2 * x[17]
     p = symgd.Problem(minimize=f, variables=list(x), name="band_kernel")
     parts = templates.split(p.minimized_objective(), p.symbols)
-    b = loop_codegen.bandwidth(parts, p.symbols)
+    b = band.bandwidth(parts, p.symbols)
     assert b == 3
     k = kernels.compile_templated(p, parts, with_hessian=True, band=b)
     assert k.band == 3 and k.hess_band
@@ -115,10 +115,55 @@ def test_newton_past_the_dense_limit_runs_on_the_band_or_is_refused(monkeypatch)
     lo = chained_rosenbrock(30, "band_only", lower=0.0)
     r = symgd.solve(lo, method="newton")
     assert r.success and np.max(np.abs(r.x - 1.0)) < 1e-8
-    # every term couples x_k with x_{29-k}: half-bandwidth 29, no band worth factoring
+    # one term holds every variable: the Hessian is dense in any order
     x = sp.symbols("y0:30", real=True)
-    wide = symgd.Problem(minimize=sum((x[k] - 2 * x[29 - k] + 1) ** 2 + x[k] ** 4
-                                      for k in range(30)), variables=list(x), name="wide")
+    wide = symgd.Problem(minimize=sum((x[k] - 1) ** 2 + x[k] ** 4 for k in range(30))
+                         + sum(x) ** 2, variables=list(x), name="wide")
     with pytest.raises(symgd.InputError, match="method=lbfgs"):
         symgd.solve(wide, method="newton")
     assert symgd.solve(wide, method="lbfgs").success
+
+
+def test_a_pattern_banded_only_after_renumbering_is_factored_as_a_band(monkeypatch):
+    """Terms coupling x_k with x_{n-1-k}: half-bandwidth n - 1 in the given order, 1 after
+    reverse Cuthill-McKee; newton runs on that band and takes the dense Newton's steps."""
+    n = 40
+    x = sp.symbols(f"z0:{n}", real=True)
+    f = sum(10 * (x[k] - x[n - 1 - k] ** 2) ** 2 + (1 - x[k]) ** 2 + 0.1 * x[k] ** 4
+            for k in range(n))
+
+    def problem(name):
+        return symgd.Problem(minimize=f, variables={s: 0.3 * ((-1) ** k) for k, s in
+                                                    enumerate(x)}, name=name)
+
+    p = problem("rcm_check")
+    parts = templates.split(p.minimized_objective(), p.symbols)
+    b, pos = band.ordering(parts, p.symbols)
+    assert band.bandwidth(parts, p.symbols) == n - 1 and pos is not None and b <= 2
+    banded = symgd.solve(problem("rcm"), method="newton")
+    monkeypatch.setattr(kernels, "band_pays", lambda n, b: False)
+    dense = symgd.solve(problem("rcm_dense"), method="newton")
+    assert banded.status == dense.status == "converged"
+    assert banded.iterations == dense.iterations
+    np.testing.assert_allclose(banded.x, dense.x, rtol=1e-9, atol=1e-12)
+
+
+def test_renumbered_band_with_bounds_takes_the_dense_steps(monkeypatch):
+    n = 40
+    x = sp.symbols(f"u0:{n}", real=True)
+    f = sum(10 * (x[k] - x[n - 1 - k] ** 2) ** 2 + (1 - x[k]) ** 2 - 0.5 * x[k]
+            + 0.01 * k * x[k] for k in range(n))
+
+    def problem(name):
+        return symgd.Problem(minimize=f, variables={
+            s: {"start": 0.3 * (-1) ** k, "lower": 0.2, "upper": 0.9}
+            for k, s in enumerate(x)}, name=name)
+
+    banded = symgd.solve(problem("rcm_bounds"), method="newton")
+    monkeypatch.setattr(kernels, "band_pays", lambda n, b: False)
+    dense = symgd.solve(problem("rcm_bounds_dense"), method="newton")
+    assert banded.status == dense.status == "converged"
+    held = np.sum(np.isclose(banded.x, 0.9)) + np.sum(np.isclose(banded.x, 0.2))
+    assert held >= 10   # the bounds are active: the decoupling path runs
+    assert banded.iterations == dense.iterations
+    np.testing.assert_allclose(banded.x, dense.x, rtol=1e-9, atol=1e-12)

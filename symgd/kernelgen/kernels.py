@@ -31,6 +31,7 @@ class Kernels:
     # ``hess_band`` and its half-bandwidth b, or (0, -1)
     hess_band: int = 0
     band: int = -1
+    band_pos: tuple | None = None   # the band's variable positions (None: given order)
 
     @property
     def has_hessian(self) -> bool:
@@ -94,7 +95,8 @@ def kernels_from_module(module, n: int, time_s: float) -> Kernels:
     hb = getattr(module, "hess_band", None)
     return Kernels(n, addresses, cfuncs + (hb,), module.__name__, time_s,
                    0 if lp is None else lp.address, backend,
-                   0 if hb is None else hb.address, int(getattr(module, "BAND", -1)))
+                   0 if hb is None else hb.address, int(getattr(module, "BAND", -1)),
+                   getattr(module, "BAND_POS", None))
 
 
 # A dense n x n Hessian beyond this many variables (128 MB at 4,000) is not built from
@@ -109,7 +111,8 @@ def band_pays(n: int, b: int) -> bool:
     return n >= 16 and (b + 1) <= BAND_MAX_SHARE * n
 
 
-def compile_templated(problem, parts, *, with_hessian: bool, band: int = -1) -> Kernels:
+def compile_templated(problem, parts, *, with_hessian: bool, band: int = -1,
+                      band_pos=None) -> Kernels:
     """Kernels of an objective whose repeated terms are loops (symgd.kernelgen.templates):
     the templates are differentiated here (the whole objective is never differentiated
     term by term), so derivation and compile time do not grow with the number of terms."""
@@ -117,6 +120,6 @@ def compile_templated(problem, parts, *, with_hessian: bool, band: int = -1) -> 
 
     t0 = time.perf_counter()
     src = loop_codegen.loop_source(problem.name, parts, problem.symbols, hessian=with_hessian,
-                                   band=band)
+                                   band=band, band_pos=band_pos)
     module = cache.load_module(src)
     return kernels_from_module(module, len(problem.symbols), time.perf_counter() - t0)

@@ -13,7 +13,6 @@ are module-level arrays, which numba compiles in as constants.
 """
 from __future__ import annotations
 
-import numpy as np
 import sympy as sp
 
 from symgd.calculus import smooth
@@ -93,27 +92,15 @@ class _Group:
         return lines
 
 
-def bandwidth(parts, symbols) -> int:
-    """The Hessian's half-bandwidth b (H_ij = 0 where |i - j| > b): the widest spread of
-    variable indices within one term (a group's instances, or a term of the rest)."""
-    index_of = {s: i for i, s in enumerate(symbols)}
-    b = 0
-    for g in parts.groups:
-        if g.index.shape[1]:
-            b = max(b, int(np.max(g.index.max(axis=1) - g.index.min(axis=1))))
-    for term in sp.Add.make_args(parts.rest):
-        held = [index_of[s] for s in term.free_symbols if s in index_of]
-        if held:
-            b = max(b, max(held) - min(held))
-    return b
-
-
-def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1) -> str:
+def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1,
+                band_pos=None) -> str:
     """The kernel module of f = parts.rest + the groups of ``parts`` (a templates.Split).
 
     ``hessian``: include ``hess`` (dense n x n). ``band`` >= 0: include ``hess_band``,
     the lower band of half-width b = band packed by rows, B[i (b+1) + i - j] = H_ij
-    for i - b <= j <= i (what symgd.methods.band_loops factors), and BAND = b."""
+    for i - b <= j <= i (what symgd.methods.band_loops factors), and BAND = b.
+    ``band_pos``: the band is of the Hessian with variable i at position band_pos[i]
+    (symgd.kernelgen.band.ordering; also written out as BAND_POS)."""
     n = len(symbols)
     need_second = hessian or band >= 0
     groups = [_Group(k, g, need_second) for k, g in enumerate(parts.groups)]
@@ -152,14 +139,22 @@ def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1) -> 
         out.append("    return 0.0\n")
     if band >= 0:
         w = band + 1
-        out.append(f"BAND = {band}\n")
-        out.append(f"@KERNEL({n * w})\ndef hess_band(x, B):")
+        pos = list(range(n)) if band_pos is None else [int(v) for v in band_pos]
+        out.append(f"BAND = {band}")
+        out.append(f"BAND_POS = {None if band_pos is None else pos!r}")
+        if band_pos is not None:
+            out.append(f"P_ = np.array({pos!r}, dtype=np.int64)")
+        out.append(f"\n@KERNEL({n * w})\ndef hess_band(x, B):")
         out += [f"    for k_ in range({n * w}):", "        B[k_] = 0.0"]
-        if rest_hess:   # (i, j) with i <= j: row j, column i of the lower band
-            out += body_lines(list(rest_hess.values()), symbols,
-                              [f"B[{j * w + j - i}]" for i, j in rest_hess])
+        if rest_hess:   # the entry's row in the band is its larger position
+            targets = []
+            for i, j in rest_hess:
+                r, c = max(pos[i], pos[j]), min(pos[i], pos[j])
+                targets.append(f"B[{r * w + r - c}]")
+            out += body_lines(list(rest_hess.values()), symbols, targets)
         for g in groups:
-            out += g.loop(g.hess, lambda r, g=g: _band_writes(r, g.pairs, w))
+            out += g.loop(g.hess, lambda r, g=g: _band_writes(r, g.pairs, w,
+                                                              band_pos is not None))
         out.append("    return 0.0\n")
     body = "\n".join(out) + "\n"
     return HEADERS["numba"].format(name=name) + TABLES_HEADER + "\n" + body
@@ -176,14 +171,20 @@ def _hess_writes(results, pairs, n):
     return lines
 
 
-def _band_writes(results, pairs, w):
+def _band_writes(results, pairs, w, permuted):
+    """Lines adding the template's Hessian entries into the band; ``permuted``: the
+    positions come from P_ (the band ordering), else they are the indices."""
     lines = []
+    used = sorted({a for a, _ in pairs} | {b for _, b in pairs})
+    if permuted:
+        lines += [f"q{a} = P_[i{a}]" for a in used]
+    q = "q" if permuted else "i"
     for r, (a, b) in zip(results, pairs):
         if r == "0":
             continue
         if a == b:
-            lines.append(f"B[i{a} * {w}] += {r}")
-        else:   # one triangle: the entry's row is the larger index
-            lines.append(f"B[(i{a} * {w} + i{a} - i{b}) if i{a} > i{b} else "
-                         f"(i{b} * {w} + i{b} - i{a})] += {r}")
+            lines.append(f"B[{q}{a} * {w}] += {r}")
+        else:   # one triangle: the entry's row is the larger position
+            lines.append(f"B[({q}{a} * {w} + {q}{a} - {q}{b}) if {q}{a} > {q}{b} else "
+                         f"({q}{b} * {w} + {q}{b} - {q}{a})] += {r}")
     return lines

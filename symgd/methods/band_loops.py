@@ -9,7 +9,10 @@ with H_ij = 0 for |i - j| > b, b small. Its kernel (symgd.kernelgen.loop_codegen
 and the factorisation, the shift search and the solves below never touch anything
 outside it. The loop is :func:`symgd.methods.loops.newton_loop` step for step (modified
 Cholesky with tau = 0, beta, 2 beta, ...; unit step first; Armijo search; bounds by
-fixing the held variables, Bertsekas 1982), on this storage. ipar[2] holds b.
+fixing the held variables, Bertsekas 1982), on this storage. ipar[2] holds b. Where the
+band is of a renumbered Hessian (symgd.kernelgen.band.ordering: reverse Cuthill-McKee),
+ipar[3] = 1 and the row W[N_W] holds each variable's position: the Newton system is
+solved in that order (the right-hand side permuted in, the step permuted out).
 
 Band Cholesky: Golub & Van Loan, Matrix Computations (4th ed.), Alg. 4.3.5.
 """
@@ -108,15 +111,21 @@ def decouple(B, i):
 @njit(types.int64(SYMBOLIC_BUNDLE, *STATE), **_JIT)
 def newton_band_loop(K, W, fs, js, T):
     """Damped Newton on a banded Hessian (K's Hessian slot is ``hess_band``).
-    fpar = [tol, c1]; ipar = [max_iter, chunk, b]."""
+    fpar = [tol, c1]; ipar = [max_iter, chunk, b, permuted]."""
     x, g, lower, upper, xbest, fpar, ipar, fstate, istate = unpack(W, fs, js)
     n = x.size
     c1 = fpar[1]
-    max_iter, chunk, b = ipar[0], ipar[1], ipar[2]
+    max_iter, chunk, b, permuted = ipar[0], ipar[1], ipar[2], ipar[3]
+    pos = np.arange(n)
+    if permuted:
+        for i in range(n):
+            pos[i] = int(W[S.N_W, i])
     B = np.empty((n, b + 1))
     L = np.zeros((n, b + 1))
     d = np.empty(n)
+    dp = np.empty(n)
     rhs = np.empty(n)
+    rp = np.empty(n)
     xt = np.empty(n)
     gt = np.empty(n)
     bounded = has_bounds(lower, upper)
@@ -132,7 +141,7 @@ def newton_band_loop(K, W, fs, js, T):
             free_direction(x, g, lower, upper, rhs)
             for i in range(n):
                 if rhs[i] == 0.0 and g[i] != 0.0:
-                    decouple(B, i)
+                    decouple(B, pos[i])
         else:
             for i in range(n):
                 rhs[i] = -g[i]
@@ -141,7 +150,11 @@ def newton_band_loop(K, W, fs, js, T):
             for i in range(n):
                 d[i] = rhs[i]
         else:
-            band_solve(L, rhs, d)
+            for i in range(n):
+                rp[pos[i]] = rhs[i]
+            band_solve(L, rp, dp)
+            for i in range(n):
+                d[i] = dp[pos[i]]
         for i in range(n):
             xt[i] = x[i] + d[i]
         if bounded:

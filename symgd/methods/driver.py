@@ -35,7 +35,7 @@ def _grown(T):
 
 def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
              time_limit=None, deadline=None, first_chunk=1_000_000, report_best_always=False,
-             progress=None, history=True, callback=None, work_rows=0):
+             progress=None, history=True, callback=None, work_rows=0, work=None):
     """Call ``loop(bundle, W, fs, js, T)`` (packed arrays, see methods/loops.py)
     until it stops, the deadline passes (status 'timeout') or Ctrl-C ('interrupted').
 
@@ -55,6 +55,8 @@ def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
             KeyboardInterrupt (symgd.outcome.CallbackStop), like Ctrl-C.
         work_rows: extra rows of W past status.N_W where a loop keeps its memory
             between calls (the quasi-Newton loops), zero at the start.
+        work: their starting values instead (an array of work_rows x n), where a loop
+            takes per-problem data there (the band ordering of band_loops).
     """
     t0 = clock.now()
     if time_limit is not None:
@@ -70,6 +72,8 @@ def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
     W[S.W_HI] = upper
     W[S.W_XBEST] = x0
     W[S.W_OPT1:] = 0.0
+    if work is not None:
+        W[S.N_W:] = work
     fs = np.zeros(S.N_PAR + S.N_FSTATE)
     js = np.zeros(S.N_PAR + S.N_ISTATE, dtype=np.int64)
     fs[:len(fpar)] = fpar

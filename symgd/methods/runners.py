@@ -90,10 +90,14 @@ def newton(bundle, x0, lower, upper, opts, deadline):
 
     band = getattr(bundle, "band", -1)
     if band >= 0 and getattr(bundle, "hess_band", 0):
+        pos = getattr(bundle, "band_pos", None)
+        work = None if pos is None else np.asarray(pos, dtype=float)[None, :]
         return _after(bundle, run_loop(loading.load("band_loops").newton_band_loop,
                                        bundle.loop_arg(banded=True), x0, lower, upper,
-                                       [opts["tol"], opts["c1"]], [opts["max_iter"], 0, band],
-                                       deadline=deadline, **_common(opts)))
+                                       [opts["tol"], opts["c1"]],
+                                       [opts["max_iter"], 0, band, 0 if pos is None else 1],
+                                       deadline=deadline, work_rows=0 if pos is None else 1,
+                                       work=work, **_common(opts)))
     return _after(bundle, run_loop(_loops(bundle).newton_loop,
                                    bundle.loop_arg(with_hessian=True), x0, lower, upper,
                                    [opts["tol"], opts["c1"]], [opts["max_iter"], 0],
@@ -132,13 +136,17 @@ def lm(K, x0, lower, upper, opts, deadline):
 
     kw = dict(tol=opts["tol"], damping=float(damping), deadline=deadline, y_norm2=y_norm2,
               progress=prog)
-    o = levenberg_marquardt(K.lsq, x0, lower, upper, max_iter=opts["max_iter"], **kw)
+    lsq = K.lsq
+    if opts.get("device") == "cuda":  # the same pass with the data on the GPU
+        from symgd.cuda.kernels import device_fit
+        lsq = device_fit(K).lsq
+    o = levenberg_marquardt(lsq, x0, lower, upper, max_iter=opts["max_iter"], **kw)
     if o.status == "diverged" and o.iterations == 0:
         raise start_error(K.spec.names, o.x, o.rss, o.g, what="loss")
     restarted = False
     if o.status == "stalled" and K.has_avv and o.iterations < opts["max_iter"]:
         # second attempt, from the same start, with geodesic acceleration
-        o2 = levenberg_marquardt(K.lsq, x0, lower, upper,
+        o2 = levenberg_marquardt(lsq, x0, lower, upper,
                                  max_iter=opts["max_iter"] - o.iterations, avv=K.avv, **kw)
         restarted = True
         o2.iterations += o.iterations
