@@ -103,8 +103,9 @@ class _Expander:
     """One expression's expansion: the integer environment of the enclosing sums, the
     parameters (limits and indices may use them) and the term budget."""
 
-    def __init__(self, field, params):
+    def __init__(self, field, params, max_terms=MAX_TERMS):
         self.field = field
+        self.max_terms = max_terms
         self.params = {sp.Symbol(k): v for k, v in params.items()}
         self.terms = 0
         self.labels: set = set()
@@ -173,10 +174,11 @@ class _Expander:
                                  f"range {int(i.lower)}..{int(i.upper)} of the index {i}",
                                  field=self.field)
             self.terms += max(0, hi - lo + 1)
-            if self.terms > MAX_TERMS:
-                raise InputError(f"the sums and products expand to over {MAX_TERMS:,} terms "
-                                 f"(the {kind} over {i} alone has {hi - lo + 1:,}); symgd "
-                                 "expands them term by term", field=self.field, kind="limit")
+            if self.terms > self.max_terms:
+                raise InputError(f"the sums and products expand to over "
+                                 f"{self.max_terms:,} terms (the {kind} over {i} alone has "
+                                 f"{hi - lo + 1:,}); symgd expands them term by term",
+                                 field=self.field, kind="limit")
             parts = [level(depth - 1, {**env, i: sp.Integer(k)}) for k in range(lo, hi + 1)]
             return combine(*parts) if parts else empty
 
@@ -207,7 +209,7 @@ class _Expander:
         return e.func(*args)
 
 
-def expand(expr, *, field: str, params=None):
+def expand(expr, *, field: str, params=None, max_terms: int = MAX_TERMS):
     """``expr`` with Sum/Product expanded and IndexedBase elements as real symbols.
 
     Args:
@@ -215,6 +217,8 @@ def expand(expr, *, field: str, params=None):
             holds nothing indexed).
         field: the field named by errors (``minimize``, ``constraints[0]``).
         params: ``{name: exact number}``; limits and indices may use them.
+        max_terms: the most terms all sums and products together may expand to
+            (problem files pass their ``max_sum_terms`` limit).
 
     Raises:
         InputError: symbolic or non-integer limits, bad indices, too many terms, or a
@@ -222,7 +226,7 @@ def expand(expr, *, field: str, params=None):
     """
     if not has_indexed(expr):
         return expr
-    ex = _Expander(field, params or {})
+    ex = _Expander(field, params or {}, max_terms)
     try:
         if isinstance(expr, sp.Rel):
             out = expr.func(ex.walk(expr.lhs, {}), ex.walk(expr.rhs, {}))

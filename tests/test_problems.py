@@ -18,6 +18,8 @@ KNOWN = {
     "fence_area.yaml": ({"l": 50.0}, 2500.0, 1e-6),
     "max_gaussian_bump.yaml": ({"x": 1.0, "y": -0.5}, 1.0, 1e-7),
     "bounded_quadratic.yaml": ({"x": 2.0, "y": 0.0}, 2.0, 1e-9),
+    # shape and sum (issue 14): the published minimum of the chained Rosenbrock, all ones
+    "chained_rosenbrock_200.yaml": ({f"w[{k}]": 1.0 for k in range(200)}, 0.0, 1e-6),
     # closed form (method: analytic); every point and class is checked in test_analytic.py
     "degenerate.yaml": ({"x": 0.0, "y": 0.0}, 0.0, 1e-12),
     "fencing.yaml": ({"l": 50.0, "w": 50.0}, 2500.0, 1e-12),

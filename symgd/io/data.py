@@ -6,6 +6,11 @@ problem-file loader, or by :func:`~symgd.io.data_spec.data_spec` from what
 
 * a CSV file (:mod:`symgd.io.csv_reader`);
 * a NumPy ``.npz`` file (:mod:`symgd.io.npz_reader`);
+* a Parquet file, ``.parquet`` or ``.pq`` (:mod:`symgd.io.parquet_reader`; needs
+  pyarrow >= 14.0.1, an optional dependency);
+* a glob of parts of one of these formats, joined in sorted order
+  (:mod:`symgd.io.parts`, which also keeps a problem file's relative paths inside its
+  folder);
 * in-memory columns: a problem file's inline lists, a Python mapping ``{name:
   array-like}`` or a pandas DataFrame (duck-typed: anything with ``columns`` and
   ``[name]``; pandas is not a dependency).
@@ -17,15 +22,19 @@ column is contiguous and column j of sample i is ``flat[j * n_samples + i]``.
 
 Errors are :class:`symgd.InputError` (kind ``data``) naming the file, the 1-based line
 (``line``) and the 1-based field number (``column``) of the offending cell, and the
-column by name in the message.
+column by name in the message. Binary files (.npz, Parquet) have no lines: their errors
+name the file and the row in the message.
 
 Limits (:mod:`symgd.io.limits`, documented, checked before any large allocation):
     MAX_COLUMNS        100,000 columns in a header or an .npz file
     MAX_HEADER_BYTES   16 MiB for a CSV's header line
     MAX_FIELD_CHARS    1,000,000 characters in one CSV field
+    MAX_PARQUET_FOOTER_BYTES  64 MiB for a Parquet file's footer
+    MAX_PARTS          10,000 files matched by one glob of parts
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +47,8 @@ from symgd.io.data_spec import DataSpec, data_spec
 from symgd.io.limits import (DEFAULT_MAX_MEMBER_MB, MAX_COLUMNS, MAX_FIELD_CHARS,
                              MAX_HEADER_BYTES, max_member_bytes)
 from symgd.io.npz_reader import member_names, read_npz
+from symgd.io.parquet_reader import parquet_names, read_parquet
+from symgd.io.parts import data_files, format_of, is_glob, join_parts
 
 __all__ = ["Dataset", "DataSpec", "data_spec", "load", "column_names", "symbol_names",
            "MAX_COLUMNS", "MAX_HEADER_BYTES", "MAX_FIELD_CHARS", "DEFAULT_MAX_MEMBER_MB",
@@ -53,7 +64,10 @@ class Dataset:
         columns: symbol name -> the column it was read from.
         array: float64, shape (len(symbols), n_samples), C-contiguous, read-only.
         n_samples: number of samples (rows of the source).
-        source: the file read, or None for in-memory data.
+        source: the file read (a glob's pattern for parts), or None for in-memory data.
+        lines: each sample's line in a CSV file; None for other sources.
+        parts: for a glob of parts, each part's file and first sample
+            (:class:`symgd.io.parts.Part`); empty otherwise.
     """
 
     symbols: tuple
@@ -62,6 +76,7 @@ class Dataset:
     n_samples: int
     source: str | None = None
     lines: np.ndarray | None = field(default=None, repr=False, compare=False)
+    parts: tuple = field(default=(), repr=False, compare=False)
 
     def column(self, symbol: str) -> np.ndarray:
         """The samples of one data symbol (a read-only view)."""
@@ -76,24 +91,31 @@ class Dataset:
         return rows
 
     def where(self, i: int) -> str:
-        """'line L' (CSV) or 'row i' describing sample i for messages."""
+        """'line L' (CSV) or 'row i' describing sample i for messages; for parts,
+        'line L of FILE' or 'row r of FILE' in the part that holds it."""
+        if self.parts:
+            k = bisect_right([p.start for p in self.parts], i) - 1
+            return self.parts[k].where(i)
         if self.lines is not None:
             return f"line {int(self.lines[i])}"
         return f"row {i + 1}"
 
 
 def column_names(data) -> list:
-    """The column names a data spec offers (a CSV header, .npz members, mapping keys),
-    read cheaply: a file's header only. ``data``: a DataSpec or any form
-    :func:`data_spec` accepts. Raises InputError if they cannot be read."""
+    """The column names a data spec offers (a CSV header, .npz members, a Parquet schema,
+    mapping keys), read cheaply: a file's header only (a glob's first part's). ``data``:
+    a DataSpec or any form :func:`data_spec` accepts. Raises InputError if they cannot
+    be read."""
     spec = data_spec(data)
     if spec.file is None:
         return list(spec.arrays)
-    p = Path(spec.file)
     try:
-        if spec.suffix == ".npz":
+        p = data_files(spec.file, spec.root, spec.limits)[0]
+        if format_of(p) == "npz":
             check_file(p)
             return member_names(p, spec.limits)
+        if format_of(p) == "parquet":
+            return parquet_names(p, spec.limits)
         return header_names(p, spec.limits)  # checks the file first
     except InputError as err:
         raise spec.locate(err) from None
@@ -141,14 +163,15 @@ def load(data, symbols, *, field: str = "data") -> Dataset:
 
 def _load(spec: DataSpec, symbols: list, field: str) -> Dataset:
     wanted = {s: spec.columns.get(s, s) for s in symbols}
-    lines = None
+    lines, parts = None, ()
     if spec.file is not None:
-        p = Path(spec.file)
-        if spec.suffix == ".npz":
-            cols, n = read_npz(p, wanted, spec.limits)
+        files = data_files(spec.file, spec.root, spec.limits)
+        pieces = [(p, *_read_file(p, wanted, spec.limits)) for p in files]
+        if is_glob(spec.file):
+            cols, n, parts = join_parts(pieces, list(dict.fromkeys(wanted.values())))
         else:
-            cols, n, lines = read_csv(p, wanted, spec.limits)
-        src = str(p)
+            _, cols, n, lines = pieces[0]
+        src = str(spec.file) if is_glob(spec.file) else str(files[0])
     else:
         cols, n = _from_arrays(spec.arrays, wanted, field)
         src = None
@@ -156,7 +179,17 @@ def _load(spec: DataSpec, symbols: list, field: str) -> Dataset:
     for j, s in enumerate(symbols):
         array[j] = cols[wanted[s]]
     array.setflags(write=False)
-    return Dataset(tuple(symbols), dict(wanted), array, n, src, lines)
+    return Dataset(tuple(symbols), dict(wanted), array, n, src, lines, parts)
+
+
+def _read_file(p: Path, wanted: dict, limits):
+    """(columns, samples, CSV line numbers or None) of one file, by its format."""
+    fmt = format_of(p)
+    if fmt == "npz":
+        return (*read_npz(p, wanted, limits), None)
+    if fmt == "parquet":
+        return (*read_parquet(p, wanted, limits), None)
+    return read_csv(p, wanted, limits)  # refuses an unknown extension
 
 
 def _from_arrays(source, wanted: dict, prefix: str):

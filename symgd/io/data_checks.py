@@ -1,4 +1,5 @@
-"""Checks and error messages shared by the data readers (CSV, ``.npz``, in memory).
+"""Checks and error messages shared by the data readers (CSV, ``.npz``, Parquet, in
+memory).
 
 Errors are :class:`symgd.InputError` (kind ``data``). An error inside a data file names
 the file, the 1-based line (``line``) and the 1-based field number (``column``); one
@@ -13,7 +14,18 @@ import numpy as np
 
 from symgd.errors import InputError, nearest
 
-SUFFIXES = (".csv", ".npz")
+SUFFIXES = (".csv", ".npz", ".parquet", ".pq")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+DATA_FORMATS = "CSV (.csv), NumPy (.npz) or Parquet (.parquet, .pq)"
+
+
+def shown(text, limit: int = 200) -> str:
+    """Untrusted text (a name or a message from a file) made safe to print: cut to
+    ``limit`` characters, every non-ASCII or control character written as an escape,
+    so a crafted file cannot move the cursor or hide text in a terminal."""
+    text = str(text)
+    cut = text[:limit]
+    return ascii(cut)[1:-1] + ("..." if len(text) > limit else "")
 
 
 def data_error(message, path, *, line=None, column=None, field="data.file", kind="data"):
@@ -52,9 +64,9 @@ def check_unique(names, file, line=None) -> None:
 
 
 def check_file(p: Path) -> None:
-    """Refuse a path that is not a non-empty .csv or .npz file."""
+    """Refuse a path that is not a non-empty .csv, .npz or Parquet file."""
     if p.suffix.lower() not in SUFFIXES:
-        raise data_error("data files are CSV (.csv) or NumPy (.npz)", p)
+        raise data_error(f"data files are {DATA_FORMATS}", p)
     try:
         size = p.stat().st_size
     except OSError:

@@ -23,7 +23,8 @@ class DataSpec:
     Exactly one of ``file`` and ``arrays`` is set.
 
     Attributes:
-        file: a CSV or ``.npz`` file (absolute when it came from a problem file).
+        file: a CSV, ``.npz`` or Parquet file, or a glob of parts of one of these
+            formats (:mod:`symgd.io.parts`); absolute when it came from a problem file.
         columns: ``{symbol: column name}`` for symbols that read a column of another
             name; a symbol not listed reads the column of its own name.
         arrays: in-memory columns, ``{name: values}`` (a problem file's inline lists,
@@ -33,6 +34,9 @@ class DataSpec:
             loader worked them out; None to read them from the columns.
         inline: ``arrays`` came from a problem file's ``data`` block.
         limits: caps on reading the file (:class:`symgd.io.limits.DataLimits`).
+        root: the folder that ``file`` and every part must stay inside once links are
+            followed (the problem file's, for a name given relative to it); None for
+            no such bound (an absolute name, or data given through the Python API).
         source: the problem file that declared the data, for error messages.
         locations: ``{field: (line, column)}`` of the ``data`` fields in ``source``.
 
@@ -46,6 +50,7 @@ class DataSpec:
     symbols: tuple | None = None
     inline: bool = False
     limits: DataLimits = DEFAULT_DATA_LIMITS
+    root: str | None = None
     source: str | None = None
     locations: Mapping[str, tuple] = field(default_factory=dict, repr=False)
 
@@ -64,7 +69,8 @@ class DataSpec:
 
     @property
     def suffix(self) -> str | None:
-        """``.csv`` or ``.npz`` (lower case) for a file, None for in-memory data."""
+        """The file's extension in lower case (``.csv``, ``.npz``, ``.parquet``, ``.pq``;
+        a glob's may be anything), None for in-memory data."""
         return None if self.file is None else os.path.splitext(self.file)[1].lower()
 
     def locate(self, err: InputError) -> InputError:
@@ -140,5 +146,5 @@ def data_spec(data, *, source: str | None = None, locations: Mapping | None = No
             arrays[name] = v
         return DataSpec(arrays=arrays, **where)
     raise InputError(f"data must be a mapping of column name to values, a pandas DataFrame "
-                     f"or a CSV/.npz file, got {type(data).__name__}", field=field,
-                     kind="data")
+                     f"or a CSV, .npz or Parquet file, got {type(data).__name__}",
+                     field=field, kind="data")

@@ -19,6 +19,11 @@ The grammar (SPEC §1) is Python expression syntax with
   ``Max`` and ``Min`` (two or more arguments),
 * and, for constraints (``relation=True``), one comparison ``==``, ``<=`` or
   ``>=`` at the top (``<`` and ``>`` are read as ``<=`` and ``>=``).
+* for a name bound to a ``sympy.IndexedBase`` of one dimension (a variable
+  declared with ``shape``): elements ``w[k]`` and sums ``sum(expr, (i, first,
+  last))``, with ``%`` and ``//`` between integer expressions; expanded into real
+  symbols ``w[0]``, ``w[1]``, ... before the result is returned
+  (:mod:`symgd.io.indexing`).
 
 Newlines and tabs (from YAML block scalars) are read as spaces.
 
@@ -33,6 +38,7 @@ This module is the front door only; the work is done in
 * :mod:`symgd.io.grammar`: the functions, constants and valid names;
 * :mod:`symgd.io.expr_text`: checks on the raw text and Python's parser;
 * :mod:`symgd.io.parser`: the whitelist walk that builds sympy, :func:`parse_expression`;
+* :mod:`symgd.io.indexing`: elements ``w[k]``, ``sum(...)``, ``%`` and ``//``;
 * :mod:`symgd.io.exact`: size estimates for exact numbers, double-range checks and
   :func:`substitute_checked`;
 * :mod:`symgd.io.printer`: :func:`to_source`.

@@ -80,13 +80,15 @@ class SourceText:
         self.shift = 0  # characters stripped from the front of the raw text
 
     # -- errors ---------------------------------------------------------------------------
-    def fail(self, message: str, node: ast.AST | None = None, *, at: int | None = None):
-        """Raise the InputError; ``node`` or ``at`` (0-based, in the cleaned text) locate it."""
+    def fail(self, message: str, node: ast.AST | None = None, *, at: int | None = None,
+             kind: str = "expression"):
+        """Raise the InputError; ``node`` or ``at`` (0-based, in the cleaned text) locate it;
+        ``kind="limit"`` for a size limit."""
         if node is not None and getattr(node, "col_offset", None) is not None:
             at = node.col_offset
         if at is not None:
             message = f"{message} (at character {at + self.shift + 1})"
-        raise InputError(message, kind="expression", **self.where)
+        raise InputError(message, kind=kind, **self.where)
 
     def segment(self, node: ast.AST, limit: int = 40) -> str:
         """The source text of ``node``, shortened for messages."""

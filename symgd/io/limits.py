@@ -6,7 +6,8 @@ Three groups:
 * :class:`LoadLimits`: the problem-file reader (file size, YAML nesting and values,
   variables, constraints), holding an :class:`ExprLimits`; the CLI's ``--limit`` sets
   any field of either by name.
-* :class:`DataLimits`: data files (CSV header and fields, columns, ``.npz`` members).
+* :class:`DataLimits`: data files (CSV header and fields, columns, ``.npz`` members,
+  a Parquet file's footer, the parts a glob may match).
 
 Defaults are documented in docs/problem-files.md and README.md (tests compare them).
 This module imports neither sympy, numpy nor yaml: the warm path may read it.
@@ -58,6 +59,11 @@ class ExprLimits:
             such a nest grows with about the cube of its depth (2 variables, depth 30:
             ~60,000 operations and seconds of sympy time; depth 60: ~15 s), so deeper
             nests are refused before anything is differentiated.
+        max_sum_terms: terms that the sums of one expression may expand to, all
+            nesting levels together (``sum(..., (i, 0, 10**9))`` would otherwise build
+            for hours); the same bound as ``symgd.indexed.MAX_TERMS`` in the Python API.
+        max_sum_depth: ``sum(...)`` calls nested inside one another; each level
+            multiplies the terms, so deep nests are refused before they are built.
 
     A function of numbers whose value is not real or not finite as a double
     (``asin(2)``, ``exp(1000)``) is refused; exact numbers beyond the double range
@@ -81,6 +87,8 @@ class ExprLimits:
     max_minmax_depth: int = 20
     max_seconds: float = 5.0
     max_call_depth: int = 32
+    max_sum_terms: int = 100_000
+    max_sum_depth: int = 3
 
 
 DEFAULT_LIMITS = ExprLimits()
@@ -101,6 +109,8 @@ class LoadLimits:
         max_variables: declared variables (1,000): derivatives and the dense Hessian
             grow with the square of their number (100,000 variables exhaust memory).
         max_constraints: constraints (1,000).
+        max_shape: elements of one variable declared with ``shape`` (100,000); they
+            count towards ``max_variables`` too, checked after this.
     """
 
     expr: ExprLimits = DEFAULT_LIMITS
@@ -109,6 +119,7 @@ class LoadLimits:
     yaml_max_nodes: int = MAX_NODES
     max_variables: int = 1000
     max_constraints: int = 1000
+    max_shape: int = 100_000
 
     @classmethod
     def from_settings(cls, settings) -> "LoadLimits":
@@ -152,6 +163,12 @@ MAX_FIELD_CHARS = 1_000_000
 # member holds: a zip bomb or a forged shape) is refused before anything is allocated.
 # Override with the environment variable SYMGD_MAX_DATA_MB.
 DEFAULT_MAX_MEMBER_MB = 512
+# A Parquet file's footer (its schema and the place of every column chunk) is read whole
+# before anything else; a bigger one, or one that claims more bytes than the file holds,
+# is refused before pyarrow parses it. 100,000 columns in one row group take ~15 MB.
+MAX_PARQUET_FOOTER_BYTES = 64 * 1024 * 1024
+# Files one glob of parts (``data: {file: parts/*.csv}``) may match.
+MAX_PARTS = 10_000
 
 
 def max_member_bytes() -> int:
@@ -171,14 +188,19 @@ class DataLimits:
         max_columns: columns in a CSV header or row, members of an .npz file.
         max_header_bytes: characters of a CSV's header line.
         max_field_chars: characters of one CSV field.
-        max_member_bytes: uncompressed bytes of one .npz member; None reads
-            ``SYMGD_MAX_DATA_MB`` when the file is read (:func:`max_member_bytes`).
+        max_member_bytes: uncompressed bytes of one .npz member, or of one column
+            read from a Parquet file (as float64); None reads ``SYMGD_MAX_DATA_MB``
+            when the file is read (:func:`max_member_bytes`).
+        max_footer_bytes: bytes of a Parquet file's footer (its metadata).
+        max_parts: files that one glob of parts may match.
     """
 
     max_columns: int = MAX_COLUMNS
     max_header_bytes: int = MAX_HEADER_BYTES
     max_field_chars: int = MAX_FIELD_CHARS
     max_member_bytes: int | None = None
+    max_footer_bytes: int = MAX_PARQUET_FOOTER_BYTES
+    max_parts: int = MAX_PARTS
 
     def member_bytes(self) -> int:
         return max_member_bytes() if self.max_member_bytes is None else self.max_member_bytes

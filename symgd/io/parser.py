@@ -21,7 +21,7 @@ import sympy as sp
 from symgd.errors import InputError, nearest
 from symgd.io.exact import (LOG10_2, bit_size, digits_from_bits, exact_parts, node_defect,
                             numeric_defect, unique_nodes)
-from symgd.io.expr_text import SourceText
+from symgd.io.indexing import IndexedSyntax
 from symgd.io.grammar import (ALIASES, COMPARE_TEXT, CONSTANTS, FUNCTIONS, NODE_TEXT,
                               OPERATOR_TEXT)
 from symgd.io.limits import DEFAULT_LIMITS, ExprLimits
@@ -46,8 +46,9 @@ def _is_minmax_call(node) -> bool:
             and node.func.id in ("Max", "Min"))
 
 
-class _Parser(SourceText):
-    """One parse: the text stages of SourceText, then the walk and its counters."""
+class _Parser(IndexedSyntax):
+    """One parse: the text stages of SourceText, then the walk and its counters (indexed
+    elements and sums: :mod:`symgd.io.indexing`)."""
 
     def __init__(self, text: str, symbols: Mapping[str, sp.Symbol], relation: bool,
                  limits: ExprLimits, where: dict):
@@ -67,6 +68,7 @@ class _Parser(SourceText):
                           "own constraint", body)
             self.fail("expected a constraint with ==, <= or >=, e.g. 'x + y <= 3'; found an "
                       "expression without a comparison")
+        self.scan_indices(body)
         work: list[tuple] = [(_VISIT, body, 1, 0, 0)]
         values: list = []
         while work:
@@ -101,7 +103,7 @@ class _Parser(SourceText):
                 work.append((_VISIT, child, depth + 1, minmax, calls))
         (result,) = values
         self._final_check(result)
-        return result
+        return self.expand_indexed(result)
 
     def _count(self, node: ast.AST, depth: int):
         lim = self.limits
@@ -183,6 +185,8 @@ class _Parser(SourceText):
                 return self._chain(node, depth, (ast.Mult, ast.Div), self._mul)
             if op is ast.Pow:
                 return None, (node.left, node.right), lambda a: self._pow(a[0], a[1], node)
+            if op in (ast.Mod, ast.FloorDiv):
+                return self.integer_op_node(node)
             self.fail(OPERATOR_TEXT.get(op, f"the operator {op.__name__} is not allowed"),
                       node)
         if isinstance(node, ast.UnaryOp):
@@ -194,7 +198,11 @@ class _Parser(SourceText):
                 self.fail("'not' is not allowed", node)
             self.fail("the operator '~' is not allowed", node)
         if isinstance(node, ast.Call):
+            if id(node) in self.sum_index:
+                return self.sum_node(node)
             return self._call_node(node)
+        if isinstance(node, ast.Subscript):
+            return self.subscript_node(node)
         if isinstance(node, ast.Compare):
             return self._compare_node(node, is_root)
         if isinstance(node, ast.BoolOp):
@@ -218,6 +226,8 @@ class _Parser(SourceText):
             if not math.isfinite(v):
                 self.fail(f"number too large: {self.segment(node)} is beyond the largest "
                           "double (about 1.8e308)", node)
+            if self.exact_floats:  # the decimal as written: 1.2 is 6/5
+                return sp.Rational(repr(v))
             return sp.Float(v)  # from Python's own double, never from the text
         if isinstance(v, complex):
             self.fail("complex numbers (like 1j) are not allowed", node)
@@ -237,6 +247,9 @@ class _Parser(SourceText):
             self.fail(f"'{name}' is a function; call it like {name}(x)", node)
         if name in CONSTANTS:
             return CONSTANTS[name]
+        index = self.index_value(node)
+        if index is not None:
+            return index
         if name in self.symbols:
             return self.symbols[name]
         self.fail(self._unknown_name_message(name), node)
@@ -434,7 +447,8 @@ class _Parser(SourceText):
 def parse_expression(text: str, symbols: Mapping[str, sp.Symbol], *, field: str | None = None,
                      file: str | None = None, line: int | None = None,
                      column: int | None = None, relation: bool = False,
-                     limits: ExprLimits = DEFAULT_LIMITS) -> sp.Expr | sp.Relational:
+                     limits: ExprLimits = DEFAULT_LIMITS,
+                     exact_floats: bool = False) -> sp.Expr | sp.Relational:
     """Read expression text into sympy, safely.
 
     Args:
@@ -442,7 +456,8 @@ def parse_expression(text: str, symbols: Mapping[str, sp.Symbol], *, field: str 
         symbols: name -> sympy Symbol for every name the text may use (declared
             variables, parameters, data columns); these Symbol objects are used as
             they are. ``pi``, ``E`` and the function names always mean the constant
-            or function.
+            or function. A name mapped to a one-dimensional ``sympy.IndexedBase`` is
+            an indexed variable (``w[k]``, ``sum(...)``: :mod:`symgd.io.indexing`).
         field, file, line, column: where the text came from, copied to errors.
         relation: True for a constraint: the text must be one comparison
             ``lhs == rhs``, ``lhs <= rhs`` or ``lhs >= rhs`` (``<``/``>`` read as
@@ -450,6 +465,9 @@ def parse_expression(text: str, symbols: Mapping[str, sp.Symbol], *, field: str 
             comparison without any symbol is refused. False: the text must not
             contain a comparison.
         limits: size limits (:class:`ExprLimits`).
+        exact_floats: read float literals as the exact fractions of their shortest
+            decimal text (``1.2`` is 6/5), so that arithmetic on them is exact; used
+            where a value is computed once and rounded once (starts of shaped variables).
 
     Returns:
         A sympy expression (or relation), with exact Integers and Rationals for
@@ -469,6 +487,7 @@ def parse_expression(text: str, symbols: Mapping[str, sp.Symbol], *, field: str 
         raise InputError(f"expected an expression as text, got {type(text).__name__}",
                          kind="expression", **where)
     parser = _Parser(text, symbols if symbols is not None else {}, relation, limits, where)
+    parser.exact_floats = exact_floats
     parser.clean()
     tree = parser.parse_ast()
     return parser.build(tree)

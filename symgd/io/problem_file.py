@@ -12,6 +12,7 @@ Schema (top level)::
 
     name, description            strings (a number is taken as its text)
     variables                    [x, y] | {x: -1.2, y: 1} | {x: {start, lower, upper}}
+                                 | {w: {shape: n, start, lower, upper}} (schema_shape)
     parameters                   {name: number}
     minimize | maximize          expression (exactly one, unless data + model)
     constraints                  [relation, ...] using ==, <= or >=

@@ -21,6 +21,7 @@ from symgd.errors import InputError
 from symgd.io.data_spec import DataSpec
 from symgd.io.keys import FIT_ONLY_KEYS, TOP_KEYS, VARIABLE_KEYS
 from symgd.io.schema_data import DataBlockReader
+from symgd.io.schema_shape import ShapeReader
 from symgd.io.yaml_nodes import Mapping, Node, Scalar, Sequence, describe, is_null
 
 # Integer options (max_iter, seed, batch_size, ...) become 64-bit integers in the loops.
@@ -61,8 +62,9 @@ class ProblemFields:
         return {f.name: getattr(self, f.name) for f in dc_fields(self)}
 
 
-class SchemaReader(DataBlockReader):
-    """Checks the node tree against the schema and returns :class:`ProblemFields`."""
+class SchemaReader(DataBlockReader, ShapeReader):
+    """Checks the node tree against the schema and returns :class:`ProblemFields`
+    (variables with ``shape``: :mod:`symgd.io.schema_shape`)."""
 
     def problem(self, root: Mapping) -> ProblemFields:
         """Read every top-level key; the fit rules are left to Problem (see the module)."""
@@ -79,12 +81,15 @@ class SchemaReader(DataBlockReader):
         variables = self.variables(root)
         parameters = self.parameters(get("parameters"), variables)
         options = self.options(get("options"))
-        var_symbols = {n: sp.Symbol(n, real=True) for n in variables}
+        # the elements w[k] of a shaped w are reached through w, an IndexedBase
+        var_symbols = {n: sp.Symbol(n, real=True) for n in variables if "[" not in n}
+        var_symbols.update(self.indexed_bases())
         # Parameters enter the parser as their exact values (the same numbers Problem
         # would substitute), so its size checks see them: with P = 9, `P**P**P` is
         # 9**9**9 and refused, where substituting after parsing would hang in sympy.
         param_symbols = {n: _exact_parameter(v) for n, v in parameters.items()}
         base_symbols = {**var_symbols, **param_symbols}
+        self.fill_shaped(param_symbols)
         for vname, spec in variables.items():  # ties: variables and parameters only
             if "expr" in spec:
                 spec["expr"] = self.expression(spec["expr"], f"variables.{vname}.expr",
@@ -118,7 +123,8 @@ class SchemaReader(DataBlockReader):
         texts = [self.expression_text(get(k), k) for k in sense_keys + ["model", "target",
                                                                         "weights", "sigma"]
                  if root.key_node(k) is not None]
-        data_fields, data_symbols = self.data(data_node, variables, parameters, texts)
+        taken = {**variables, **dict.fromkeys(self.shaped)}
+        data_fields, data_symbols = self.data(data_node, taken, parameters, texts)
         all_symbols = {**base_symbols, **data_symbols}
         objective = self.expression(get(sense), sense, all_symbols) if sense else None
         model = (self.expression(fit["model"], "model", all_symbols) if "model" in fit
@@ -181,7 +187,15 @@ class SchemaReader(DataBlockReader):
         elif isinstance(node, Mapping):
             for key, value in node.items:
                 name = self.symbol_name(key, f"variables.{key.text}")
-                out[name] = self.variable_spec(name, key, value)
+                if isinstance(value, Mapping) and value.key_node("shape") is not None:
+                    out.update(self.shaped_variable(name, key, value))
+                else:
+                    out[name] = self.variable_spec(name, key, value)
+            if len(out) > self.limits.max_variables:
+                raise InputError(f"{len(out):,} variables are declared (counting each element "
+                                 f"of a variable with shape); the limit is "
+                                 f"{self.limits.max_variables:,} (max_variables)",
+                                 **self.where(node, "variables"), kind="limit")
         else:
             raise self.error(node, "variables", f"expected a list of names or a mapping, got "
                              f"{describe(node)}; write e.g. 'variables: [x, y]'")
@@ -250,7 +264,7 @@ class SchemaReader(DataBlockReader):
             field = f"parameters.{key.text}"
             name = self.symbol_name(key, field)
             self.note_entry(field, key, value)
-            if name in variables:
+            if name in variables or name in self.shaped:
                 raise self.error(key, field, f"'{name}' is both a variable and a parameter")
             number = self.number(value, field)
             if isinstance(number, int) and not isinstance(number, bool):

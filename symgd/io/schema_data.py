@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import io
 import keyword
-import os
 import tokenize
-from pathlib import Path
 
 import sympy as sp
 
@@ -20,10 +18,10 @@ from symgd.io.data import column_names
 from symgd.io.data_spec import DataSpec
 from symgd.io.grammar import CONSTANTS, FUNCTIONS, NAME_RE
 from symgd.io.keys import DATA_FILE_KEYS
+from symgd.io.parts import resolve_data_path
 from symgd.io.schema_nodes import NodeReader
 from symgd.io.yaml_nodes import Mapping, Node, Sequence, describe, is_null
 
-DATA_SUFFIXES = (".csv", ".npz")
 # A data file with more columns than this declares only the columns its expressions use.
 MAX_LISTED_COLUMNS = 1000
 
@@ -46,28 +44,20 @@ class DataBlockReader(NodeReader):
         return self.data_inline(node, taken)
 
     def data_file(self, node: Mapping, taken: set, texts: list) -> tuple:
-        """``data: {file, columns}``: the file must exist; its header names the columns."""
+        """``data: {file, columns}``: the file (or a glob's parts) must exist inside the
+        problem file's folder (symgd.io.parts); its header names the columns."""
         self.check_keys(node, DATA_FILE_KEYS, "data key", "data")
         file_node = node.get("file")
         self.note_entry("data.file", node.key_node("file"), file_node)
         name = self.text(file_node, "data.file", allow_null=False)
         if not name.strip():
-            raise self.error(file_node, "data.file", "is empty; give a CSV or .npz file name")
-        path = Path(name)
-        if not path.is_absolute():
-            path = self.base_dir / path
-        path = Path(os.path.abspath(path))
-        if path.suffix.lower() not in DATA_SUFFIXES:
-            raise InputError(f"data files are CSV (.csv) or NumPy (.npz), got '{name}'",
-                             **self.where(file_node, "data.file"), kind="data")
-        if not path.is_file():
-            if path.exists() or path.is_symlink():
-                what = "a folder" if path.is_dir() else "not a regular file (a device, a " \
-                    "pipe or a broken link)"
-                raise InputError(f"data file '{name}' is {what}; give a CSV or .npz file",
-                                 **self.where(file_node, "data.file"), kind="data")
-            raise InputError(f"data file '{name}' not found (looked for {path})",
-                             **self.where(file_node, "data.file"), kind="data")
+            raise self.error(file_node, "data.file", "is empty; give a data file name "
+                             "(.csv, .npz, .parquet) or a glob of parts")
+        try:
+            path, root = resolve_data_path(name, self.base_dir)
+        except InputError as err:
+            raise InputError(err.message, **self.where(file_node, "data.file"),
+                             kind=err.kind) from None
         columns: dict = {}
         columns_node = node.get("columns")
         if columns_node is not None and not is_null(columns_node):
@@ -83,7 +73,7 @@ class DataBlockReader(NodeReader):
                     raise self.error(key, field, f"'{symbol}' is a variable or parameter; "
                                      f"a data column needs its own name")
                 columns[symbol] = self.text(value, field, numbers_ok=True, allow_null=False)
-        names = _data_file_names(path)
+        names = _data_file_names(path, root)
         used = set()
         for t in texts:
             used |= _free_names(t)
@@ -95,7 +85,7 @@ class DataBlockReader(NodeReader):
             names = names & used
         names = {n for n in names if _usable_symbol(n)} - taken
         names |= set(columns)
-        fields = {"file": str(path), "columns": columns}
+        fields = {"file": path, "columns": columns, "root": root}
         return fields, {n: sp.Symbol(n, real=True) for n in sorted(names)}
 
     def data_inline(self, node: Mapping, taken: set) -> tuple:
@@ -141,14 +131,15 @@ def _usable_symbol(name: str) -> bool:
             and name not in FUNCTIONS and name not in CONSTANTS)
 
 
-def _data_file_names(path: Path) -> set | None:
-    """Column names from a CSV header line or an .npz's members; None when unreadable.
+def _data_file_names(path: str, root) -> set | None:
+    """Column names from a CSV header line, an .npz's members or a Parquet schema (a
+    glob's first part's); None when unreadable.
 
     Only the first line (or the zip directory) is read, by the data reader's own header
     reader (one reader, one size cap); symgd.io.data loads and checks the data itself.
     """
     try:
-        return set(column_names(DataSpec(file=str(path)))) or None
+        return set(column_names(DataSpec(file=path, root=root))) or None
     except InputError:
         # A bad header is reported, with its line and field, when the data is loaded.
         return None

@@ -128,7 +128,8 @@ class NodeReader:
         return "--set" if node.origin is not None else self.file
 
     # -- expressions ----------------------------------------------------------------
-    def expression(self, node: Node, field: str, symbols: dict, *, relation: bool = False):
+    def expression(self, node: Node, field: str, symbols: dict, *, relation: bool = False,
+                   exact_floats: bool = False):
         """Parse an expression node with the safe parser; numbers become their text."""
         text = self.expression_text(node, field)
         if node.origin is not None:
@@ -140,7 +141,7 @@ class NodeReader:
         try:
             expr = parse_expression(text, symbols, field=field, file=self._file_of(node),
                                     line=line, column=column, relation=relation,
-                                    limits=self.limits.expr)
+                                    limits=self.limits.expr, exact_floats=exact_floats)
         except InputError as err:
             raise err.located(file=self._file_of(node), field=field, line=line,
                               column=column) from None
