@@ -34,7 +34,7 @@ OPTION_HELP = {
     "time_limit": "wall-clock seconds for the whole solve (derivation, compilation, closed "
                   "form, iterations); none: no limit",
     "seed": "seed of the random numbers; none: seed 0, so runs repeat exactly",
-    "device": "where the loops run: cpu (cuda is planned)",
+    "device": "where the heavy passes run: cpu, or cuda (data fits by lm so far)",
     "timeout": "seconds for the closed-form attempt; none: {timeout:g} for polynomial "
                "systems, {nonpolynomial_timeout:g} otherwise",
     "starts": "multistart: runs from the start and starts - 1 seeded points (uniform in "

@@ -129,9 +129,9 @@ def _resolve(method: str, given: dict, data: bool) -> dict:
     if opts["device"] not in ("cpu", "cuda"):
         raise InputError(f"device must be cpu or cuda, got {opts['device']!r}",
                          field="options.device", kind="option")
-    if opts["device"] == "cuda":
-        raise InputError("device 'cuda' is planned and not available yet; use device: cpu",
-                         field="options.device", kind="unavailable")
+    if opts["device"] == "cuda":  # a data fit, a ported method, a device (or simulator)
+        from symgd.cuda.availability import check_device
+        check_device(method, data)
     if "learning_rate" in opts:
         _number(opts, "learning_rate", positive=True)
     if "c1" in opts:

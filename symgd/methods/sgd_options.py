@@ -57,7 +57,7 @@ def check_sgd_options(opts: dict) -> dict:
     real(o, "time_limit", lo=0.0, lo_closed=False, none_ok=True)
     check_optimizer(o)
     if o.get("device", "cpu") != "cpu":
-        raise InputError("method 'sgd' runs on device 'cpu' only (cuda is planned)",
+        raise InputError("method 'sgd' runs on device 'cpu' only so far",
                          field="options.device", kind="unavailable")
     pack_schedule(o["schedule"], default_t_max=1.0)
     return o
