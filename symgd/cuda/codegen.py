@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symgd.fit.codegen import split_by_data
 from symgd.kernelgen.printer import to_code
 
 # Beyond this many parameters, the sums of a thread live in a local array.
@@ -79,16 +80,7 @@ def _split(spec, exprs):
     """(outer temps, inner temps, reduced exprs, parameter indices, data indices)."""
     vmap, dmap = _names(spec)
     renamed = [sp.sympify(e).xreplace({**vmap, **dmap}) for e in exprs]
-    repl, reduced = sp.cse(renamed, symbols=sp.numbered_symbols("t"), optimizations=None)
-    dep = set(dmap.values())
-    outer, inner = [], []
-    for t, e in repl:
-        if e.free_symbols & dep:
-            dep.add(t)
-            inner.append((t, e))
-        else:
-            outer.append((t, e))
-    free = set().union(*(e.free_symbols for _, e in repl), *(e.free_symbols for e in reduced))
+    outer, inner, reduced, free = split_by_data(renamed, dmap.values())
     vidx = {v: j for j, v in enumerate(vmap.values())}
     didx = {c: k for k, c in enumerate(dmap.values())}
     params = sorted(vidx[s] for s in free if s in vidx)

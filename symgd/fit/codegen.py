@@ -85,11 +85,13 @@ class _Names:
         return [sp.sympify(e).xreplace(m) for e in exprs]
 
 
-def _cse(names: _Names, exprs, renamed: bool = False):
-    """(outer temps, inner temps, reduced exprs, params used, data used)."""
-    renamed = exprs if renamed else names.rename(exprs)
+def split_by_data(renamed, data_symbols):
+    """CSE of per-sample expressions, split by what the temporaries depend on:
+    (outer temps, the same for every sample: computed once before the loop over
+    samples; inner temps, which read a data column directly or through another temp;
+    reduced exprs; every symbol used). Shared by the CPU and CUDA kernel writers."""
     repl, reduced = sp.cse(renamed, symbols=sp.numbered_symbols("t"), optimizations=None)
-    dep = set(names.data)
+    dep = set(data_symbols)
     outer, inner = [], []
     for t, e in repl:
         if e.free_symbols & dep:
@@ -102,6 +104,13 @@ def _cse(names: _Names, exprs, renamed: bool = False):
         free |= e.free_symbols
     for e in reduced:
         free |= e.free_symbols
+    return outer, inner, reduced, free
+
+
+def _cse(names: _Names, exprs, renamed: bool = False):
+    """(outer temps, inner temps, reduced exprs, params used, data used)."""
+    renamed = exprs if renamed else names.rename(exprs)
+    outer, inner, reduced, free = split_by_data(renamed, names.data)
     params = sorted(((names.index[s], s.name) for s in free if s in names.index))
     data = sorted((names.dindex[s] for s in free if s in names.dindex))
     return outer, inner, reduced, params, data

@@ -7,7 +7,7 @@ pattern that is sparse but not banded in the given order (a term coupling x_k wi
 x_{n-1-k}) is renumbered by reverse Cuthill-McKee (Cuthill & McKee 1969; George & Liu,
 Computer Solution of Large Sparse Positive Definite Systems, 1981, ch. 4), which orders
 the variables breadth-first from a peripheral one so that coupled variables get nearby
-positions; the band Cholesky (symgd.methods.band_loops) then works in that order.
+positions; the band Cholesky (symgd.methods.linalg) then works in that order.
 """
 from __future__ import annotations
 

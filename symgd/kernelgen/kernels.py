@@ -40,7 +40,7 @@ class Kernels:
     # -- the kernel-bundle interface of symgd.methods (a fit's is symgd.fit.kernels) ----
     def loop_arg(self, *, with_hessian: bool = True, banded: bool = False) -> tuple:
         """What the compiled loops take (symgd.kernelgen.evaluate's symbolic bundle);
-        ``banded``: the Hessian slot holds ``hess_band`` (symgd.methods.band_loops)."""
+        ``banded``: the Hessian slot holds ``hess_band`` (loops.newton_loop, banded)."""
         h = self.hess_band if banded else self.addresses[2]
         return (self.addresses[0], self.addresses[1], h, self.line_poly)
 

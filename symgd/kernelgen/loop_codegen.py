@@ -98,7 +98,7 @@ def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1,
 
     ``hessian``: include ``hess`` (dense n x n). ``band`` >= 0: include ``hess_band``,
     the lower band of half-width b = band packed by rows, B[i (b+1) + i - j] = H_ij
-    for i - b <= j <= i (what symgd.methods.band_loops factors), and BAND = b.
+    for i - b <= j <= i (what symgd.methods.linalg.band_cholesky factors), and BAND = b.
     ``band_pos``: the band is of the Hessian with variable i at position band_pos[i]
     (symgd.kernelgen.band.ordering; also written out as BAND_POS)."""
     n = len(symbols)

@@ -56,7 +56,7 @@ def run_loop(loop, bundle, x0, lower, upper, fpar, ipar, *, typical=(1.0, 1.0),
         work_rows: extra rows of W past status.N_W where a loop keeps its memory
             between calls (the quasi-Newton loops), zero at the start.
         work: their starting values instead (an array of work_rows x n), where a loop
-            takes per-problem data there (the band ordering of band_loops).
+            takes per-problem data there (the band ordering of newton_loop).
     """
     t0 = clock.now()
     if time_limit is not None:

@@ -24,8 +24,7 @@ LOOP_MODULES = {"loops": "gradient descent, line searches and Newton",
                 "sgd": "minibatch SGD",
                 "search_loops": "random search and local search",
                 "fit_search_loops": "random search and local search on data",
-                "multistart_loop": "multistart batches",
-                "band_loops": "Newton with a banded Hessian"}
+                "multistart_loop": "multistart batches"}
 
 
 def _announce(what: str, state: dict) -> None:

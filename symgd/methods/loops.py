@@ -36,7 +36,9 @@ from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_tes
                                   projected_grad_norm, relative_gradient, step_point, wolfe)
 from symgd.methods.optimizers import SGD as PLAIN_STEP
 from symgd.methods.optimizers import update as optimizer_update
-from symgd.methods.linalg import cholesky_shifted, cholesky_solve, modified_cholesky
+from symgd.methods.curvature import negative_curvature  # noqa: F401 (loops' public name)
+from symgd.methods.linalg import (band_solve, cholesky_solve, decouple_band,
+                                  modified_factor)
 from symgd.methods.polyline import MAX_DEGREE, exact_step
 from symgd.methods.schedules import PLATEAU, learning_rate
 
@@ -172,23 +174,82 @@ def _free_direction(x, g, lower, upper, d):
             d[i] = -g[i]
 
 
+@njit(**_JIT)
+def _searched(flag, ne, nge, K, x, g, xt, xbest, fstate, istate, T):
+    """After a line search: count its evaluations and return _search_failed's status."""
+    istate[S.I_NFEV] += ne
+    istate[S.I_NGEV] += nge
+    return _search_failed(flag, K, x, g, xt, xbest, fstate, istate, T)
+
+
+@njit(**_JIT)
+def newton_step(K, x, g, d, tau, lower, upper, bounded, c1, xt, gt, xbest, fstate, istate,
+                T):
+    """Move along the Newton direction d (tau: the shift its factorisation needed).
+    Returns a status code (RUNNING to go on).
+
+    The unit step first, with its gradient: accepted (the usual case near a minimum) it
+    costs one evaluation, where a search then a move cost two. Where the Hessian had to
+    be shifted (tau > 0) the quadratic model says nothing about the step length, so a
+    unit step along which f still falls about as steeply as at x (slope_t < 0.9 slope:
+    the curvature condition of a Wolfe search fails) goes to the search, which may grow
+    it (2, 4, ...; and sees a function falling without bound along d, flag 3); one that
+    meets the curvature condition (a singular but positive semidefinite Hessian, the
+    usual shifted case) is taken as it is. A unit step without enough decrease: the
+    search backtracks from 1/2."""
+    n = x.size
+    for i in range(n):
+        xt[i] = x[i] + d[i]
+    if bounded:
+        project(xt, lower, upper)
+    ft = ev.fg(K, xt, gt)
+    istate[S.I_NFEV] += 1
+    istate[S.I_NGEV] += 1
+    slope = 0.0
+    slope_t = 0.0
+    for i in range(n):
+        slope += g[i] * (xt[i] - x[i])
+        slope_t += gt[i] * (xt[i] - x[i])
+    sufficient = math.isfinite(ft) and all_finite(gt) and ft <= fstate[S.F_F] + c1 * slope
+    if sufficient and (tau == 0.0 or slope_t >= 0.9 * slope):
+        fstate[S.F_STEP] = 1.0
+        return moved(x, g, xt, gt, ft, xbest, fstate, istate, T)
+    grow = sufficient
+    a, ft, ne, nge, flag = armijo(K, x, fstate[S.F_F], g, d, lower, upper,
+                                  2.0 if grow else 0.5, c1, xt, gt, 60, grow, bounded)
+    st = _searched(flag, ne, nge, K, x, g, xt, xbest, fstate, istate, T)
+    if st != S.RUNNING:
+        return st
+    fstate[S.F_STEP] = a
+    return _accept(K, x, g, xt, xbest, fstate, istate, T, True)
+
+
 @njit(types.int64(SYMBOLIC_BUNDLE, *_STATE), **_JIT)
 def newton_loop(K, W, fs, js, T):
     """Damped Newton with a modified Cholesky factorisation.
 
     d solves (H + tau I) d = -g with the smallest tau making it positive definite
-    (so d descends), then a backtracking Armijo search from a = 1; with bounds the
-    active components are fixed (projected Newton, Bertsekas 1982).
-    fpar = [tol, c1]; ipar = [max_iter, chunk].
+    (so d descends), then newton_step; with bounds the held components are fixed
+    (projected Newton, Bertsekas 1982). Banded (ipar[2] = 1): K's Hessian slot writes
+    the lower band of half-width b = ipar[3] (symgd.kernelgen.loop_codegen's hess_band)
+    and the factorisation costs O(n b^2); with ipar[4] = 1 the band is of the Hessian
+    renumbered by the positions in row W[N_W] (symgd.kernelgen.band.ordering), and the
+    system is solved in that order. fpar = [tol, c1]; ipar = [max_iter, chunk, banded,
+    b, permuted].
     """
     x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     n = x.size
     c1 = fpar[1]
-    max_iter, chunk = ipar[0], ipar[1]
-    H = np.empty((n, n))
-    L = np.empty((n, n))
+    max_iter, chunk, banded = ipar[0], ipar[1], ipar[2] == 1
+    pos = np.arange(n)
+    if banded and ipar[4] == 1:
+        for i in range(n):
+            pos[i] = int(W[S.N_W, i])
+    H = np.empty((n, ipar[3] + 1 if banded else n))
+    L = np.zeros(H.shape)
     d = np.empty(n)
     rhs = np.empty(n)
+    rp = np.empty(n)
     xt = np.empty(n)
     gt = np.empty(n)
     bounded = has_bounds(lower, upper)
@@ -204,6 +265,9 @@ def newton_loop(K, W, fs, js, T):
             _free_direction(x, g, lower, upper, rhs)
             for i in range(n):
                 if rhs[i] == 0.0 and g[i] != 0.0:  # held by a bound: decouple it
+                    if banded:
+                        decouple_band(H, pos[i])
+                        continue
                     for j in range(n):
                         H[i, j] = 0.0
                         H[j, i] = 0.0
@@ -211,53 +275,20 @@ def newton_loop(K, W, fs, js, T):
         else:
             for i in range(n):
                 rhs[i] = -g[i]
-        tau = modified_cholesky(H, L)
+        tau = modified_factor(H, L, banded)
         if tau < 0.0:  # non-finite Hessian: fall back to steepest descent
             for i in range(n):
                 d[i] = rhs[i]
+        elif banded:   # in the band's order: the right-hand side in, the step out
+            for i in range(n):
+                rp[pos[i]] = rhs[i]
+            band_solve(L, rp, xt)
+            for i in range(n):
+                d[i] = xt[pos[i]]
         else:
             cholesky_solve(L, rhs, d)
-        # The unit step first, with its gradient: accepted (the usual case near a
-        # minimum) it costs one evaluation, where a search then a move cost two.
-        for i in range(n):
-            xt[i] = x[i] + d[i]
-        if bounded:
-            project(xt, lower, upper)
-        ft = ev.fg(K, xt, gt)
-        istate[S.I_NFEV] += 1
-        istate[S.I_NGEV] += 1
-        slope = 0.0
-        slope_t = 0.0
-        for i in range(n):
-            slope += g[i] * (xt[i] - x[i])
-            slope_t += gt[i] * (xt[i] - x[i])
-        # Where the Hessian had to be shifted (tau > 0) the quadratic model says nothing
-        # about the step length, so a unit step along which f still falls about as
-        # steeply as at x (slope_t < 0.9 slope: the curvature condition of a Wolfe
-        # search fails) goes to the search below, which may grow it; one that meets the
-        # curvature condition (a singular but positive semidefinite Hessian, the usual
-        # shifted case) is taken as it is.
-        sufficient = math.isfinite(ft) and all_finite(gt) and \
-            ft <= fstate[S.F_F] + c1 * slope
-        if sufficient and (tau == 0.0 or slope_t >= 0.9 * slope):
-            fstate[S.F_STEP] = 1.0
-            st = moved(x, g, xt, gt, ft, xbest, fstate, istate, T)
-            if st != S.RUNNING:
-                return st
-            continue
-        # Still falling steeply at a = 1 (tau > 0): the search tries 2, 4, ... (and sees
-        # a function falling without bound along d, flag 3), or comes back to 1; a unit
-        # step without enough decrease: it backtracks from 1/2.
-        grow = sufficient
-        a, ft, ne, nge, flag = armijo(K, x, fstate[S.F_F], g, d, lower, upper,
-                                      2.0 if grow else 0.5, c1, xt, gt, 60, grow, bounded)
-        istate[S.I_NFEV] += ne
-        istate[S.I_NGEV] += nge
-        st = _search_failed(flag, K, x, g, xt, xbest, fstate, istate, T)
-        if st != S.RUNNING:
-            return st
-        fstate[S.F_STEP] = a
-        st = _accept(K, x, g, xt, xbest, fstate, istate, T, True)
+        st = newton_step(K, x, g, d, tau, lower, upper, bounded, c1, xt, gt, xbest,
+                         fstate, istate, T)
         if st != S.RUNNING:
             return st
     return S.RUNNING
@@ -377,53 +408,6 @@ def gd_loop(K, W, fs, js, T):
     return S.RUNNING
 
 
-@njit(types.float64(SYMBOLIC_BUNDLE, VEC, VEC, VEC, VEC), **_JIT)
-def negative_curvature(K, x, g, lower, upper):
-    """The most negative curvature found at x on the free variables, or 0.
-
-    Tests whether H + eps I is positive semidefinite on the components not held by a
-    bound, with eps = 1e-8 max(1, max |H_ii|), by trying Cholesky factorisations of
-    H + (eps + s) I for s = 0, and then a doubling s to bracket how negative the
-    smallest eigenvalue is. Returns -s (< 0: a saddle) or 0.0.
-    """
-    n = x.size
-    H = np.empty((n, n))
-    ev.hess(K, x, H)
-    free = np.zeros(n, dtype=np.bool_)
-    m = 0
-    for i in range(n):
-        if (lower[i] < x[i] < upper[i]) or g[i] == 0.0:
-            free[i] = True
-            m += 1
-    if m == 0:
-        return 0.0
-    A = np.empty((m, m))
-    ii = 0
-    scale = 1.0
-    for i in range(n):
-        if not free[i]:
-            continue
-        jj = 0
-        for j in range(n):
-            if free[j]:
-                A[ii, jj] = H[i, j]
-                jj += 1
-        if not math.isfinite(H[i, i]):
-            return 0.0
-        scale = max(scale, abs(H[i, i]))
-        ii += 1
-    L = np.empty((m, m))
-    eps = 1e-8 * scale
-    if cholesky_shifted(A, eps, L):
-        return 0.0
-    s = eps
-    for _ in range(200):
-        s *= 2.0
-        if cholesky_shifted(A, s, L):
-            return -s
-    return -s
-
-
 @njit(types.int64(SYMBOLIC_BUNDLE, *_STATE), **_JIT)
 def exact_linesearch_loop(K, W, fs, js, T):
     """Steepest descent with the exact step: a minimises phi(a) = f(x + a d) on
@@ -477,9 +461,7 @@ def exact_linesearch_loop(K, W, fs, js, T):
             a0 = 1.0 / max(1.0, fstate[S.F_GNORM])
             a, ft, ne, nge, flag = armijo(K, x, f, g, d, lower, upper, a0, 1e-4, xt,
                                           gt, 60, True, True)
-            istate[S.I_NFEV] += ne
-            istate[S.I_NGEV] += nge
-            st = _search_failed(flag, K, x, g, xt, xbest, fstate, istate, T)
+            st = _searched(flag, ne, nge, K, x, g, xt, xbest, fstate, istate, T)
             if st != S.RUNNING:
                 return st
         fstate[S.F_STEP] = a
@@ -492,4 +474,3 @@ def exact_linesearch_loop(K, W, fs, js, T):
 # Public names of the steps every loop shares, for loops built in other modules from
 # the same pieces (methods/qn_loops.py): the same compiled functions, not copies.
 STATE, unpack, start, check_stop = _STATE, _unpack, _start, _check_stop
-accept, search_failed, free_direction = _accept, _search_failed, _free_direction

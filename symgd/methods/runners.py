@@ -84,24 +84,21 @@ def linesearch(bundle, x0, lower, upper, opts, deadline):
 
 def newton(bundle, x0, lower, upper, opts, deadline):
     """Newton with a modified Cholesky and an Armijo search (loops.newton_loop); on the
-    banded Hessian of a templated sum, band_loops.newton_band_loop (O(n b^2) a step)."""
-    from symgd.methods import loading
+    banded Hessian of a templated sum, the same loop on the band (O(n b^2) a step)."""
     from symgd.methods.driver import run_loop
 
     band = getattr(bundle, "band", -1)
-    if band >= 0 and getattr(bundle, "hess_band", 0):
-        pos = getattr(bundle, "band_pos", None)
-        work = None if pos is None else np.asarray(pos, dtype=float)[None, :]
-        return _after(bundle, run_loop(loading.load("band_loops").newton_band_loop,
-                                       bundle.loop_arg(banded=True), x0, lower, upper,
-                                       [opts["tol"], opts["c1"]],
-                                       [opts["max_iter"], 0, band, 0 if pos is None else 1],
-                                       deadline=deadline, work_rows=0 if pos is None else 1,
-                                       work=work, **_common(opts)))
+    banded = band >= 0 and bool(getattr(bundle, "hess_band", 0))
+    pos = getattr(bundle, "band_pos", None) if banded else None
+    work = None if pos is None else np.asarray(pos, dtype=float)[None, :]
     return _after(bundle, run_loop(_loops(bundle).newton_loop,
+                                   bundle.loop_arg(banded=True) if banded else
                                    bundle.loop_arg(with_hessian=True), x0, lower, upper,
-                                   [opts["tol"], opts["c1"]], [opts["max_iter"], 0],
-                                   deadline=deadline, **_common(opts)))
+                                   [opts["tol"], opts["c1"]],
+                                   [opts["max_iter"], 0, int(banded), max(band, 0),
+                                    0 if pos is None else 1],
+                                   deadline=deadline, work_rows=0 if work is None else 1,
+                                   work=work, **_common(opts)))
 
 
 def lm(K, x0, lower, upper, opts, deadline):
