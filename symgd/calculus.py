@@ -78,6 +78,28 @@ def _partial(by_symbol, s):
     return smooth(sp.Add(*[sp.diff(t, s) for t in by_symbol[s]]))
 
 
+def sparse_derivatives(expr, syms, *, hessian: bool = True):
+    """({i: df/dx_i}, {(i, j): d2f/dx_i dx_j for i <= j}) of ``expr`` in ``syms``, the
+    nonzero entries only, by the grouped differentiation of :func:`derive` (no budget:
+    for expressions already known to be small, such as the terms a loop template left
+    over, symgd.kernelgen.loop_codegen)."""
+    held = [i for i, s in enumerate(syms) if s in expr.free_symbols]
+    by_symbol = _terms_by_symbol(expr, [syms[i] for i in held])
+    grad = {i: _partial(by_symbol, syms[i]) for i in held}
+    grad = {i: g for i, g in grad.items() if g != 0}
+    hess = {}
+    if hessian:
+        for i, gi in grad.items():
+            later = [syms[j] for j in held if j >= i]
+            gi_terms = _terms_by_symbol(gi, later)
+            for j in held:
+                if j >= i:
+                    h = _partial(gi_terms, syms[j])
+                    if h != 0:
+                        hess[(i, j)] = h
+    return grad, hess
+
+
 def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> Derivatives:
     """Gradient and (optionally) Hessian of the minimised objective.
 

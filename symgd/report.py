@@ -146,6 +146,8 @@ def format_templated(problem, parts, show) -> str:
     objective itself is sum over the shapes of sum_k T(x[I_k]; C_k) + rest."""
     import sympy as sp
 
+    from symgd.kernelgen.loop_codegen import template_derivatives
+
     syms = problem.symbols
     out = [f"{problem.name}: {problem.sense}",
            f"f = {len(parts.groups)} term shape(s) over {sum(g.size for g in parts.groups)} "
@@ -153,9 +155,10 @@ def format_templated(problem, parts, show) -> str:
            "are in its local variables v)", ""]
     for number, tpl in enumerate(parts.groups, 1):
         K = tpl.size
-        shown = [0, 1, K - 1] if K > 3 else list(range(K))
-        inst = _instances(tpl, syms, shown[:2]) + (", ..., " if K > 3 else ", ") + \
-            _instances(tpl, syms, shown[2:]) if K > 3 else _instances(tpl, syms, shown)
+        if K > 3:
+            inst = _instances(tpl, syms, [0, 1]) + ", ..., " + _instances(tpl, syms, [K - 1])
+        else:
+            inst = _instances(tpl, syms, range(K))
         out.append(f"shape {number}: {K} terms T = {show(tpl.expr)}")
         out.append(f"  ({', '.join(map(str, tpl.local))}) = {inst}")
         for j, c in enumerate(tpl.slots):
@@ -163,11 +166,13 @@ def format_templated(problem, parts, show) -> str:
             listed = ", ".join(repr(float(v)) for v in vals[:2]) + \
                 (f", ..., {float(vals[-1])!r}" if K > 2 else "")
             out.append(f"  {c} = {listed}")
-        grad = [sp.diff(tpl.expr, v) for v in tpl.local]
+        grad, pairs, upper = template_derivatives(tpl, hessian=True)
         for v, g in zip(tpl.local, grad):
             out.append(f"  dT/d{v} = {show(g)}")
+        entry = {**dict(zip(pairs, upper)), **{(b, a): h for (a, b), h in zip(pairs, upper)}}
+        p = len(tpl.local)
         out.append("  Hessian of T: [" + "; ".join(
-            ", ".join(show(sp.diff(g, v)) for v in tpl.local) for g in grad) + "]")
+            ", ".join(show(entry[(a, b)]) for b in range(p)) for a in range(p)) + "]")
         out.append("")
     rest = parts.rest
     out.append(f"rest = {show(rest)}")

@@ -75,6 +75,16 @@ for name in ("exp_decay_lm", "weighted"):
     r_gpu = symgd.solve(P, method="lm", device="cuda")
     out[name]["lm"] = {"cpu": r_cpu.x.tolist(), "cuda": r_gpu.x.tolist(),
                        "status": [str(r_cpu.status), str(r_gpu.status)]}
+# auto on a least-squares fit picks lm, which then runs on the device; on a model linear
+# in its parameters it picks the closed form, which does not run there
+r_auto = symgd.solve(problems["exp_decay_lm"], method="auto", device="cuda")
+out["auto"] = {"path": list(r_auto.path), "method": r_auto.method, "x": r_auto.x.tolist(),
+               "cpu": symgd.solve(problems["exp_decay_lm"], method="auto").x.tolist()}
+try:
+    symgd.solve(problems["linreg"], method="auto", device="cuda")
+    out["auto_linear"] = None
+except symgd.InputError as e:
+    out["auto_linear"] = [e.kind, e.message]
 print("RESULT " + json.dumps(out))
 '''
 
@@ -145,6 +155,16 @@ def test_lm_on_cuda_matches_cpu(sim, name):
     assert lm["status"][0] == lm["status"][1] == "converged"
     cpu, gpu = np.array(lm["cpu"]), np.array(lm["cuda"])
     assert np.all(np.abs(gpu - cpu) <= 1e-10 * np.abs(cpu))
+
+
+def test_auto_runs_lm_on_cuda_and_names_what_cannot(sim):
+    import numpy as np
+    got = sim["auto"]
+    assert got["method"] == "lm" and any("auto chose lm" in step for step in got["path"])
+    cpu, gpu = np.array(got["cpu"]), np.array(got["x"])
+    assert np.all(np.abs(gpu - cpu) <= 1e-10 * np.abs(cpu))
+    kind, message = sim["auto_linear"]
+    assert kind == "unavailable" and "cuda': lm" in message
 
 
 def test_no_gpu_no_simulator_is_an_input_error():

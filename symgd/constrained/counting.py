@@ -20,7 +20,7 @@ class Counter:
         return {"f": self.f, "grad": self.f, "hess": self.h, "constraints": self.c}
 
 
-class _LastPoint:
+class _RecentPoints:
     """The values computed at the last few x (one cache per kind of call): the KKT
     checks come back to an iterate after the polish has evaluated points beside it."""
 
@@ -46,7 +46,7 @@ class CountedBundle:
     def __init__(self, bundle, count: Counter):
         self.b, self.count = bundle, count
         self.constraints = CountedConstraints(bundle.constraints, count)
-        self._fg = _LastPoint()
+        self._fg = _RecentPoints()
 
     def fg(self, x, g):
         found = self._fg.get(x)
@@ -70,7 +70,7 @@ class CountedConstraints:
         self.ck, self.count = ck, count
         self.m, self.equality = ck.m, ck.equality
         self.texts, self.relations = ck.texts, ck.relations
-        self._c, self._J = _LastPoint(), _LastPoint()
+        self._c, self._J = _RecentPoints(), _RecentPoints()
 
     def values(self, x):
         found = self._c.get(x)

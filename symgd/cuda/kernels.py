@@ -1,8 +1,9 @@
 """A fit's least-squares pass on a CUDA device, callable from Python.
 
 ``DeviceFit(K)`` takes a CPU fit bundle (symgd.fit.kernels.FitKernels), generates the
-CUDA kernel source from the same residual (symgd.cuda.codegen), loads it from a file
-in the kernel cache folder, and copies the data columns to the device once. Each
+CUDA kernel source from the same residual (symgd.cuda.codegen), loads it through the
+kernel cache (symgd.kernelgen.cache.load_module, like every generated module), and
+copies the data columns to the device once. Each
 ``lsq(theta, g, A)`` then moves only theta (p values) in and M = 1 + p + p(p+1)/2
 values out:
 
@@ -13,14 +14,12 @@ bitwise reproducible for the same data and theta.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
 import weakref
 
 import numpy as np
 
 from symgd.cuda import availability, codegen
+from symgd.kernelgen import cache
 
 # Threads per block on a GPU, and in numba's simulator (one Python thread each: small).
 TPB_GPU = 128
@@ -28,34 +27,6 @@ TPB_SIM = 32
 # At most this many blocks (each thread then loops over n / (blocks * TPB) samples).
 MAX_BLOCKS_GPU = 2048
 MAX_BLOCKS_SIM = 8
-
-_MODULES: dict = {}  # source hash -> loaded module
-
-
-def load_source(source: str):
-    """Write ``source`` to <kernel cache>/cuda/symgd_cuda_<hash>.py (once) and import
-    it under that name; loaded once per process."""
-    from symgd.kernelgen.cache import cache_dir
-
-    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    mod = _MODULES.get(digest)
-    if mod is not None:
-        return mod
-    name = f"symgd_cuda_{digest}"
-    folder = cache_dir() / "cuda"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".tmp{id(source)}")
-        tmp.write_text(source)
-        tmp.replace(path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    _MODULES[digest] = mod
-    return mod
-
 
 def n_blocks(n: int, tpb: int, max_blocks: int) -> int:
     """Blocks for n samples: one sample per thread up to ``max_blocks`` blocks."""
@@ -75,7 +46,7 @@ class DeviceFit:
         self.m = codegen.n_values(self.p)
         der = derive(K.spec, hessian=False)
         self.source = codegen.lsq_source(K.module_name, K.spec, der, tpb=self.tpb)
-        mod = load_source(self.source)
+        mod = cache.load_module(self.source)
         self._lsq, self._sum = mod.k_lsq, mod.k_sum
         self.blocks = n_blocks(self.n, self.tpb, max_blocks or
                                (MAX_BLOCKS_SIM if sim else MAX_BLOCKS_GPU))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symgd.calculus import smooth
+from symgd.calculus import smooth, sparse_derivatives
 from symgd.kernelgen.codegen import HEADERS, body_lines
 from symgd.kernelgen.printer import to_code
 from symgd.kernelgen.templates import evenly_stepped
@@ -25,19 +25,15 @@ from symgd.kernelgen.templates import evenly_stepped
 TABLES_HEADER = "import numpy as np\n"
 
 
-def _rest_derivatives(rest, symbols, hessian: bool):
-    """(grad entries {i: expr}, Hessian entries {(i, j): expr, i <= j}) of the rest."""
-    index_of = {s: i for i, s in enumerate(symbols)}
-    held = sorted((index_of[s] for s in rest.free_symbols if s in index_of))
-    grad = {i: smooth(sp.diff(rest, symbols[i])) for i in held}
-    hess = {}
-    if hessian:
-        for a, i in enumerate(held):
-            for j in held[a:]:
-                h = smooth(sp.diff(grad[i], symbols[j]))
-                if h != 0:
-                    hess[(i, j)] = h
-    return {i: g for i, g in grad.items() if g != 0}, hess
+def template_derivatives(tpl, hessian: bool):
+    """(gradient in the local variables, [(a, b) for a <= b], the Hessian entries at those
+    pairs, or [] without ``hessian``) of a template: what its loops compile and what
+    ``derive`` prints (symgd.report)."""
+    grad = [smooth(sp.diff(tpl.expr, v)) for v in tpl.local]
+    p = len(tpl.local)
+    pairs = [(a, b) for a in range(p) for b in range(a, p)]
+    hess = [smooth(sp.diff(grad[a], tpl.local[b])) for a, b in pairs] if hessian else []
+    return grad, pairs, hess
 
 
 def _table_text(name, array, dtype):
@@ -50,20 +46,16 @@ class _Group:
 
     def __init__(self, number, tpl, hessian):
         self.tpl = tpl
-        self.grad = [smooth(sp.diff(tpl.expr, v)) for v in tpl.local]
-        p = len(tpl.local)
-        self.pairs = [(a, b) for a in range(p) for b in range(a, p)]
-        self.hess = [smooth(sp.diff(self.grad[a], tpl.local[b])) for a, b in self.pairs] \
-            if hessian else []
+        self.grad, self.pairs, self.hess = template_derivatives(tpl, hessian)
         self.tables, self.index_code = [], []
-        for j in range(p):
-            stepped = evenly_stepped(tpl.index[:, j])
-            if stepped is None:
-                if not self.tables or self.tables[0][0] != f"I{number}":
-                    self.tables.insert(0, (f"I{number}", tpl.index, "int64"))
+        stepped = [evenly_stepped(col) for col in tpl.index.T]
+        if any(st is None for st in stepped):   # the index table, once per group
+            self.tables.append((f"I{number}", tpl.index, "int64"))
+        for j, st in enumerate(stepped):
+            if st is None:
                 self.index_code.append(f"I{number}[k_, {j}]")
             else:
-                start, step = stepped
+                start, step = st
                 self.index_code.append(f"{start} + {step} * k_" if step else f"{start}")
         if tpl.slots:
             self.tables.append((f"C{number}", tpl.consts, "float64"))
@@ -104,7 +96,7 @@ def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1,
     n = len(symbols)
     need_second = hessian or band >= 0
     groups = [_Group(k, g, need_second) for k, g in enumerate(parts.groups)]
-    rest_grad, rest_hess = _rest_derivatives(parts.rest, symbols, need_second)
+    rest_grad, rest_hess = sparse_derivatives(parts.rest, list(symbols), hessian=need_second)
     out = []
     for g in groups:
         out += [_table_text(tname, arr, dtype) for tname, arr, dtype in g.tables]

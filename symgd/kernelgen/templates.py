@@ -165,9 +165,8 @@ def _template(members, index_of) -> Template:
     slot_of = list(numbers0)
     for j, s in enumerate(varying):
         slot_of[s] = slots[j]
-    # the local position of each of the first term's variables
-    position = {sym: k for sym, k in variables0.items()}
-    expr = _rebuild(term0, position, local, slot_of, [0], index_of=index_of)
+    # variables0: the local position of each of the first term's variables
+    expr = _rebuild(term0, variables0, local, slot_of, [0], index_of=index_of)
     index = np.empty((len(members), p), dtype=np.int64)
     consts = np.empty((len(members), len(varying)), dtype=np.float64)
     for r, (_, numbers, variables) in enumerate(members):
