@@ -121,15 +121,24 @@ def _templated(problem, need_hessian: bool, need_line_poly: bool):
         need_hessian or n <= SADDLE_CHECK_MAX_VARS)
     b, pos = ordering(parts, problem.symbols) if need_hessian else (-1, None)
     band = b if b >= 0 and kernels.band_pays(n, b) else -1
-    if need_hessian and not with_h and band < 0:
+    sparse = None
+    if need_hessian and b > 2:   # a band of 1 or 2 is as good as it gets
+        from symgd.kernelgen.sparse_pattern import pattern
+
+        sparse = pattern(parts, problem.symbols)
+        if sparse.pays(band):
+            band = -1
+        else:
+            sparse = None
+    if need_hessian and not with_h and band < 0 and sparse is None:
         raise problem.input_error(
-            f"newton needs the dense {n} x {n} Hessian (half-bandwidth {b}: not banded "
-            f"enough to factor as a band), more than the "
+            f"newton needs the dense {n} x {n} Hessian (half-bandwidth {b}, and a "
+            "sparse factor with too much fill), more than the "
             f"{kernels.TEMPLATED_HESSIAN_MAX_VARS} variables it is built for; try "
             "method=lbfgs (or auto), which needs no Hessian", field=problem.sense,
             kind="limit")
     return kernels.compile_templated(problem, parts, with_hessian=with_h, band=band,
-                                     band_pos=pos if band >= 0 else None)
+                                     band_pos=pos if band >= 0 else None, sparse=sparse)
 
 
 def _located(problem, err: InputError) -> InputError:

@@ -15,7 +15,7 @@ import numpy as np
 import sympy as sp
 
 
-def _term_variables(parts, symbols):
+def term_variables(parts, symbols):
     """Each term's variable indices: the groups' index rows, then the rest's terms."""
     index_of = {s: i for i, s in enumerate(symbols)}
     for g in parts.groups:
@@ -30,7 +30,7 @@ def bandwidth(parts, symbols, pos=None) -> int:
     """The half-bandwidth b (H_ij = 0 where |pos_i - pos_j| > b); ``pos``: each
     variable's position (None: the given order)."""
     b = 0
-    for held in _term_variables(parts, symbols):
+    for held in term_variables(parts, symbols):
         p = held if pos is None else pos[held]
         if p.size:
             b = max(b, int(p.max() - p.min()))
@@ -48,7 +48,7 @@ def ordering(parts, symbols):
     if b0 <= 2 or n < 3:
         return b0, None
     rows, cols = [], []
-    for held in _term_variables(parts, symbols):
+    for held in term_variables(parts, symbols):
         r, c = np.meshgrid(held, held)
         rows.append(r.ravel())
         cols.append(c.ravel())

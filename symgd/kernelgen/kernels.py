@@ -32,16 +32,24 @@ class Kernels:
     hess_band: int = 0
     band: int = -1
     band_pos: tuple | None = None   # the band's variable positions (None: given order)
+    # a sparse Hessian (symgd.kernelgen.sparse_pattern): the address of ``hess_sparse``,
+    # its slot count (-1: none), its variable positions and packed Cholesky structure
+    hess_sparse: int = 0
+    sparse_nnz: int = -1
+    sparse_pos: np.ndarray | None = None
+    sparse_struct: np.ndarray | None = None
 
     @property
     def has_hessian(self) -> bool:
         return self.addresses[2] != 0
 
     # -- the kernel-bundle interface of symgd.methods (a fit's is symgd.fit.kernels) ----
-    def loop_arg(self, *, with_hessian: bool = True, banded: bool = False) -> tuple:
+    def loop_arg(self, *, with_hessian: bool = True, banded: bool = False,
+                 sparse: bool = False) -> tuple:
         """What the compiled loops take (symgd.kernelgen.evaluate's symbolic bundle);
-        ``banded``: the Hessian slot holds ``hess_band`` (loops.newton_loop, banded)."""
-        h = self.hess_band if banded else self.addresses[2]
+        ``banded`` / ``sparse``: the Hessian slot holds ``hess_band`` / ``hess_sparse``
+        (loops.newton_loop on the band or the sparse pattern)."""
+        h = self.hess_band if banded else self.hess_sparse if sparse else self.addresses[2]
         return (self.addresses[0], self.addresses[1], h, self.line_poly)
 
     loop_module = "loops"  # symgd.methods.loading name of the loops compiled for it
@@ -93,10 +101,14 @@ def kernels_from_module(module, n: int, time_s: float) -> Kernels:
     backend = "python" if getattr(module.KERNEL, "__module__", "") == "symgd.kernelgen.pykernel" \
         else "numba"
     hb = getattr(module, "hess_band", None)
-    return Kernels(n, addresses, cfuncs + (hb,), module.__name__, time_s,
+    hs = getattr(module, "hess_sparse", None)
+    return Kernels(n, addresses, cfuncs + (hb, hs), module.__name__, time_s,
                    0 if lp is None else lp.address, backend,
                    0 if hb is None else hb.address, int(getattr(module, "BAND", -1)),
-                   getattr(module, "BAND_POS", None))
+                   getattr(module, "BAND_POS", None),
+                   0 if hs is None else hs.address, int(getattr(module, "SPARSE_NNZ", -1)),
+                   None if hs is None else module.SPARSE_POS[0],
+                   None if hs is None else module.SPARSE_STRUCT[0])
 
 
 # A dense n x n Hessian beyond this many variables (128 MB at 4,000) is not built from
@@ -112,7 +124,7 @@ def band_pays(n: int, b: int) -> bool:
 
 
 def compile_templated(problem, parts, *, with_hessian: bool, band: int = -1,
-                      band_pos=None) -> Kernels:
+                      band_pos=None, sparse=None) -> Kernels:
     """Kernels of an objective whose repeated terms are loops (symgd.kernelgen.templates):
     the templates are differentiated here (the whole objective is never differentiated
     term by term), so derivation and compile time do not grow with the number of terms."""
@@ -120,6 +132,6 @@ def compile_templated(problem, parts, *, with_hessian: bool, band: int = -1,
 
     t0 = time.perf_counter()
     src = loop_codegen.loop_source(problem.name, parts, problem.symbols, hessian=with_hessian,
-                                   band=band, band_pos=band_pos)
+                                   band=band, band_pos=band_pos, sparse=sparse)
     module = cache.load_module(src)
     return kernels_from_module(module, len(problem.symbols), time.perf_counter() - t0)

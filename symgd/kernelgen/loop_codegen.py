@@ -13,6 +13,9 @@ are module-level arrays, which numba compiles in as constants.
 """
 from __future__ import annotations
 
+import base64
+
+import numpy as np
 import sympy as sp
 
 from symgd.calculus import smooth, sparse_derivatives
@@ -20,9 +23,11 @@ from symgd.kernelgen.codegen import HEADERS, body_lines
 from symgd.kernelgen.printer import to_code
 from symgd.kernelgen.templates import evenly_stepped
 
-# numpy arrays as module text: the tables of a problem with 10,000 terms stay a few
-# hundred kilobytes of source
-TABLES_HEADER = "import numpy as np\n"
+# numpy arrays as module text: small ones as literals (readable), large ones as the
+# base64 of their little-endian bytes (exact, and Python compiles one string literal in
+# microseconds where nested lists of 60,000 numbers took seconds)
+TABLES_HEADER = "import base64\nimport numpy as np\n"
+LITERAL_MAX = 64
 
 
 def template_derivatives(tpl, hessian: bool):
@@ -37,6 +42,11 @@ def template_derivatives(tpl, hessian: bool):
 
 
 def _table_text(name, array, dtype):
+    if array.size > LITERAL_MAX:
+        little = np.dtype(dtype).newbyteorder("<")
+        data = base64.b64encode(np.ascontiguousarray(array, dtype=little).tobytes()).decode()
+        return (f"{name} = np.frombuffer(base64.b64decode('{data}'), dtype='{little.str}')"
+                f".reshape({array.shape[0]}, {array.shape[1]}).astype(np.{dtype})")
     rows = ",".join("[" + ",".join(repr(v) for v in row.tolist()) + "]" for row in array)
     return f"{name} = np.array([{rows}], dtype=np.{dtype}).reshape({array.shape[0]}, {array.shape[1]})"
 
@@ -85,16 +95,19 @@ class _Group:
 
 
 def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1,
-                band_pos=None) -> str:
+                band_pos=None, sparse=None) -> str:
     """The kernel module of f = parts.rest + the groups of ``parts`` (a templates.Split).
 
     ``hessian``: include ``hess`` (dense n x n). ``band`` >= 0: include ``hess_band``,
     the lower band of half-width b = band packed by rows, B[i (b+1) + i - j] = H_ij
     for i - b <= j <= i (what symgd.methods.linalg.band_cholesky factors), and BAND = b.
     ``band_pos``: the band is of the Hessian with variable i at position band_pos[i]
-    (symgd.kernelgen.band.ordering; also written out as BAND_POS)."""
+    (symgd.kernelgen.band.ordering; also written out as BAND_POS). ``sparse``: a
+    symgd.kernelgen.sparse_pattern.SparsePattern; include ``hess_sparse``, writing
+    H's lower triangle into the pattern's slots, with SPARSE_NNZ, SPARSE_POS and
+    SPARSE_STRUCT (its packed structure) for the loop."""
     n = len(symbols)
-    need_second = hessian or band >= 0
+    need_second = hessian or band >= 0 or sparse is not None
     groups = [_Group(k, g, need_second) for k, g in enumerate(parts.groups)]
     rest_grad, rest_hess = sparse_derivatives(parts.rest, list(symbols), hessian=need_second)
     out = []
@@ -148,6 +161,8 @@ def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1,
             out += g.loop(g.hess, lambda r, g=g: _band_writes(r, g.pairs, w,
                                                               band_pos is not None))
         out.append("    return 0.0\n")
+    if sparse is not None:
+        out += _sparse_kernel(sparse, groups, rest_hess, symbols)
     body = "\n".join(out) + "\n"
     return HEADERS["numba"].format(name=name) + TABLES_HEADER + "\n" + body
 
@@ -180,3 +195,26 @@ def _band_writes(results, pairs, w, permuted):
             lines.append(f"B[({q}{a} * {w} + {q}{a} - {q}{b}) if {q}{a} > {q}{b} else "
                          f"({q}{b} * {w} + {q}{b} - {q}{a})] += {r}")
     return lines
+
+
+def _sparse_kernel(sp_pattern, groups, rest_hess, symbols):
+    """``hess_sparse``: each Hessian entry added into its slot of the sparse pattern;
+    a group's slots are a table (instance x template pair)."""
+    nnz = sp_pattern.nnz
+    out = [f"SPARSE_NNZ = {nnz}",
+           _table_text("SPARSE_POS", sp_pattern.pos[None, :], "int64"),
+           _table_text("SPARSE_STRUCT", sp_pattern.packed()[None, :], "float64")]
+    for number, g in enumerate(groups):
+        slots = np.array([[sp_pattern.slot(int(row[a]), int(row[b])) for a, b in g.pairs]
+                          for row in g.tpl.index], dtype=np.int64)
+        out.append(_table_text(f"SL{number}", slots, "int64"))
+    out.append(f"\n@KERNEL({nnz})\ndef hess_sparse(x, A):")
+    out += [f"    for k_ in range({nnz}):", "        A[k_] = 0.0"]
+    if rest_hess:
+        out += body_lines(list(rest_hess.values()), symbols,
+                          [f"A[{sp_pattern.slot(i, j)}]" for i, j in rest_hess])
+    for number, g in enumerate(groups):
+        out += g.loop(g.hess, lambda r, number=number: [
+            f"A[SL{number}[k_, {c}]] += {v}" for c, v in enumerate(r) if v != "0"])
+    out.append("    return 0.0\n")
+    return out

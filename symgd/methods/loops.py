@@ -32,14 +32,16 @@ from symgd.kernel_types import MAT, VEC
 from symgd.methods import status as S
 from symgd.methods.common import (UNBOUNDED_F, all_finite, armijo, converged_test,
                                   copy_into, has_bounds, held_by_bound, moved, project, trace,
-                                  trace_x, clear_trace,
-                                  projected_grad_norm, relative_gradient, step_point, wolfe)
+                                  trace_x, clear_trace, projected_grad_norm,
+                                  relative_gradient, step_point, within_noise, wolfe)
 from symgd.methods.optimizers import SGD as PLAIN_STEP
 from symgd.methods.optimizers import update as optimizer_update
 from symgd.methods.curvature import negative_curvature  # noqa: F401 (loops' public name)
 from symgd.methods.linalg import (band_solve, cholesky_solve, decouple_band,
                                   modified_factor)
 from symgd.methods.polyline import MAX_DEGREE, exact_step
+from symgd.methods.sparse_linalg import (decouple_sparse, modified_sparse_factor,
+                                         sparse_solve, structure)
 from symgd.methods.schedules import PLATEAU, learning_rate
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
@@ -210,7 +212,8 @@ def newton_step(K, x, g, d, tau, lower, upper, bounded, c1, xt, gt, xbest, fstat
     for i in range(n):
         slope += g[i] * (xt[i] - x[i])
         slope_t += gt[i] * (xt[i] - x[i])
-    sufficient = math.isfinite(ft) and all_finite(gt) and ft <= fstate[S.F_F] + c1 * slope
+    sufficient = (math.isfinite(ft) and all_finite(gt) and ft <= fstate[S.F_F] + c1 * slope
+                  or tau == 0.0 and within_noise(fstate[S.F_F], ft, g, gt))
     if sufficient and (tau == 0.0 or slope_t >= 0.9 * slope):
         fstate[S.F_STEP] = 1.0
         return moved(x, g, xt, gt, ft, xbest, fstate, istate, T)
@@ -232,21 +235,27 @@ def newton_loop(K, W, fs, js, T):
     (so d descends), then newton_step; with bounds the held components are fixed
     (projected Newton, Bertsekas 1982). Banded (ipar[2] = 1): K's Hessian slot writes
     the lower band of half-width b = ipar[3] (symgd.kernelgen.loop_codegen's hess_band)
-    and the factorisation costs O(n b^2); with ipar[4] = 1 the band is of the Hessian
-    renumbered by the positions in row W[N_W] (symgd.kernelgen.band.ordering), and the
-    system is solved in that order. fpar = [tol, c1]; ipar = [max_iter, chunk, banded,
-    b, permuted].
+    and the factorisation costs O(n b^2). Sparse (ipar[2] = 2): it writes the ipar[3]
+    slots of a sparse Cholesky pattern (hess_sparse), whose structure is packed in the
+    rows W[N_W + 1:] (symgd.methods.sparse_linalg). With ipar[4] = 1 the matrix is of
+    the Hessian renumbered by the positions in row W[N_W] (symgd.kernelgen.band,
+    sparse_pattern), and the system is solved in that order. fpar = [tol, c1];
+    ipar = [max_iter, chunk, structure (0 dense, 1 band, 2 sparse), b or nnz,
+    permuted].
     """
     x, g, lower, upper, xbest, fpar, ipar, fstate, istate = _unpack(W, fs, js)
     n = x.size
     c1 = fpar[1]
-    max_iter, chunk, banded = ipar[0], ipar[1], ipar[2] == 1
+    max_iter, chunk, banded, sparse = ipar[0], ipar[1], ipar[2] == 1, ipar[2] == 2
     pos = np.arange(n)
-    if banded and ipar[4] == 1:
+    if ipar[2] > 0 and ipar[4] == 1:
         for i in range(n):
             pos[i] = int(W[S.N_W, i])
-    H = np.empty((n, ipar[3] + 1 if banded else n))
+    colptr, rowidx, rowptr, rowcol, rowslot = structure(W, S.N_W + 1, n,
+                                                         ipar[3] if sparse else -1)
+    H = np.empty((-(-ipar[3] // n), n) if sparse else (n, ipar[3] + 1 if banded else n))
     L = np.zeros(H.shape)
+    Hs, Ls = H.ravel(), L.ravel()   # the sparse slots (views)
     d = np.empty(n)
     rhs = np.empty(n)
     rp = np.empty(n)
@@ -268,6 +277,9 @@ def newton_loop(K, W, fs, js, T):
                     if banded:
                         decouple_band(H, pos[i])
                         continue
+                    if sparse:
+                        decouple_sparse(Hs, pos[i], colptr, rowptr, rowslot)
+                        continue
                     for j in range(n):
                         H[i, j] = 0.0
                         H[j, i] = 0.0
@@ -275,14 +287,21 @@ def newton_loop(K, W, fs, js, T):
         else:
             for i in range(n):
                 rhs[i] = -g[i]
-        tau = modified_factor(H, L, banded)
+        if sparse:
+            tau = modified_sparse_factor(Hs, Ls, colptr, rowidx, rowptr, rowcol, rowslot,
+                                         gt)
+        else:
+            tau = modified_factor(H, L, banded)
         if tau < 0.0:  # non-finite Hessian: fall back to steepest descent
             for i in range(n):
                 d[i] = rhs[i]
-        elif banded:   # in the band's order: the right-hand side in, the step out
+        elif banded or sparse:   # in the matrix's order: rhs in, the step out
             for i in range(n):
                 rp[pos[i]] = rhs[i]
-            band_solve(L, rp, xt)
+            if sparse:
+                sparse_solve(Ls, colptr, rowidx, rp, xt)
+            else:
+                band_solve(L, rp, xt)
             for i in range(n):
                 d[i] = xt[pos[i]]
         else:

@@ -89,16 +89,26 @@ def newton(bundle, x0, lower, upper, opts, deadline):
 
     band = getattr(bundle, "band", -1)
     banded = band >= 0 and bool(getattr(bundle, "hess_band", 0))
+    nnz = getattr(bundle, "sparse_nnz", -1)
+    sparse = nnz > 0 and bool(getattr(bundle, "hess_sparse", 0))
     pos = getattr(bundle, "band_pos", None) if banded else None
     work = None if pos is None else np.asarray(pos, dtype=float)[None, :]
+    if sparse:   # positions, then the packed structure, in rows of n
+        n = len(x0)
+        flat = np.concatenate([bundle.sparse_pos.astype(float), bundle.sparse_struct])
+        work = np.zeros((-(-flat.size // n), n))
+        work.ravel()[:flat.size] = flat
+        pos = bundle.sparse_pos
     return _after(bundle, run_loop(_loops(bundle).newton_loop,
-                                   bundle.loop_arg(banded=True) if banded else
-                                   bundle.loop_arg(with_hessian=True), x0, lower, upper,
-                                   [opts["tol"], opts["c1"]],
-                                   [opts["max_iter"], 0, int(banded), max(band, 0),
+                                   bundle.loop_arg(banded=banded, sparse=sparse)
+                                   if banded or sparse else
+                                   bundle.loop_arg(with_hessian=True), x0,
+                                   lower, upper, [opts["tol"], opts["c1"]],
+                                   [opts["max_iter"], 0, 2 if sparse else int(banded),
+                                    nnz if sparse else max(band, 0),
                                     0 if pos is None else 1],
-                                   deadline=deadline, work_rows=0 if work is None else 1,
-                                   work=work, **_common(opts)))
+                                   deadline=deadline, work_rows=0 if work is None else
+                                   work.shape[0], work=work, **_common(opts)))
 
 
 def lm(K, x0, lower, upper, opts, deadline):
