@@ -114,11 +114,21 @@ def _templated(problem, need_hessian: bool, need_line_poly: bool):
     parts = templates.split(problem.minimized_objective(), problem.symbols)
     if parts is None:
         return None
-    from symgd.kernelgen.band import ordering
+    from symgd.kernelgen.band import ordering, rest_hessian_entries
 
     n = len(problem.symbols)
     with_h = n <= kernels.TEMPLATED_HESSIAN_MAX_VARS and (
         need_hessian or n <= SADDLE_CHECK_MAX_VARS)
+    entries = rest_hessian_entries(parts, problem.symbols)
+    if entries > kernels.REST_HESSIAN_MAX:
+        if need_hessian:
+            raise problem.input_error(
+                f"newton needs the Hessian of the terms that are not sums of one shape; "
+                f"they couple so many variables that it would be {entries} entries of "
+                f"straight-line code (at most {kernels.REST_HESSIAN_MAX} compile in "
+                "seconds); try method=lbfgs (or auto), which needs no Hessian",
+                field=problem.sense, kind="limit")
+        with_h = False
     b, pos = ordering(parts, problem.symbols) if need_hessian else (-1, None)
     band = b if b >= 0 and kernels.band_pays(n, b) else -1
     sparse = None

@@ -170,3 +170,19 @@ def test_auto_choice_of_structure():
                           variables={s: 0.5 for s in y}, name="chain_choice")
     k2 = solver.compiled(chain, need_hessian=True).kernels
     assert k2.band == 1 and k2.sparse_nnz < 0
+
+
+def test_a_term_coupling_every_variable_refuses_newton_before_compiling():
+    """(sum x)^2 has n (n+1)/2 Hessian entries of straight-line code: newton is
+    refused with advice instead of compiling them, and lbfgs solves it (its answer
+    rechecked with sympy's gradient)."""
+    n = 60
+    x = sp.symbols(f"x0:{n}", real=True)
+    f = sp.Add(*x) ** 2 + sum((x[i] - sp.Rational(i, n)) ** 4 for i in range(n))
+    problem = symgd.Problem(minimize=f, variables={s: 0.0 for s in x}, name="coupled_rest")
+    with pytest.raises(symgd.InputError, match="lbfgs"):
+        symgd.solve(problem, method="newton")
+    r = symgd.solve(problem, method="lbfgs", tol=1e-10)
+    assert r.status == "converged"
+    grad = sp.lambdify([x], [sp.diff(f, s) for s in x])
+    assert max(abs(v) for v in grad(r.x)) < 1e-6

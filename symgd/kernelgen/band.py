@@ -26,6 +26,18 @@ def term_variables(parts, symbols):
             yield np.array(held, dtype=np.int64)
 
 
+def rest_hessian_entries(parts, symbols) -> int:
+    """At most how many Hessian entries the terms left out of the groups have (p (p+1)
+    / 2 for a term in p variables): each is a line of straight-line kernel code, and a
+    term coupling every variable, such as (sum x_i)^2, has n (n+1) / 2 of them."""
+    index_of = set(symbols)
+    total = 0
+    for term in sp.Add.make_args(parts.rest):
+        p = sum(1 for s in term.free_symbols if s in index_of)
+        total += p * (p + 1) // 2
+    return total
+
+
 def bandwidth(parts, symbols, pos=None) -> int:
     """The half-bandwidth b (H_ij = 0 where |pos_i - pos_j| > b); ``pos``: each
     variable's position (None: the given order)."""

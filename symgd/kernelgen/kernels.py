@@ -114,6 +114,10 @@ def kernels_from_module(module, n: int, time_s: float) -> Kernels:
 # A dense n x n Hessian beyond this many variables (128 MB at 4,000) is not built from
 # templates: newton runs on the band where there is one, else it is refused with advice.
 TEMPLATED_HESSIAN_MAX_VARS = 4000
+# The straight-line Hessian code of the terms outside the loops compiles at a few ms
+# an entry (a 60-variable (sum x)^2 has 1,830 and took over 10 s); beyond this many,
+# newton is refused at once with advice and other methods go without a Hessian.
+REST_HESSIAN_MAX = 1000
 # The banded Hessian is built where it holds at most this share of the dense one.
 BAND_MAX_SHARE = 0.25
 
