@@ -31,7 +31,12 @@ def iterative_choice(n: int) -> tuple:
 
 def fit_choice(spec) -> tuple:
     """(method, why or None) for a fit (symgd.fit.spec.FitSpec); 'linear' says its own
-    why in the path, including any fallback."""
+    why in the path, including any fallback. A spec from the warm index
+    (symgd.warm_fit.LightFitSpec) carries the choice its cold run made: returned as it
+    is, with no sympy to import."""
+    recorded = getattr(spec, "auto_choice", None)
+    if recorded is not None:
+        return recorded
     from symgd.fit.linear import linear_form
 
     p = spec.p

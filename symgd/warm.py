@@ -18,13 +18,13 @@ iterative method with a runner that is neither planned nor one of auto's interna
 paths, on a problem without constraints, and a method needing data only on a data
 fit. A later run uses the entry only for the method the entry was recorded with and
 the same exactness of the line search (so it loads the very kernel set a cold run
-would build: :meth:`LightProblem.runs`). ``auto`` and ``analytic`` never do (the
-closed form needs sympy).
+would build: :meth:`LightProblem.runs`). ``analytic`` never does, nor ``auto``
+without data (the closed form needs sympy).
 
-Data fits are recorded too (:class:`LightFitProblem`: the fit's module, kernel kinds,
-loss, data spec and the data file's size and time), and used once symgd.fit can take
-an indexed fit (:data:`FIT_SOURCE_READY`; what it must provide is in
-:class:`LightFitProblem`).
+Data fits are recorded too (symgd.warm_fit.LightFitProblem: the fit's module, kernel
+kinds, loss, data spec and the data file's size and time), and an ``auto`` fit with
+auto's choice (and, for a model linear in its parameters, the closed form's numpy
+code), so that a warm auto fit imports no sympy either (symgd.warm_fit.auto_entry).
 
 The index is a cache: a missing, stale, edited or unreadable entry, or a module the
 kernel cache no longer has intact, is simply not used (the full path runs, and
@@ -37,15 +37,23 @@ import hashlib
 import json
 import os
 import stat
-import time
 
 from symgd.kernelgen.expr_index import build_stamp, index_dir, load_kernels
 from symgd.problem_interface import INDEXED, ProblemInterface
 
 FORMAT = 2
-# symgd.fit takes a LightFitProblem (see its docstring) once this is True; until then
+# symgd.fit takes a LightFitProblem (symgd.warm_fit) while this is True; when False
 # fit entries are recorded and read back (lookup(..., fits=True)) but not solved from.
 FIT_SOURCE_READY = True
+
+
+def __getattr__(name):
+    """``LightFitProblem`` and ``LightFitSpec`` live in symgd.warm_fit (which imports
+    this module); read here on first use."""
+    if name in ("LightFitProblem", "LightFitSpec"):
+        from symgd import warm_fit
+        return getattr(warm_fit, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------- policy
@@ -187,176 +195,6 @@ def kernels_for(light: LightProblem):
     return light.kernels()
 
 
-@dataclasses.dataclass(frozen=True)
-class _Named:
-    """A symbol's stand-in where only its name is read (``s.name``)."""
-
-    name: str
-
-    def __str__(self) -> str:
-        return self.name
-
-
-@dataclasses.dataclass(frozen=True)
-class LightFitSpec:
-    """The read interface of symgd.fit.spec.FitSpec without sympy: expressions as text
-    (``value``, ``model``, ``target``), symbols as names (``.name``)."""
-
-    names: tuple
-    symbols: tuple
-    data_symbols: tuple
-    loss: str
-    mean: bool
-    value: str
-    model: str | None
-    target: str | None
-    delta: float = 1.0
-    sign: float = 1.0
-    from_square: bool = False
-
-    @property
-    def least_squares(self) -> bool:
-        return self.loss in ("mse", "sse")
-
-    @property
-    def p(self) -> int:
-        return len(self.symbols)
-
-
-class LightFitProblem(LightProblem):
-    """A data fit from the index: a LightProblem plus the fit's data spec and texts.
-
-    ``kernel_source`` is INDEXED (its kernels come from the index) and ``is_fit`` is
-    True (the solver runs it on the data source's path). What symgd.fit must do to
-    take it (then set :data:`FIT_SOURCE_READY`):
-
-    * ``fit.source.spec_of``: for ``problem.kernel_source == INDEXED`` return
-      ``problem.fit_spec(delta)`` (a :class:`LightFitSpec`; None means the entry was
-      built for another huber ``delta``: raise LookupError, the caller's cue to take
-      the full path);
-    * ``fit.source.kernels``: for INDEXED build nothing and return
-      ``problem.fit_kernels(spec, data, kinds)`` (None: raise LookupError); the data
-      is read as today, ``symgd.io.data.load(problem.data, names of
-      spec.data_symbols)``;
-    * import sympy only where it is used: ``fit/__init__`` without eager imports,
-      ``fit/kernels.py`` importing codegen and derive inside ``build``,
-      ``fit/source.py`` importing ``fit_spec`` inside its functions; the statistics
-      and ``fit.report.fit_report`` (the CLI prints it) stay sympy-free;
-    * ``symgd.solver.kernels_of(problem)`` returns the fit's FitKernels too (the
-      entry records its module, kinds and spec).
-    """
-
-    def __init__(self, entry: dict, source: str):
-        super().__init__(entry, source)
-        fit = entry["fit"]
-        self.loss = fit["loss"]
-        self.reduce = fit["reduce"]
-        self.model = fit["model"]
-        self.target = fit["target"]
-        self.data = _data_from_entry(fit["data"])
-        self.kinds = frozenset(fit["kinds"])
-        # as Problem.objective reads in the report: the per-sample objective, None for
-        # a model fit (text here, not sympy)
-        self.objective = self.objective_text or None
-
-    @property
-    def is_fit(self) -> bool:
-        return True
-
-    def fit_spec(self, delta: float = 1.0) -> LightFitSpec | None:
-        """The fit's spec as recorded, or None if it was recorded for another delta."""
-        s = self._entry["fit"]["spec"]
-        if float(delta) != float(s["delta"]):
-            return None
-        return LightFitSpec(self.names, tuple(_Named(n) for n in self.names),
-                            tuple(_Named(n) for n in s["data_symbols"]), s["loss"],
-                            bool(s["mean"]), s["value"], s["model"], s["target"],
-                            float(s["delta"]), float(s["sign"]), bool(s["from_square"]))
-
-    def fit_kernels(self, spec, data, kinds):
-        """The fit's kernels over ``data`` (symgd.fit.kernels.FitKernels) from the
-        recorded module, or None when it lacks a kind asked for or is gone."""
-        from symgd.kernelgen.cache import CacheCorrupted, cache_dir, import_cached
-        from symgd.fit.kernels import FitKernels
-
-        wanted = (set(kinds) | {"f", "pred"}) - {"avv"}  # avv: dropped for linear models
-        if not spec.least_squares:
-            wanted -= {"lsq"}
-        if not wanted <= self.kinds:
-            return None
-        t0 = time.perf_counter()
-        try:
-            module = import_cached(self.module, cache_dir() / f"{self.module}.py")
-            ks = {kind: getattr(module, f"k_{kind}") for kind in sorted(self.kinds)}
-        except (CacheCorrupted, AttributeError):
-            return None
-        return FitKernels(spec, data, self.kinds, {k: f.address for k, f in ks.items()},
-                          self.module, 0.0, time.perf_counter() - t0, tuple(ks.values()))
-
-
-# ----------------------------------------------------------------------------- data specs
-def _data_to_entry(data):
-    """A data spec as JSON (file-based data only; None when it cannot be recorded),
-    with the data file's size and time (a changed data file is a miss)."""
-    if dataclasses.is_dataclass(data) and not isinstance(data, type):  # io.data_spec
-        if getattr(data, "file", None) is None:
-            return None  # in-memory columns are not worth an index entry
-        fields = {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
-        out = {"class": type(data).__module__ + ":" + type(data).__qualname__,
-               "file": str(fields.pop("file")), "fields": {}}
-        for name, value in fields.items():
-            if dataclasses.is_dataclass(value):
-                value = {"dataclass": type(value).__module__ + ":" + type(value).__qualname__,
-                         "fields": dataclasses.asdict(value)}
-            elif hasattr(value, "items"):
-                value = {str(k): (list(v) if isinstance(v, tuple) else v)
-                         for k, v in value.items()}
-            elif isinstance(value, tuple):
-                value = list(value)
-            out["fields"][name] = value
-    elif isinstance(data, dict) and isinstance(data.get("file"), str):
-        out = {"class": "dict", "file": data["file"], "fields": {
-            k: v for k, v in data.items() if k != "file"}}
-    else:
-        return None
-    st = os.stat(out["file"])
-    out["stat"] = [st.st_size, st.st_mtime_ns]
-    json.dumps(out)  # must round-trip: raises on anything else
-    return out
-
-
-def _resolve(qualified: str):
-    import importlib
-
-    module, _, name = qualified.partition(":")
-    if not module.startswith("symgd."):
-        raise ValueError("not a symgd class")
-    obj = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def _data_from_entry(out):
-    """The data spec recorded by :func:`_data_to_entry`; ValueError when the data file
-    changed since (or the record is not one)."""
-    st = os.stat(out["file"])
-    if [st.st_size, st.st_mtime_ns] != list(out["stat"]):
-        raise ValueError("the data file changed")
-    fields = dict(out["fields"])
-    if out["class"] == "dict":
-        return {"file": out["file"], **fields}
-    cls = _resolve(out["class"])
-    for name, value in list(fields.items()):
-        if isinstance(value, dict) and "dataclass" in value:
-            fields[name] = _resolve(value["dataclass"])(**value["fields"])
-        elif name == "locations" and isinstance(value, dict):
-            fields[name] = {k: tuple(v) for k, v in value.items()}
-        elif isinstance(value, list):
-            fields[name] = tuple(value)
-    return cls(file=out["file"], **fields)
-
-
 # ----------------------------------------------------------------------------- index
 def lookup(path, overrides=(), limits=(), *, fits: bool | None = None) -> LightProblem | None:
     """The indexed problem for this file, ``--set`` overrides and ``--limit``
@@ -371,9 +209,16 @@ def lookup(path, overrides=(), limits=(), *, fits: bool | None = None) -> LightP
                 entry.get("key") != key:
             return None
         is_fit = entry.get("fit") is not None
-        if (is_fit and not fits) or not indexable_method(entry["method"], data=is_fit):
+        if is_fit:
+            from symgd import warm_fit
+            served = warm_fit.serves_auto(entry) if entry["method"] == "auto" else \
+                indexable_method(entry["method"], data=True)
+            if not (fits and served):
+                return None
+            return warm_fit.LightFitProblem(entry, os.fspath(path))
+        if not indexable_method(entry["method"]):
             return None
-        light = (LightFitProblem if is_fit else LightProblem)(entry, os.fspath(path))
+        light = LightProblem(entry, os.fspath(path))
     except Exception:  # a cache: any damage is a miss
         return None
     return light
@@ -395,26 +240,6 @@ def _texts(problem) -> dict:
     return {"objective": text(getattr(problem, "objective", None)) or ""}
 
 
-def _fit_entry(problem, kernels) -> dict | None:
-    """The fit part of an entry, or None when this fit cannot be indexed."""
-    spec = getattr(kernels, "spec", None)
-    data = _data_to_entry(problem.data)
-    if spec is None or data is None:
-        return None
-    return {
-        "loss": problem.loss, "reduce": problem.reduce,
-        "model": None if problem.model is None else str(problem.model),
-        "target": None if problem.target is None else str(problem.target),
-        "data": data, "kinds": sorted(kernels.kinds),
-        "spec": {"data_symbols": [s.name for s in spec.data_symbols], "loss": spec.loss,
-                 "mean": bool(spec.mean), "value": str(spec.value),
-                 "model": None if spec.model is None else str(spec.model),
-                 "target": None if spec.target is None else str(spec.target),
-                 "delta": float(spec.delta), "sign": float(spec.sign),
-                 "from_square": bool(spec.from_square)},
-    }
-
-
 def record(path, overrides, problem, result, *, limits=(), method=None, options=None) -> bool:
     """Remember a problem file solved by the full path (best effort: never fails the
     run). ``method`` and ``options``: what the solve was asked for beyond the file.
@@ -423,16 +248,23 @@ def record(path, overrides, problem, result, *, limits=(), method=None, options=
         options = dict(options or {})
         name = method or problem.method or "auto"
         is_fit = bool(problem.is_fit)
-        if problem.constraints or not indexable_method(name, data=is_fit) or \
-                result.method != name or result.requested_method != name:
+        fit_auto = is_fit and name == "auto" and result.requested_method == name
+        if problem.constraints or not (fit_auto or (
+                indexable_method(name, data=is_fit) and result.method == name
+                and result.requested_method == name)):
             return False  # a fallback ran another method: its kernels are another set
         kernels = _kernels_of(problem)
         key = _key(path, tuple(overrides), tuple(limits))
         if kernels is None or key is None:
             return False
-        fit = _fit_entry(problem, kernels) if is_fit else None
-        if is_fit and fit is None:
-            return False
+        fit = None
+        if is_fit:
+            from symgd import warm_fit
+            auto = warm_fit.auto_entry(kernels, result) if fit_auto else None
+            fit = None if fit_auto and auto is None else \
+                warm_fit.fit_entry(problem, kernels, auto)
+            if fit is None:
+                return False
         merged = {**problem.options, **options}
         entry = {
             "format": FORMAT, "key": key, "name": problem.name, "sense": problem.sense,

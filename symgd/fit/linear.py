@@ -53,7 +53,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy as sp
 
 from symgd.fit import numpy_eval
 from symgd.outcome import Outcome
@@ -79,7 +78,7 @@ class LinearForm:
     """r = sum_j theta_j basis[j] + offset, basis and offset free of the parameters."""
 
     basis: tuple
-    offset: sp.Expr
+    offset: object   # a sympy expression
 
 
 @functools.lru_cache(maxsize=64)
@@ -90,8 +89,12 @@ def linear_form(spec) -> LinearForm | None:
     Linear means every derivative dr/dtheta_j is free of the parameters (Derivative
     objects left unevaluated count as not free).
     """
+    recorded = getattr(spec, "linear", None)
+    if recorded is not None:  # from the warm index (symgd.warm_fit.RecordedForm)
+        return recorded
     if spec.loss not in LOSSES or spec.value is None:
         return None
+    import sympy as sp  # not at import: a warm auto fit runs without sympy
     r = spec.value
     params = set(spec.symbols)
     basis = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import sympy as sp
 
 AGREE_RTOL = 1e-9      # kernels and numpy differ by rounding only
 
@@ -22,12 +21,20 @@ AGREE_RTOL = 1e-9      # kernels and numpy differ by rounding only
 def columns_function(exprs, args):
     """A callable ``f(*arrays) -> list of float arrays`` evaluating ``exprs`` (sympy)
     elementwise over the arrays bound to ``args`` (symbols), or None when sympy cannot
-    print one of them for numpy."""
+    print one of them for numpy. Columns recorded in the warm index
+    (symgd.warm_fit.RecordedColumn) bring their own numpy code: no sympy then."""
+    recorded = [getattr(e, "numpy_function", None) for e in exprs]
+    if exprs and all(recorded):
+        return _calling([f() for f in recorded])
+    import sympy as sp  # not at import: a warm auto fit runs without sympy
     try:
         fns = [sp.lambdify(list(args), e, modules="numpy", dummify=True) for e in exprs]
     except Exception:  # noqa: BLE001  (an unprintable function: no numpy route)
         return None
+    return _calling(fns)
 
+
+def _calling(fns):
     def call(*arrays):
         return [fn(*arrays) for fn in fns]
     return call
