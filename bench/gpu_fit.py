@@ -1,18 +1,26 @@
-"""Benchmark of symgd's CUDA data-fit pass (issue 16); needs a real GPU.
+"""Benchmark of symgd's CUDA data-fit passes (issue 16); needs a real GPU.
 
 For a linear model  y ~ a x + b  and an exponential one  y ~ A exp(-k x) + B  over N
-samples (default 1e8, float64), it measures one least-squares pass
-(S = sum r², Jᵀr, JᵀJ; a superset of loss + gradient) and reports the effective
-bandwidth, bytes of data read / seconds, next to:
+samples (default 1e8, float64; x and y, 16 bytes a sample), it measures
 
-  copy    a device-to-device copy of the same bytes (the memory-bound ceiling)
-  cupy    the hand-written CuPy equivalent (array expressions + sums), if CuPy is there
-  cpu     symgd's CPU kernels (FitKernels.lsq) on the same data
-  lm      a whole ``symgd.solve(..., method="lm", device="cuda")`` of the N samples
+  loss+grad    the mse loss and its gradient (symgd.cuda.objective, what newton, lbfgs,
+               gd and linesearch call per evaluation; mse: F = (1/n) sum r²)
+  lsq          one least-squares pass (S = sum r², Jᵀr, JᵀJ; what lm calls)
 
-Usage: python bench/gpu_fit.py [--n 100000000] [--repeat 5] [--skip-cpu]
-Exits with status 2 and a message when there is no GPU (numba's simulator does not
-count here: its timings mean nothing).
+and reports the effective bandwidth, bytes of data read / seconds, next to:
+
+  device copy  a device-to-device copy of the same bytes in the same run (the
+               memory-bound ceiling; reads and writes, so its time is halved)
+  cupy         the same loss+grad written as a CuPy user would: an ElementwiseKernel
+               for the per-sample loss and gradient terms, then cupy.sum of each
+               (if CuPy is installed)
+  symgd cpu    symgd's CPU kernels (FitKernels.value_grad / lsq) on the same data
+  lm           a whole ``symgd.solve(..., method="lm", device="cuda")`` of the N samples
+
+Usage: python bench/gpu_fit.py [--samples 100000000] [--repeat 5] [--skip-cpu]
+Exits with status 2 and a message when there is no GPU. ``--sim`` runs it under numba's
+CUDA simulator (NUMBA_ENABLE_CUDASIM=1, with a tiny --samples) to check that it runs:
+its timings mean nothing.
 """
 from __future__ import annotations
 
@@ -29,9 +37,13 @@ def _exit(message: str):
     sys.exit(2)
 
 
-def _gpu_or_exit():
-    if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0"):
-        _exit("NUMBA_ENABLE_CUDASIM is set; this benchmark needs a real GPU (unset it)")
+def _gpu_or_exit(sim: bool):
+    simulated = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+    if simulated and not sim:
+        _exit("NUMBA_ENABLE_CUDASIM is set; this benchmark needs a real GPU (unset it, "
+              "or pass --sim to check that it runs)")
+    if sim and not simulated:
+        _exit("--sim needs NUMBA_ENABLE_CUDASIM=1 set before Python starts")
     try:
         from numba import cuda
     except Exception as exc:
@@ -74,6 +86,30 @@ def _data(name: str, n: int):
     return x, y
 
 
+# What a CuPy user writes for mse loss + gradient: the per-sample terms in one
+# elementwise kernel, then one cupy.sum per output.
+CUPY_TERMS = {
+    "linear": ("float64 x, float64 y, float64 a, float64 b",
+               "float64 l, float64 ga, float64 gb",
+               "double r = a * x + b - y; l = r * r; ga = 2.0 * r * x; gb = 2.0 * r;"),
+    "exp": ("float64 x, float64 y, float64 A, float64 k, float64 B",
+            "float64 l, float64 gA, float64 gk, float64 gB",
+            "double e = exp(-k * x); double r = A * e + B - y; l = r * r; "
+            "gA = 2.0 * r * e; gk = -2.0 * r * A * x * e; gB = 2.0 * r;"),
+}
+
+
+def _cupy_loss_grad(name, cp):
+    """A function (x, y, theta) -> [F, grad F] on the device, CuPy as a user writes it."""
+    kern = cp.ElementwiseKernel(*CUPY_TERMS[name], f"symgd_bench_{name}")
+
+    def run(x, y, th):
+        terms = kern(x, y, *[float(t) for t in th])
+        n = x.size
+        return cp.stack([cp.sum(t) / n for t in terms]).get()
+    return run
+
+
 def _cupy_pass(name, cp, x, y, th):
     """The same sums written by hand with CuPy (r, J columns, then reductions)."""
     if name == "linear":
@@ -88,6 +124,60 @@ def _cupy_pass(name, cp, x, y, th):
     return cp.stack(out)
 
 
+def _print(rows, nbytes):
+    for label, t in rows:
+        if t is None:
+            print(f"  {label:22s}  (not installed)")
+            continue
+        print(f"  {label:22s}  {t * 1e3:9.2f} ms  {nbytes / t / 1e9:8.1f} GB/s")
+
+
+def bench_loss_grad(name, n, repeat, skip_cpu, cuda, x, y) -> None:
+    """mse loss + gradient: symgd on the device, CuPy, a device copy, symgd on the CPU."""
+    import symgd
+    from symgd.cuda.objective import DeviceLoss
+    from symgd.fit.source import fit_kernels
+
+    m = MODELS[name]
+    P = symgd.Problem(variables=m["variables"], data={"x": x, "y": y}, model=m["model"],
+                      target="y", loss="mse", name=f"bench-{name}-mse")
+    K = fit_kernels(P, kinds=("fg",))
+    nbytes = K.data.array.nbytes
+    th = np.array(m["start"], dtype=float)
+    g = np.empty(th.size)
+    t0 = time.perf_counter()
+    D = DeviceLoss(K)
+    setup = time.perf_counter() - t0
+    sync = cuda.synchronize
+    rows = [("symgd cuda loss+grad", _best(lambda: D.value_grad(th, g), repeat, sync))]
+    dst = cuda.device_array_like(D.data)
+    rows.append(("device copy",
+                 _best(lambda: dst.copy_to_device(D.data), repeat, sync) / 2))
+    ref = D.value_grad(th, g), g.copy()
+    try:
+        import cupy as cp
+        xd, yd = cp.asarray(x), cp.asarray(y)
+        run = _cupy_loss_grad(name, cp)
+        got = run(xd, yd, th)
+        rows.append(("cupy elementwise+sum", _best(lambda: run(xd, yd, th), repeat,
+                                                   cp.cuda.Device().synchronize)))
+        print(f"  (cupy agrees to {np.max(np.abs(got - np.r_[ref[0], ref[1]])):.2g})")
+        del xd, yd
+    except ImportError:
+        rows.append(("cupy elementwise+sum", None))
+    if not skip_cpu:
+        rows.append(("symgd cpu loss+grad", _best(lambda: K.value_grad(th, g),
+                                                  max(1, repeat // 2), lambda: None)))
+    print(f"\n{name} loss+grad (mse): N = {n:.3g}, {nbytes / 1e9:.2f} GB of data, "
+          f"p = {th.size}; kernel build {setup:.2f} s")
+    _print(rows, nbytes)
+    lin = dict(rows)
+    if lin.get("device copy") and lin.get("symgd cuda loss+grad"):
+        print(f"  symgd cuda at {lin['device copy'] / lin['symgd cuda loss+grad']:.0%} of "
+              "the copy's bandwidth" + (f", {lin['cupy elementwise+sum'] / lin['symgd cuda loss+grad']:.1f}x CuPy's speed"
+                                        if lin.get("cupy elementwise+sum") else ""))
+
+
 def bench_model(name: str, n: int, repeat: int, skip_cpu: bool, cuda) -> None:
     import symgd
     from symgd.cuda.kernels import DeviceFit
@@ -95,6 +185,7 @@ def bench_model(name: str, n: int, repeat: int, skip_cpu: bool, cuda) -> None:
 
     m = MODELS[name]
     x, y = _data(name, n)
+    bench_loss_grad(name, n, repeat, skip_cpu, cuda, x, y)
     P = symgd.Problem(variables=m["variables"], data={"x": x, "y": y}, model=m["model"],
                       target="y", loss="sse", name=f"bench-{name}")
     K = fit_kernels(P, kinds=("lsq",))
@@ -123,14 +214,9 @@ def bench_model(name: str, n: int, repeat: int, skip_cpu: bool, cuda) -> None:
     if not skip_cpu:
         rows.append(("symgd cpu", _best(lambda: K.lsq(th, g, A), max(1, repeat // 2),
                                         lambda: None)))
-    print(f"\n{name}: N = {n:.3g}, {nbytes / 1e9:.2f} GB of data, p = {p}; "
-          f"kernel build + data to device {setup:.2f} s")
-    for label, t in rows:
-        if t is None:
-            print(f"  {label:12s}  (not installed)")
-            continue
-        # a copy reads and writes: counted once each way, halved above
-        print(f"  {label:12s}  {t * 1e3:9.2f} ms  {nbytes / t / 1e9:8.1f} GB/s")
+    print(f"\n{name} least-squares pass (sse): N = {n:.3g}, {nbytes / 1e9:.2f} GB of "
+          f"data, p = {p}; kernel build + data to device {setup:.2f} s")
+    _print(rows, nbytes)
     t0 = time.perf_counter()
     r = symgd.solve(P, method="lm", device="cuda")
     print(f"  lm fit on cuda: {time.perf_counter() - t0:.2f} s, status {r.status}, "
@@ -139,13 +225,16 @@ def bench_model(name: str, n: int, repeat: int, skip_cpu: bool, cuda) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=float, default=1e8)
+    ap.add_argument("--samples", "--n", type=float, default=1e8, dest="n")
+    ap.add_argument("--sim", action="store_true",
+                    help="run under numba's CUDA simulator (timings mean nothing)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--skip-cpu", action="store_true")
     ap.add_argument("--models", default="linear,exp")
     a = ap.parse_args(argv)
-    cuda = _gpu_or_exit()
-    print(f"GPU: {cuda.get_current_device().name}")
+    cuda = _gpu_or_exit(a.sim)
+    print("GPU: numba's CUDA simulator (timings mean nothing)" if a.sim else
+          f"GPU: {cuda.get_current_device().name}")
     for name in a.models.split(","):
         bench_model(name, int(a.n), a.repeat, a.skip_cpu, cuda)
     return 0

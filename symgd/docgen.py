@@ -34,7 +34,8 @@ OPTION_HELP = {
     "time_limit": "wall-clock seconds for the whole solve (derivation, compilation, closed "
                   "form, iterations); none: no limit",
     "seed": "seed of the random numbers; none: seed 0, so runs repeat exactly",
-    "device": "where the heavy passes run: cpu, or cuda (data fits by lm so far)",
+    "device": "where the heavy passes run: cpu, or cuda (data fits by lm, newton, bfgs, "
+              "lbfgs, gd, linesearch or sgd; a newton multistart of up to 16 variables)",
     "timeout": "seconds for the closed-form attempt; none: {timeout:g} for polynomial "
                "systems, {nonpolynomial_timeout:g} otherwise",
     "starts": "multistart: runs from the start and starts - 1 seeded points (uniform in "

@@ -17,7 +17,11 @@ and no progress callback, all starts run in one compiled call
 (methods/multistart_loop.run_starts), which also settles each run's claim (the best
 point's gradient test, the saddle check). Otherwise the runs go one after another
 through the method's runner and symgd.finish, and no new run starts once time_limit
-has passed. Seeded methods (random_search, local_search, sgd) run start k with seed +
+has passed. With ``device: cuda`` on a symbolic objective (newton, bounds only, at
+most symgd.cuda.availability.MULTISTART_MAX_VARS variables) all starts run on the GPU,
+one thread each and one kernel launch per iteration (symgd.cuda.multistart), settled
+there as run_starts settles them; time_limit stops the launches (runs still going are
+``timeout``). Seeded methods (random_search, local_search, sgd) run start k with seed +
 k, so their runs differ.
 
 The result. The best run is the one with the lowest objective (in the minimised sense)
@@ -97,7 +101,10 @@ def solve_starts(problem, spec, bundle, x0, ctx, run) -> Result:
     deadline = ctx.deadline(opts)
     t0 = time.perf_counter()
     code = _batch_code(spec.name, bundle, opts, deadline)
-    if code is not None:
+    if opts.get("device") == "cuda" and not problem.is_fit:  # one thread per start
+        runs, note = _on_device(problem, spec, X, run, deadline)
+        run = replace(run, path=tuple(run.path) + (note,))
+    elif code is not None:
         runs = _batched(spec, bundle, X, run, code)
     else:
         runs = _sequential(problem, spec, bundle, X, ctx, run, deadline)
@@ -186,17 +193,45 @@ def _batched(spec, bundle, X, run, code) -> list:
     entry_point(M.run_starts)(bundle.loop_arg(with_hessian=spec.needs_hessian), code,
                               report_best, spec.gradient_test, W3, FS, JS, M.empty_trace(),
                               codes, notes)
-    fst, ist = FS[:, S.N_PAR:], JS[:, S.N_PAR:]
+    return _runs(spec, opts, X, W3[:, S.W_X], None if seeded else W3[:, S.W_G],
+                 FS[:, S.N_PAR:], JS[:, S.N_PAR:], codes, notes, ipar)
+
+
+def _on_device(problem, spec, X, run, deadline) -> tuple:
+    """Every start at once on the CUDA device (symgd.cuda.multistart: one thread per
+    start), settled there as multistart_loop.run_starts settles them. Returns (runs,
+    the note for the result's path)."""
+    from symgd.cuda.availability import check_multistart
+    from symgd.cuda.multistart import run_newton_starts
+
+    check_multistart(spec.name, X.shape[1], len(problem.constraints), problem.is_fit)
+    got = run_newton_starts(problem, X, run.lower, run.upper, run.opts,
+                            gradient_test=spec.gradient_test, report_best=False,
+                            deadline=deadline)
+    note = f"multistart on device cuda: {len(X)} starts, one thread each, " \
+        f"{got.launches} launches"
+    if got.timed_out:
+        note += f" (time_limit: {int(np.sum(got.codes == S.RUNNING))} runs stopped)"
+    return _runs(spec, run.opts, X, got.x, got.g, got.fstate, got.istate, got.codes,
+                 got.notes, _parameters(spec.name, run.opts)[1]), note
+
+
+def _runs(spec, opts, X, xs, gs, fst, ist, codes, notes, ipar) -> list:
+    """The _Run of each start from the settled arrays of a batch: points xs and
+    gradients gs (None: not evaluated) by start, its fstate and istate rows, status
+    codes (status.RUNNING: stopped by time_limit) and notes (nonzero: the settled
+    status differs from the loop's)."""
+    seeded = spec.name in _SEEDED
 
     def outcome(k):  # built for the runs symgd.finish looks at, not for all
         ev = {"f": int(ist[k, S.I_NFEV]), "grad": int(ist[k, S.I_NGEV]),
               "hess": int(ist[k, S.I_NHEV])}
         # finish() makes its own checks: it gets the loop's status, not the settled one
-        raw = S.CONVERGED if notes[k] != M.NOTE_NONE else int(codes[k])
-        o = Outcome(status=S.NAMES[raw], reason=int(ist[k, S.I_REASON]),
-                    x=W3[k, S.W_X].copy(), f=float(fst[k, S.F_F]),
+        raw = S.CONVERGED if notes[k] != 0 else int(codes[k])  # 0: NOTE_NONE
+        o = Outcome(status=_name(raw), reason=int(ist[k, S.I_REASON]),
+                    x=xs[k].copy(), f=float(fst[k, S.F_F]),
                     grad_norm=float(fst[k, S.F_GNORM]),
-                    g=None if seeded else W3[k, S.W_G].copy(),
+                    g=None if gs is None else gs[k].copy(),
                     iterations=int(ist[k, S.I_ITER]), evaluations=ev,
                     last_step=float(fst[k, S.F_STEP]), f0=float(fst[k, S.F_F0]),
                     rel_grad=float(fst[k, S.F_RELG]))
@@ -205,15 +240,20 @@ def _batched(spec, bundle, X, run, code) -> list:
             o.message = search_message(spec.name, o, ipar[0], opts)
         return o
 
-    names = [S.NAMES[c] for c in codes.tolist()]
+    names = [_name(c) for c in codes.tolist()]
     f, its = fst[:, S.F_F].tolist(), ist[:, S.I_ITER].tolist()
-    xs, starts = W3[:, S.W_X].tolist(), X.tolist()
+    xl, starts = xs.tolist(), X.tolist()
     evals = {"f": int(ist[:, S.I_NFEV].sum()), "grad": int(ist[:, S.I_NGEV].sum()),
              "hess": int(ist[:, S.I_NHEV].sum())}
-    runs = [_Run(starts[k], names[k], f[k], xs[k], its[k], None,
-                 make=lambda k=k: outcome(k)) for k in range(count)]
+    runs = [_Run(starts[k], names[k], f[k], xl[k], its[k], None,
+                 make=lambda k=k: outcome(k)) for k in range(len(X))]
     runs[0].evaluations = evals  # the total, counted once
     return runs
+
+
+def _name(code: int) -> str:
+    """A settled status code's name; RUNNING: the deadline stopped the run."""
+    return "timeout" if code == S.RUNNING else S.NAMES[code]
 
 
 def _sequential(problem, spec, bundle, X, ctx, run, deadline) -> list:

@@ -10,8 +10,15 @@ import os
 
 from symgd.errors import InputError
 
-# Methods whose heavy reductions run on the device so far.
-CUDA_METHODS = ("lm",)
+# Methods whose heavy reductions run on the device so far (on data fits): lm's
+# least-squares pass (symgd.cuda.kernels), the loss, gradient and Hessian passes of the
+# compiled loops (symgd.cuda.objective) and sgd's minibatch sums (symgd.cuda.minibatch).
+CUDA_METHODS = ("lm", "newton", "lbfgs", "bfgs", "gd", "linesearch", "sgd")
+# Methods whose multistart (options.starts > 1) on a symbolic objective runs one thread
+# per start on the device (symgd.cuda.multistart), and the most variables it takes
+# (each thread keeps its Hessian and factor as N x N local arrays).
+CUDA_MULTISTART_METHODS = ("newton",)
+MULTISTART_MAX_VARS = 16
 
 
 def _refuse(message: str) -> InputError:
@@ -55,17 +62,55 @@ def check_cuda():
     return cuda
 
 
-def check_device(method: str, data: bool) -> None:
+def check_device(method: str, data: bool, starts: int = 1) -> None:
     """InputError unless ``method`` on this kind of problem can run on the device now.
 
-    Checked in this order: a data fit, a method ported to the device, then the device
-    itself (so a wrong method is named even on a machine without a GPU).
+    Checked in this order: a data fit (or, without data, a multistart of a method in
+    CUDA_MULTISTART_METHODS), a method ported to the device, then the device itself (so
+    a wrong method is named even on a machine without a GPU). The problem's size and
+    constraints are checked when its multistart starts (:func:`check_multistart`).
     """
     if not data:
-        raise _refuse("device 'cuda' runs data fits only (a problem with a data block); "
-                      "use device: cpu")
+        if starts <= 1:
+            raise _refuse("device 'cuda' runs data fits only (a problem with a data "
+                          "block), or a multistart (options.starts > 1) of a symbolic "
+                          f"objective with method {_names(CUDA_MULTISTART_METHODS)}; "
+                          "use device: cpu")
+        # auto: checked again for the iterative method it chooses
+        if method not in CUDA_MULTISTART_METHODS and method != "auto":
+            raise _refuse(f"method '{method}' runs its multistart on device 'cpu' only so "
+                          "far; on a symbolic objective device 'cuda' runs the multistart "
+                          f"of {_names(CUDA_MULTISTART_METHODS)}")
+        check_cuda()
+        return
     # auto: checked again for the method it chooses (lm for a least-squares fit)
     if method not in CUDA_METHODS and method != "auto":
         raise _refuse(f"method '{method}' runs on device 'cpu' only so far; methods that "
                       f"run on device 'cuda': {', '.join(CUDA_METHODS)}")
     check_cuda()
+
+
+def _names(methods) -> str:
+    return ", ".join(methods)
+
+
+def check_multistart(method: str, n: int, constraints: int, data: bool) -> None:
+    """InputError unless a multistart of ``method`` on a symbolic objective with n
+    variables and ``constraints`` constraints (bounds not counted) can run one thread
+    per start on the device (symgd.cuda.multistart)."""
+    if data:
+        raise _refuse("device 'cuda' runs a data fit's multistart one start after another "
+                      "(each start's passes on the device); the one-thread-per-start "
+                      "multistart is for symbolic objectives")
+    if method not in CUDA_MULTISTART_METHODS:
+        raise _refuse(f"method '{method}' runs its multistart on device 'cpu' only so far; "
+                      "on a symbolic objective device 'cuda' runs the multistart of "
+                      f"{_names(CUDA_MULTISTART_METHODS)}")
+    if constraints:
+        raise _refuse(f"device 'cuda' multistart handles bounds only; this problem has "
+                      f"{constraints} constraint(s) (use device: cpu with method auglag "
+                      "or sqp)")
+    if n > MULTISTART_MAX_VARS:
+        raise _refuse(f"device 'cuda' multistart takes at most {MULTISTART_MAX_VARS} "
+                      f"variables (one thread per start holds an n x n Hessian); this "
+                      f"problem has {n}; use device: cpu")

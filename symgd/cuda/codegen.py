@@ -70,15 +70,16 @@ def n_values(p: int) -> int:
     return 1 + p + p * (p + 1) // 2
 
 
-def _names(spec):
+def names(spec):
     vmap = {s: sp.Symbol(f"v{j}", real=True) for j, s in enumerate(spec.symbols)}
     dmap = {s: sp.Symbol(f"c{k}", real=True) for k, s in enumerate(spec.data_symbols)}
     return vmap, dmap
 
 
-def _split(spec, exprs):
-    """(outer temps, inner temps, reduced exprs, parameter indices, data indices)."""
-    vmap, dmap = _names(spec)
+def split(spec, exprs):
+    """(outer temps, inner temps, reduced exprs, parameter indices, data indices) of
+    per-sample expressions, renamed v0.., c0.. (shared by the CUDA kernel writers)."""
+    vmap, dmap = names(spec)
     renamed = [sp.sympify(e).xreplace({**vmap, **dmap}) for e in exprs]
     outer, inner, reduced, free = split_by_data(renamed, dmap.values())
     vidx = {v: j for j, v in enumerate(vmap.values())}
@@ -88,7 +89,8 @@ def _split(spec, exprs):
     return outer, inner, reduced, params, data
 
 
-def _code(e) -> str:
+def expr_code(e) -> str:
+    """Source of a per-sample expression; a number prints as a double."""
     return repr(float(e)) if e.is_Number else to_code(e)
 
 
@@ -115,26 +117,27 @@ def _accumulate(p: int, scalar: bool) -> tuple:
     return decl, upd, []
 
 
-def _block_reduce() -> list:
-    """Tree reduction of loc_ over the block's threads, ROWS quantities at a time;
-    thread 0 writes the block's row of ``part``."""
+def block_reduce(m: str = "M", rows: str = "ROWS") -> list:
+    """Tree reduction of loc_ over the block's threads, ``rows`` quantities at a time
+    (of ``m``: names of module constants); thread 0 writes the block's row of
+    ``part``. Every block adds in the same order, so the sums are repeatable."""
     return [
         "    b_ = cuda.blockIdx.x",
-        "    for q0_ in range(0, M, ROWS):",
-        "        for m_ in range(ROWS):",
-        "            if q0_ + m_ < M:",
+        f"    for q0_ in range(0, {m}, {rows}):",
+        f"        for m_ in range({rows}):",
+        f"            if q0_ + m_ < {m}:",
         "                acc_[m_, t_] = loc_[q0_ + m_]",
         "        cuda.syncthreads()",
         "        s_ = TPB // 2",
         "        while s_ > 0:",
         "            if t_ < s_:",
-        "                for m_ in range(ROWS):",
+        f"                for m_ in range({rows}):",
         "                    acc_[m_, t_] += acc_[m_, t_ + s_]",
         "            cuda.syncthreads()",
         "            s_ //= 2",
         "        if t_ == 0:",
-        "            for m_ in range(ROWS):",
-        "                if q0_ + m_ < M:",
+        f"            for m_ in range({rows}):",
+        f"                if q0_ + m_ < {m}:",
         "                    part[b_, q0_ + m_] = acc_[m_, 0]",
         "        cuda.syncthreads()",
     ]
@@ -151,7 +154,7 @@ def lsq_source(name: str, spec, der, *, tpb: int) -> str:
     p = spec.p
     m = n_values(p)
     rows = min(ROWS, m)
-    outer, inner, reduced, params, data = _split(spec, [der.value, *der.grad])
+    outer, inner, reduced, params, data = split(spec, [der.value, *der.grad])
     L = [HEADER.format(name=name, p=p, m=m, tpb=tpb, rows=rows), "",
          "@cuda.jit",
          "def k_lsq(th, d, n, part):",
@@ -167,11 +170,11 @@ def lsq_source(name: str, spec, der, *, tpb: int) -> str:
           "    while i < n:"]
     ind = "        "
     L += [f"{ind}c{k} = d[{k}, i]" for k in data]
-    L += [f"{ind}{t} = {_code(e)}" for t, e in inner]
-    L += [f"{ind}{nm} = {_code(e)}"
+    L += [f"{ind}{t} = {expr_code(e)}" for t, e in inner]
+    L += [f"{ind}{nm} = {expr_code(e)}"
           for nm, e in zip(["r"] + [f"dr{j}" for j in range(p)], reduced)]
     L += upd
     L.append(f"{ind}i += step_")
     L += store
-    L += _block_reduce()
+    L += block_reduce()
     return "\n".join(L) + "\n" + SUM_KERNEL

@@ -21,16 +21,51 @@ import numpy as np
 from symgd.cuda import availability, codegen
 from symgd.kernelgen import cache
 
-# Threads per block on a GPU, and in numba's simulator (one Python thread each: small).
+# Threads per block on a GPU, and in numba's simulator (one Python thread each, ~1 ms
+# to start and join: small, yet several blocks, so that the tests cover the strides).
 TPB_GPU = 128
-TPB_SIM = 32
+TPB_SIM = 8
 # At most this many blocks (each thread then loops over n / (blocks * TPB) samples).
 MAX_BLOCKS_GPU = 2048
-MAX_BLOCKS_SIM = 8
+MAX_BLOCKS_SIM = 4
+
 
 def n_blocks(n: int, tpb: int, max_blocks: int) -> int:
     """Blocks for n samples: one sample per thread up to ``max_blocks`` blocks."""
     return max(1, min(max_blocks, -(-n // tpb)))
+
+
+def launch_sizes(tpb: int | None = None, max_blocks: int | None = None) -> tuple:
+    """(threads per block, most blocks) for this device: a GPU's, or the simulator's."""
+    sim = availability.simulator_requested()
+    return (tpb or (TPB_SIM if sim else TPB_GPU),
+            max_blocks or (MAX_BLOCKS_SIM if sim else MAX_BLOCKS_GPU))
+
+
+def sum_launch(m: int) -> tuple:
+    """(blocks, threads) for k_sum over m quantities. Each quantity is one thread's
+    sum in block order, so the launch shape never changes the result; the simulator
+    gets one thread (each costs a Python thread there)."""
+    if availability.simulator_requested():
+        return 1, 1
+    threads = min(256, 32 * -(-m // 32))
+    return -(-m // threads), threads
+
+
+_DATA: list = []  # [(weakref to the FitKernels, its data on the device)]
+
+
+def device_data(K):
+    """K's (columns, n) data on the device: copied once, shared by the passes of every
+    method while K is the last fit asked for."""
+    if _DATA:
+        ref, arr = _DATA[0]
+        if ref() is K:
+            return arr
+    cuda = availability.check_cuda()
+    arr = cuda.to_device(np.ascontiguousarray(K.data.array, dtype=np.float64))
+    _DATA[:] = [(weakref.ref(K), arr)]
+    return arr
 
 
 class DeviceFit:
@@ -40,19 +75,16 @@ class DeviceFit:
         cuda = availability.check_cuda()
         from symgd.fit.derive import derive
 
-        sim = availability.simulator_requested()
-        self.tpb = tpb or (TPB_SIM if sim else TPB_GPU)
+        self.tpb, most = launch_sizes(tpb, max_blocks)
         self.p, self.n = K.p, K.n
         self.m = codegen.n_values(self.p)
         der = derive(K.spec, hessian=False)
         self.source = codegen.lsq_source(K.module_name, K.spec, der, tpb=self.tpb)
         mod = cache.load_module(self.source)
         self._lsq, self._sum = mod.k_lsq, mod.k_sum
-        self.blocks = n_blocks(self.n, self.tpb, max_blocks or
-                               (MAX_BLOCKS_SIM if sim else MAX_BLOCKS_GPU))
+        self.blocks = n_blocks(self.n, self.tpb, most)
         self._cuda = cuda
-        # the data cross the bus once, here
-        self.data = cuda.to_device(np.ascontiguousarray(K.data.array, dtype=np.float64))
+        self.data = device_data(K)  # the data cross the bus once per fit
         self._theta = cuda.device_array(self.p, dtype=np.float64)
         self._part = cuda.device_array((self.blocks, self.m), dtype=np.float64)
         self._out = cuda.device_array(self.m, dtype=np.float64)
@@ -63,8 +95,7 @@ class DeviceFit:
         """[S, Jᵀr, JᵀJ packed] at theta (M values; one pass over the data)."""
         self._theta.copy_to_device(np.ascontiguousarray(theta, dtype=np.float64))
         self._lsq[self.blocks, self.tpb](self._theta, self.data, self.n, self._part)
-        threads = min(256, 32 * -(-self.m // 32))
-        self._sum[-(-self.m // threads), threads](self._part, self.blocks, self._out)
+        self._sum[sum_launch(self.m)](self._part, self.blocks, self._out)
         self.passes += 1
         return self._out.copy_to_host()
 

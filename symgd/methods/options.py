@@ -129,9 +129,6 @@ def _resolve(method: str, given: dict, data: bool) -> dict:
     if opts["device"] not in ("cpu", "cuda"):
         raise InputError(f"device must be cpu or cuda, got {opts['device']!r}",
                          field="options.device", kind="option")
-    if opts["device"] == "cuda":  # a data fit, a ported method, a device (or simulator)
-        from symgd.cuda.availability import check_device
-        check_device(method, data)
     if "learning_rate" in opts:
         _number(opts, "learning_rate", positive=True)
     if "c1" in opts:
@@ -149,6 +146,9 @@ def _resolve(method: str, given: dict, data: bool) -> dict:
     if not isinstance(opts["history"], bool):
         bad("history", f"expected true or false, got {opts['history']!r}")
     whole(opts, "starts", least=1)  # multistart (symgd.multistart)
+    if opts["device"] == "cuda":  # a data fit or a multistart, a ported method, a device
+        from symgd.cuda.availability import check_device
+        check_device(method, data, opts["starts"])
     if "samples" in opts:  # random_search, local_search
         whole(opts, "samples", least=1, none_ok=True)
     for key in ("radius", "step"):

@@ -38,6 +38,15 @@ def _after(bundle, outcome):
     return outcome if after is None else after(outcome)
 
 
+def _device(bundle, opts, *, hessian=False):
+    """With ``device: cuda`` (a data fit's bundle; symgd.cuda.availability checked the
+    method), the same loops over the fit's passes on the GPU (symgd.cuda.objective)."""
+    if opts.get("device") != "cuda":
+        return bundle
+    from symgd.cuda.objective import device_bundle
+    return device_bundle(bundle, hessian=hessian)
+
+
 def _common(opts):
     return dict(typical=(float(opts["typical_x"]), float(opts["typical_f"])),
                 progress=opts.get("_progress"), history=bool(opts.get("history", True)),
@@ -51,6 +60,7 @@ def gd(bundle, x0, lower, upper, opts, deadline):
     from symgd.methods.schedules import pack_schedule
 
     code, p0, p1, p2 = pack_schedule(opts["schedule"], default_t_max=float(opts["max_iter"]))
+    bundle = _device(bundle, opts)
     name = opts["optimizer"]
     hyper = O.hyper_array(name, momentum=opts["momentum"], beta1=opts["beta1"],
                           beta2=opts["beta2"], eps=opts["eps"],
@@ -69,6 +79,7 @@ def linesearch(bundle, x0, lower, upper, opts, deadline):
     """Steepest descent with an Armijo, strong Wolfe or exact line search."""
     from symgd.methods.driver import run_loop
 
+    bundle = _device(bundle, opts)
     loops = _loops(bundle)
     arg = bundle.loop_arg(with_hessian=False)
     if opts["line_search"] == "exact":
@@ -87,6 +98,7 @@ def newton(bundle, x0, lower, upper, opts, deadline):
     banded Hessian of a templated sum, the same loop on the band (O(n b^2) a step)."""
     from symgd.methods.driver import run_loop
 
+    bundle = _device(bundle, opts, hessian=True)
     band = getattr(bundle, "band", -1)
     banded = band >= 0 and bool(getattr(bundle, "hess_band", 0))
     nnz = getattr(bundle, "sparse_nnz", -1)
@@ -182,11 +194,20 @@ def sgd(K, x0, lower, upper, opts, deadline):
 
     from symgd.methods.options import DATA_OPTIONS
 
-    # the loss's own options (huber's delta) are the kernels' business, not sgd's
-    opts = {k: v for k, v in opts.items() if k not in DATA_OPTIONS}
+    dev = None
+    if opts.get("device") == "cuda":  # the same loop; the batch sums on the GPU
+        from symgd.cuda.minibatch import device_batches
+        dev = device_batches(K)
+    addr, rows = (K.addresses["batch"], K.rows()) if dev is None else \
+        (dev.address, dev.carrier)
+    # the loss's own options (huber's delta) are the kernels' business, not sgd's, and
+    # so is the device (the kernel behind addr)
+    opts = {k: v for k, v in opts.items() if k not in DATA_OPTIONS and k != "device"}
     # F = scale * sum = (n * scale) * mean: the batch kernel gives means
-    o = run_sgd(K.addresses["batch"], K.rows(), x0, lower, upper, opts, deadline,
+    o = run_sgd(addr, rows, x0, lower, upper, opts, deadline,
                 objective_scale=K.scale * K.n, start=K.start_values(x0))
+    if dev is not None:
+        o = dev.after_run(o)
     msg = getattr(o, "message", None) or f"{o.status} after {o.iterations} epochs"
     g = None if o.g is None else np.array(o.g, dtype=float)
     # per epoch: the mean minibatch loss and the learning rate of its last step (x is
@@ -243,6 +264,7 @@ def bfgs(bundle, x0, lower, upper, opts, deadline):
     """BFGS with a dense inverse Hessian and a strong Wolfe search (qn_loops.bfgs_loop)."""
     from symgd.methods.driver import run_loop
 
+    bundle = _device(bundle, opts)
     return _after(bundle, run_loop(_qn_loops(bundle).bfgs_loop,
                                    bundle.loop_arg(with_hessian=False), x0, lower, upper,
                                    [opts["tol"], opts["c1"], opts["c2"]],
@@ -254,6 +276,7 @@ def lbfgs(bundle, x0, lower, upper, opts, deadline):
     """L-BFGS, the two-loop recursion over ``memory`` pairs (qn_loops.lbfgs_loop)."""
     from symgd.methods.driver import run_loop
 
+    bundle = _device(bundle, opts)
     return _after(bundle, run_loop(_qn_loops(bundle).lbfgs_loop,
                                    bundle.loop_arg(with_hessian=False), x0, lower, upper,
                                    [opts["tol"], opts["c1"], opts["c2"]],
