@@ -35,7 +35,7 @@ DENSE_MAX = 2000
 
 def arwhead(n):
     x = sp.symbols(f"x0:{n}", real=True)
-    f = sum((-4 * x[i] + 3) + (x[i] ** 2 + x[n - 1] ** 2) ** 2 for i in range(n - 1))
+    f = sp.Add(*[(-4 * x[i] + 3) + (x[i] ** 2 + x[n - 1] ** 2) ** 2 for i in range(n - 1)])
     return symgd.Problem(minimize=f, variables={s: 2.0 for s in x}, name=f"bench_arw{n}")
 
 
