@@ -73,9 +73,39 @@ def _terms_by_symbol(expr, syms) -> dict:
     return by_symbol
 
 
+def _sympy_partial(terms, s):
+    return smooth(sp.Add(*[sp.diff(t, s) for t in terms]))
+
+
+def _differentiator():
+    """symengine's differentiation where it is on (symgd.symengine_backend), else None."""
+    from symgd import symengine_backend
+    eng = symengine_backend.engine()
+    if eng is None:
+        return None
+    symengine_backend.forget()
+    return symengine_backend.Differentiator(eng, _sympy_partial)
+
+
 def _partial(by_symbol, s):
     """d/ds of the expression grouped by :func:`_terms_by_symbol`."""
-    return smooth(sp.Add(*[sp.diff(t, s) for t in by_symbol[s]]))
+    return _sympy_partial(by_symbol[s], s)
+
+
+def _gradient(by_symbol, syms, fast) -> list:
+    """[d/ds for s in syms] of the expression grouped by :func:`_terms_by_symbol`."""
+    if fast is None:
+        return [_partial(by_symbol, s) for s in syms]
+    return fast.partials([(by_symbol[s], s) for s in syms])
+
+
+def _hessian_row(gi, syms, fast) -> list:
+    """[d gi/ds for s in syms]; by symengine from gi's own form (no regrouping) where gi
+    came from symengine, else by sympy."""
+    gi_terms = _terms_by_symbol(gi, syms)
+    if fast is None or not fast.knows(gi):
+        return [_partial(gi_terms, s) for s in syms]
+    return fast.partials([([gi] if gi_terms[s] else [], s) for s in syms])
 
 
 def sparse_derivatives(expr, syms, *, hessian: bool = True):
@@ -85,18 +115,17 @@ def sparse_derivatives(expr, syms, *, hessian: bool = True):
     over, symgd.kernelgen.loop_codegen)."""
     held = [i for i, s in enumerate(syms) if s in expr.free_symbols]
     by_symbol = _terms_by_symbol(expr, [syms[i] for i in held])
-    grad = {i: _partial(by_symbol, syms[i]) for i in held}
+    fast = _differentiator()
+    grad = dict(zip(held, _gradient(by_symbol, [syms[i] for i in held], fast)))
     grad = {i: g for i, g in grad.items() if g != 0}
     hess = {}
     if hessian:
         for i, gi in grad.items():
-            later = [syms[j] for j in held if j >= i]
-            gi_terms = _terms_by_symbol(gi, later)
-            for j in held:
-                if j >= i:
-                    h = _partial(gi_terms, syms[j])
-                    if h != 0:
-                        hess[(i, j)] = h
+            later = [j for j in held if j >= i]
+            row = _hessian_row(gi, [syms[j] for j in later], fast)
+            for j, h in zip(later, row):
+                if h != 0:
+                    hess[(i, j)] = h
     return grad, hess
 
 
@@ -117,8 +146,9 @@ def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> D
     f = problem.minimized_objective()
     grad = []
     by_symbol = _terms_by_symbol(f, syms)
+    fast = _differentiator()
     for s in syms:
-        grad.append(_partial(by_symbol, s))
+        grad += _gradient(by_symbol, [s], fast)
         if time.perf_counter() - t0 > budget:
             raise InputError(
                 f"differentiating the objective took longer than the derivation budget of "
@@ -132,9 +162,7 @@ def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> D
         n = len(syms)
         rows = [[None] * n for _ in range(n)]
         for i, gi in enumerate(grad):
-            gi_terms = _terms_by_symbol(gi, syms[i:])
-            for j in range(i, n):
-                hij = _partial(gi_terms, syms[j])
+            for j, hij in enumerate(_hessian_row(gi, syms[i:], fast), start=i):
                 rows[i][j] = hij
                 rows[j][i] = hij
             if time.perf_counter() - t0 > budget:
@@ -240,13 +268,15 @@ def derivation(problem) -> Derivation:
         return _fit_derivation(problem, syms)
     f = problem.objective
     by_symbol = _terms_by_symbol(f, syms)
-    grad = [_partial(by_symbol, s) for s in syms]
+    # sympy's own derivation: what `symgd derive` prints reads exactly as before
+    # (symengine's forms of the same derivatives group factors differently)
+    fast = None
+    grad = _gradient(by_symbol, syms, fast)
     n = len(syms)
     H = sp.zeros(n, n)
     for i, gi in enumerate(grad):
-        gi_terms = _terms_by_symbol(gi, syms[i:])
-        for j in range(i, n):
-            H[i, j] = H[j, i] = _partial(gi_terms, syms[j])
+        for j, hij in enumerate(_hessian_row(gi, syms[i:], fast), start=i):
+            H[i, j] = H[j, i] = hij
     jac, texts, tex = None, (), ()
     if problem.constraints:
         texts = tuple(c.text for c in problem.constraints)

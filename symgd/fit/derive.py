@@ -35,19 +35,37 @@ def _smooth(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
+def _sympy_diff(terms, s):
+    return _smooth(sp.Add(*[sp.diff(t, s) for t in terms]))
+
+
+def _differentiator():
+    """symengine's differentiation where it is on (symgd.symengine_backend), else None."""
+    from symgd import symengine_backend
+    eng = symengine_backend.engine()
+    return None if eng is None else symengine_backend.Differentiator(eng, _sympy_diff)
+
+
+def _diffs(expr, syms, fast) -> list:
+    """[d expr/ds for s in syms], by symengine where ``fast`` is given."""
+    if fast is None:
+        return [_sympy_diff([expr], s) for s in syms]
+    return fast.partials([([expr] if s in expr.free_symbols else [], s) for s in syms])
+
+
 def derive(spec, *, hessian: bool) -> SampleDerivatives:
     """Gradient (and Hessian) of the per-sample value of ``spec`` in the parameters."""
     t0 = time.perf_counter()
     v = spec.value
     syms = spec.symbols
-    grad = tuple(_smooth(sp.diff(v, s)) for s in syms)
+    fast = _differentiator()
+    grad = tuple(_diffs(v, syms, fast))
     hess = None
     if hessian:
         hess = {}
         ops = 0
         for j, gj in enumerate(grad):
-            for k in range(j, len(syms)):
-                h = _smooth(sp.diff(gj, syms[k]))
+            for k, h in enumerate(_diffs(gj, syms[j:], fast), start=j):
                 if h != 0:
                     hess[(j, k)] = h
                     ops += sp.count_ops(h)
