@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", help="auto, analytic, gd, linesearch, newton, lm, sgd (overrides the file)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field, e.g. --set options.tol=1e-12 (repeatable)")
+    s.add_argument("--cluster", metavar="ADDRESS",
+                   help="run a data fit's passes on Dask: 'local' or a scheduler address "
+                        "such as tcp://host:8786 (symgd[dask]; never read from the file)")
     s.add_argument("--json", action="store_true", help="print exactly one JSON object")
     s.add_argument("--out", metavar="RESULT.json", help="also write the JSON result here")
     s.add_argument("--verbose", "-v", action="store_true",
@@ -190,7 +193,9 @@ def _solve_file(args, progress=None):
     same method (no sympy: symgd.warm), else the full path, which then records it."""
     from symgd.warm import solve_file
 
-    return solve_file(args.problem, _overrides(args), limits=args.limit, progress=progress)
+    cluster = getattr(args, "cluster", None)
+    return solve_file(args.problem, _overrides(args), limits=args.limit, progress=progress,
+                      **({} if cluster is None else {"cluster": cluster}))
 
 
 def _cmd_solve(args) -> int:

@@ -77,6 +77,9 @@ OPTION_HELP = {
     "swa_start": "epoch from which the parameters are averaged (stochastic weight "
                  "averaging); none: no averaging",
     "delta": "threshold of the huber loss (the loss is quadratic within it)",
+    "cluster": "where a fit's data passes run: auto (a local Dask cluster when the data "
+               "do not fit in memory), local or off; a scheduler's address only at run "
+               "time (--cluster, cluster=, SYMGD_DASK_SCHEDULER)",
     "validation": "the fraction of the samples held out (seeded by seed); early stopping, "
                   "the plateau schedule and the restored best parameters then watch its "
                   "mean loss, recorded per epoch in history val_loss; none: no split",

@@ -17,6 +17,7 @@ import numpy as np
 from symgd import choose, clock, methods
 from symgd.closed_form import (analytic_budget, count, polish_kkt, result_from_analytic,
                                 solve_analytic, solve_analytic_unbounded)
+from symgd.dask.cluster import cluster_request, current, on_cluster
 from symgd.errors import InputError
 from symgd.finish import SADDLE_CHECK_MAX_VARS, Run, SolveContext, finish
 from symgd.methods import loading
@@ -157,7 +158,7 @@ def _located(problem, err: InputError) -> InputError:
 
 
 def solve(problem, method: str | None = None, x0=None, *, progress=None, callback=None,
-          **options) -> Result:
+          cluster=None, **options) -> Result:
     """Solve ``problem`` (SPEC §5).
 
     Args:
@@ -169,6 +170,8 @@ def solve(problem, method: str | None = None, x0=None, *, progress=None, callbac
         callback: optional callable(state), called once per iteration (per epoch for
             sgd) with a symgd.history.IterationState (x, fun, grad_norm, nit); returning
             True or raising StopIteration stops the run (status 'interrupted').
+        cluster: a data fit's Dask cluster, "local", "tcp://host:port" or a Client
+            (symgd.dask.cluster; default $SYMGD_DASK_SCHEDULER, then options.cluster).
         **options: override the problem's options key by key.
 
     Returns:
@@ -180,6 +183,8 @@ def solve(problem, method: str | None = None, x0=None, *, progress=None, callbac
         # a problem file: the warm index first (no sympy when it was solved before by
         # the same method); symgd.warm records it after a full solve
         from symgd.warm import solve_file
+        if cluster is not None:
+            options["cluster"] = cluster  # solve_file hands it back to solve
         return solve_file(problem, method=method, x0=x0, progress=progress,
                           callback=callback, **options)[1]
     given = {**problem.options, **options}
@@ -193,7 +198,8 @@ def solve(problem, method: str | None = None, x0=None, *, progress=None, callbac
     ctx = SolveContext(method or problem.method or "auto", given, t_start,
                        _in_user_sense(problem, progress), hook)
     loaded_before = loading.spent()
-    result = _solve(problem, ctx, x0)
+    with cluster_request(problem, cluster):  # a fit's Dask cluster, opened on first use
+        result = _solve(problem, ctx, x0)
     return _finish_notes(result, loading.spent() - loaded_before)
 
 
@@ -247,6 +253,9 @@ def _solve(problem, ctx, x0) -> Result:
     if requested == "auto":
         method, why = choose.fit_choice(fitspec)
         path = [] if why is None else [f"auto chose {why}"]
+        if method in ("linear", "irls", "sgd") and on_cluster(problem, opts, ctx):
+            method = "lm" if fitspec.least_squares else "lbfgs"  # passes on the cluster
+            path = [f"auto chose {method} (data passes on a Dask cluster)"]
     return _solve_iterative(problem, method, x0, ctx, path, {}, fitspec=fitspec,
                             opts=opts if method == requested else None, checked=True)
 
@@ -298,7 +307,15 @@ def _solve_iterative(problem, method, x0, ctx, path, timings, *, opts=None, anal
     tc = time.perf_counter()
     if problem.is_fit:
         from symgd.fit import source
-        bundle, t_load = source.bundle(problem, spec, fitspec)
+        if on_cluster(problem, opts, ctx):
+            from symgd.dask.fit import bundle as dask_bundle
+            try:
+                bundle, t_load = dask_bundle(problem, spec, fitspec, current())
+            except InputError as err:
+                raise _located(problem, err) from None
+            path.append(f"data passes on {current().description}")
+        else:
+            bundle, t_load = source.bundle(problem, spec, fitspec)
         timings = {**timings, "load": t_load, "derive": bundle.derive_s,
                    "compile": bundle.compile_s}
     else:

@@ -83,6 +83,14 @@ def _sums(spec, kernels, x, lsq):
     if spec.model is None or spec.loss == "cross_entropy":  # a per-sample square: S
         s = float(lsq[0]) if lsq is not None else None
         return s, s, None, None
+    tss_of = getattr(kernels, "target_tss", None)
+    if tss_of is not None:  # data on a Dask cluster (symgd.dask.fit): no sample arrays
+        rss = float(lsq[0]) if lsq is not None and not weighted else kernels.rss(x)
+        chisqr = float(lsq[0]) if lsq is not None else rss
+        tss = tss_of()
+        if not tss > 0.0:
+            return rss, chisqr, None, "R² undefined: the target is constant"
+        return rss, chisqr, 1.0 - chisqr / tss, None
     if lsq is not None and not weighted:
         rss = float(lsq[0])
         y, w = kernels.targets(), None

@@ -39,6 +39,8 @@ class DataSpec:
             no such bound (an absolute name, or data given through the Python API).
         source: the problem file that declared the data, for error messages.
         locations: ``{field: (line, column)}`` of the ``data`` fields in ``source``.
+        collection: the Dask DataFrame the ``arrays`` (its lazy columns) came from, or
+            None (symgd.dask reads it by partition; nothing here computes it).
 
     Equality is identity: the arrays may be large, and two specs are the same data only
     when they are one object.
@@ -53,6 +55,7 @@ class DataSpec:
     root: str | None = None
     source: str | None = None
     locations: Mapping[str, tuple] = field(default_factory=dict, repr=False)
+    collection: object = field(default=None, repr=False)
 
     def __post_init__(self):
         # Private read-only copies: a caller changing its dict later cannot change us.
@@ -89,6 +92,20 @@ def _key_name(k) -> str:
 def _is_frame(data) -> bool:
     return (not isinstance(data, Mapping) and hasattr(data, "columns")
             and hasattr(data, "__getitem__"))
+
+
+def _is_dask(data) -> bool:
+    """A Dask collection, told by its type's module (Dask is not imported here)."""
+    mod = type(data).__module__ or ""
+    return mod == "dask" or mod.startswith("dask.")
+
+
+def is_dask_data(spec) -> bool:
+    """Whether a DataSpec's samples live in a Dask collection (a DataFrame, or columns
+    that are Dask arrays or series)."""
+    if spec.collection is not None:
+        return True
+    return spec.arrays is not None and any(_is_dask(v) for v in spec.arrays.values())
 
 
 def _check_unique(names) -> None:
@@ -132,6 +149,15 @@ def data_spec(data, *, source: str | None = None, locations: Mapping | None = No
             isinstance(data.get("inline"), Mapping):
         return DataSpec(arrays={_key_name(k): v for k, v in data["inline"].items()},
                         symbols=data.get("symbols"), inline=True, **where)
+    if _is_dask(data):
+        if not hasattr(data, "columns"):
+            raise InputError("a Dask array as data has no column names; give a mapping "
+                             "{name: 1-D dask array} or a dask DataFrame", field=field,
+                             kind="data")
+        names = [_key_name(c) for c in data.columns]
+        _check_unique(names)
+        return DataSpec(arrays={n: data[c] for n, c in zip(names, data.columns)},
+                        collection=data, **where)
     if _is_frame(data):
         names = [_key_name(c) for c in data.columns]
         _check_unique(names)

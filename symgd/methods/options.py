@@ -12,8 +12,9 @@ from symgd.methods.option_checks import bad, check_optimizer, real, whole
 COMMON_OPTIONS = {"max_iter": None, "tol": 1e-8, "ctol": 1e-8, "typical_x": 1.0, "typical_f": 1.0,
                   "time_limit": None, "seed": None, "device": "cpu", "timeout": None,
                   "starts": 1, "history": True}
-# Options of every method on a data fit: huber's threshold.
-DATA_OPTIONS = {"delta": 1.0}
+# Options of every method on a data fit: huber's threshold; where the data passes run
+# (auto, local or off: symgd.dask.cluster; an address only at run time, never here).
+DATA_OPTIONS = {"delta": 1.0, "cluster": "auto"}
 LINE_SEARCHES = ("armijo", "wolfe", "exact")
 # lbfgs's memory: the loop keeps 2 memory n floats; past a few dozen pairs L-BFGS gains
 # little (Nocedal & Wright section 7.2 suggest 3 to 20), and bfgs keeps them all
@@ -116,6 +117,8 @@ def _resolve(method: str, given: dict, data: bool) -> dict:
         _number(opts, "penalty", positive=True)
     if data:
         _number(opts, "delta", positive=True)
+        from symgd.dask.cluster import check_option
+        opts["cluster"] = check_option(opts["cluster"])
     real(opts, "typical_x", lo=0.0, lo_closed=False)
     real(opts, "typical_f", lo=0.0, lo_closed=False)
     if "optimizer" in opts:

@@ -137,7 +137,9 @@ def lm(K, x0, lower, upper, opts, deadline):
         raise InputError(f"expected a positive finite number, got {damping!r}",
                          field="options.damping", kind="option")
     y_norm2 = None
-    if K.spec.model is not None:
+    if K.spec.model is not None and hasattr(K, "target_norm2"):
+        y_norm2 = K.target_norm2()  # data on a Dask cluster: one pass there (symgd.dask)
+    elif K.spec.model is not None:
         y = K.targets()
         y_norm2 = float(K.weights() @ (y * y))
     user, callback = opts.get("_progress"), opts.get("_callback")
