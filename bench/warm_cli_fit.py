@@ -1,7 +1,8 @@
 """A warm 1e6-row CSV fit from the command line (issue 15's target: under 1 s).
 
-Writes a CSV of 1e6 rows (x, y = 2.5 exp(-0.4 x) + 0.7 + N(0, 0.05^2), and
-z = 1.5 + 0.8 x + N(0, 0.05^2)) into a temporary folder with two problem files:
+Writes two CSV files of 1e6 rows x 2 columns (x, y = 2.5 exp(-0.4 x) + 0.7 +
+N(0, 0.05^2); x, z = 1.5 + 0.8 x + N(0, 0.05^2)) into a temporary folder with two
+problem files:
 
   exp     model a*exp(-b*x) + c, target y, loss sse   (auto chooses lm)
   linear  model p + q*x, target z, loss sse          (auto chooses the linear closed form)
@@ -39,23 +40,27 @@ TARGET_S = 1.0
 VOLATILE = ("time", "timings", "cache", "cached", "wall")
 
 
-def write_data(folder: Path, n: int) -> Path:
+def write_data(folder: Path, n: int) -> list:
+    """Two CSV files of n rows x 2 columns (the issue's shape): exp.csv (x, y) and
+    linear.csv (x, z)."""
     rng = np.random.default_rng(0)
     x = rng.uniform(0.0, 10.0, n)
     y = 2.5 * np.exp(-0.4 * x) + 0.7 + 0.05 * rng.standard_normal(n)
     z = 1.5 + 0.8 * x + 0.05 * rng.standard_normal(n)
-    p = folder / "data.csv"
-    with open(p, "w") as fh:
-        fh.write("x,y,z\n")
-        fh.write("".join(f"{a!r},{b!r},{c!r}\n"
-                         for a, b, c in zip(x.tolist(), y.tolist(), z.tolist())))
-    return p
+    paths = []
+    for name, col, v in (("exp", "y", y), ("linear", "z", z)):
+        p = folder / f"{name}.csv"
+        with open(p, "w") as fh:
+            fh.write(f"x,{col}\n")
+            fh.write("".join(f"{a!r},{b!r}\n" for a, b in zip(x.tolist(), v.tolist())))
+        paths.append(p)
+    return paths
 
 
 PROBLEMS = {
-    "exp": ("variables: {a: 1, b: 1, c: 0}\ndata: {file: data.csv, columns: {x: x, y: y}}\n"
+    "exp": ("variables: {a: 1, b: 1, c: 0}\ndata: {file: exp.csv}\n"
             "model: a*exp(-b*x) + c\ntarget: y\nloss: sse\n"),
-    "linear": ("variables: {p: 0, q: 0}\ndata: {file: data.csv, columns: {x: x, z: z}}\n"
+    "linear": ("variables: {p: 0, q: 0}\ndata: {file: linear.csv}\n"
                "model: p + q*x\ntarget: z\nloss: sse\n"),
 }
 
@@ -90,8 +95,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
-        data = write_data(folder, ROWS)
-        print(f"{ROWS} rows, {data.stat().st_size / 1e6:.1f} MB written in "
+        data, _ = write_data(folder, ROWS)
+        print(f"{ROWS} rows x 2 columns, {data.stat().st_size / 1e6:.1f} MB a file, written in "
               f"{time.perf_counter() - t0:.1f} s; {REPEATS} warm runs each, median wall "
               f"time of `python -m symgd solve ... --json` (interpreter start included)")
         for name, text in PROBLEMS.items():
