@@ -118,6 +118,17 @@ class Pending:
             return
         self._thread = threading.Thread(target=self._serve, args=(blob,), daemon=True)
         self._thread.start()
+        # the timeout holds while the caller is busy elsewhere (auto compiles and iterates
+        # meanwhile): a timer stops the worker on time, not when result() is next asked
+        self._expired_at = None
+        self._timer = threading.Timer(self.timeout, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self):
+        if self.proc.poll() is None:
+            self._expired_at = time.perf_counter()
+            self.proc.kill()
 
     def _serve(self, blob):
         try:
@@ -139,17 +150,22 @@ class Pending:
         except BaseException:
             self.cancel()
             raise
-        if self._thread.is_alive():
+        stopped_at = self._expired_at
+        if self._thread.is_alive() or stopped_at is not None:
             self.cancel()
             self.done = failure("timeout", f"the closed form did not finish within "
                                 f"{self.timeout:g} s and was stopped",
-                                time.perf_counter() - self.start)
+                                (stopped_at or time.perf_counter()) - self.start)
             return self.done
+        self._timer.cancel()
         self.done = self._report(time.perf_counter() - self.start)
         return self.done
 
     def cancel(self) -> None:
         """Kill the worker (nothing is raised if it has already ended)."""
+        timer = getattr(self, "_timer", None)
+        if timer is not None:
+            timer.cancel()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
         if self.proc is not None:
