@@ -34,6 +34,37 @@ def analytic_budget(problem, opts, t_start) -> float:
     return budget
 
 
+# auto does not start the closed form of a nonlinear critical-point system in more
+# variables than this: sympy never finishes one in time (chained Rosenbrock at n = 200
+# spent the whole 10 s budget on every solve, beside an lbfgs answer of 0.1 s).
+# method=analytic still tries; quadratics (a linear system) are tried at any size.
+AUTO_CLOSED_FORM_MAX_VARS = 20
+
+
+def auto_closed_form_start(problem, opts, t_start):
+    """auto's closed form, started in its worker (symgd.analytic.worker.Pending), or an
+    answered Pending saying why it was not tried."""
+    from symgd import analytic
+    from symgd.analytic.report import failure
+    from symgd.analytic.worker import Answered
+
+    n = len(problem.variables)
+    if n > AUTO_CLOSED_FORM_MAX_VARS and not problem.constraints and not _quadratic(problem):
+        return Answered(failure("no_closed_form", f"not tried: {n} variables and a "
+                                "nonlinear gradient (method=analytic tries anyway)"))
+    return analytic.critical_points_start(problem,
+                                          timeout=analytic_budget(problem, opts, t_start))
+
+
+def _quadratic(problem) -> bool:
+    import sympy as sp
+
+    f = problem.objective
+    if not f.is_polynomial(*problem.symbols):
+        return False
+    return sp.Poly(f, *problem.symbols).total_degree() <= 2
+
+
 def is_polynomial_system(problem) -> bool:
     """Objective and constraints polynomial in the variables (the closed form's home)."""
     syms = problem.symbols

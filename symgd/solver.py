@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from symgd import choose, clock, methods
-from symgd.closed_form import (analytic_budget, count, polish_kkt, result_from_analytic,
-                                solve_analytic, solve_analytic_unbounded)
+from symgd.closed_form import (auto_closed_form_start, count, polish_kkt,
+                                result_from_analytic, solve_analytic, solve_analytic_unbounded)
 from symgd.dask.cluster import cluster_request, current, on_cluster
 from symgd.errors import InputError
 from symgd.finish import SADDLE_CHECK_MAX_VARS, Run, SolveContext, finish
@@ -394,12 +394,10 @@ def _solve_auto(problem, opts, x0, ctx):
     iterative method runs here, so the wall time is the longer of the two. The closed
     form answers whenever it finishes within ``timeout`` (a fast local iterative answer
     never replaces a global closed-form one, and the choice does not depend on which
-    finished first); the iterative answer is used when it does not."""
-    from symgd import analytic
-
+    finished first); the iterative answer is used when it does not. A nonlinear system
+    in many variables is not tried (closed_form.AUTO_CLOSED_FORM_MAX_VARS)."""
     path, timings = [], {}
-    pending = analytic.critical_points_start(
-        problem, timeout=analytic_budget(problem, opts, ctx.t_start))
+    pending = auto_closed_form_start(problem, opts, ctx.t_start)
     iterative, error = None, None
     try:
         if not problem.constraints:
