@@ -91,3 +91,22 @@ def test_kkt_polish_by_itself_converges_from_a_perturbed_point():
     np.testing.assert_allclose(q.x, [-2 ** -0.5, -2 ** -0.5], rtol=1e-15)
     # a start far from any KKT point (moved more than 1e-6) is not accepted
     assert polish(p, np.array([-0.5, -0.9])) is None
+
+
+def test_auto_skips_the_closed_form_of_a_large_nonlinear_system_but_not_a_quadratic():
+    n = 30
+    v = sp.symbols(f"v0:{n}", real=True)
+    rosen = sum(100 * (v[i + 1] - v[i] ** 2) ** 2 + (1 - v[i]) ** 2 for i in range(n - 1))
+    r = symgd.solve(symgd.Problem(minimize=rosen, variables={s: 0.5 for s in v}))
+    assert r.path[0].startswith("analytic: no_closed_form (not tried: 30 variables")
+    assert r.status == "converged"
+    assert np.allclose(r.x, 1.0, atol=1e-6)           # the chained Rosenbrock minimum
+    # sum (v_i - i)^2 + (v_i - v_{i+1})^2 / 4: a quadratic, so the closed form still runs;
+    # its minimiser solves the tridiagonal system checked here with numpy
+    quad = sum((v[i] - i) ** 2 for i in range(n)) + \
+        sum((v[i] - v[i + 1]) ** 2 / 4 for i in range(n - 1))
+    r2 = symgd.solve(symgd.Problem(minimize=quad, variables=list(v)))
+    assert r2.method == "analytic"
+    A = np.diag(np.full(n, 2.0)) + np.diag(np.r_[0.5, np.full(n - 2, 1.0), 0.5])
+    A -= np.diag(np.full(n - 1, 0.5), 1) + np.diag(np.full(n - 1, 0.5), -1)
+    assert np.allclose(r2.x, np.linalg.solve(A, 2.0 * np.arange(n)), atol=1e-9)
