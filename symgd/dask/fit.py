@@ -29,6 +29,7 @@ import numpy as np
 from symgd.dask import blocks as B
 from symgd.dask import worker
 from symgd.errors import InputError
+from symgd.fit.passes import PassSums
 
 PERSIST_FRACTION = 0.5
 
@@ -48,7 +49,7 @@ class DaskData:
         return f"row {i + 1} (block {k + 1})"
 
 
-class DaskFit:
+class DaskFit(PassSums):
     """The passes of one fit over one Dask data set (module docstring)."""
 
     loop_module = "loops"  # the C-callback bundle's loops (PythonBundle)
@@ -113,12 +114,14 @@ class DaskFit:
         self.passes += 1
         return np.asarray(self.client.compute(level[0], sync=True), dtype=np.float64)
 
-    def _pass(self, kind: str, theta, n_out: int) -> np.ndarray:
-        """[loss sum, the kernel's n_out sums] of ``k_<kind>`` over all the data."""
+    def _reduce(self, kind: str, theta, n_out: int):
+        """(loss sum, the kernel's n_out sums) of ``k_<kind>`` over all the data: the
+        one pass symgd.fit.passes.PassSums derives values, gradients and lsq from."""
         th = np.array(theta, dtype=np.float64)
         part = self._delayed(worker.sums, pure=True)
-        return self._tree([part(self._src, kind, th, b, n_out) for b in self.blocks.items],
-                          worker.add)
+        out = self._tree([part(self._src, kind, th, b, n_out) for b in self.blocks.items],
+                         worker.add)
+        return float(out[0]), out[1:]
 
     def rss(self, theta) -> float:
         """sum (model_i - target_i)**2, unweighted (one pass)."""
@@ -138,52 +141,6 @@ class DaskFit:
         """sum w_i y_i**2 = M2 + W mean**2 (lm's scale for relative reductions)."""
         W, mean, M2 = self._spread
         return M2 + W * mean * mean
-
-    @property
-    def p(self) -> int:
-        return self.spec.p
-
-    @property
-    def n(self) -> int:
-        return self.data.n_samples
-
-    @property
-    def scale(self) -> float:
-        return 1.0 / self.n if self.spec.mean else 1.0
-
-    def _unpack(self, packed, H):
-        iu = np.triu_indices(self.p)
-        H[iu] = packed
-        H[(iu[1], iu[0])] = packed
-
-    def loss_sum(self, theta) -> float:
-        return float(self._pass("f", theta, 0)[0])
-
-    def value(self, theta) -> float:
-        return self.scale * self.loss_sum(theta)
-
-    def value_grad(self, theta, g) -> float:
-        out = self._pass("fg", theta, self.p)
-        g[:] = out[1:] * self.scale
-        return self.scale * float(out[0])
-
-    def value_grad_hess(self, theta, g, H) -> float:
-        p = self.p
-        out = self._pass("fgh", theta, p + p * (p + 1) // 2)
-        g[:] = out[1:p + 1] * self.scale
-        self._unpack(out[p + 1:] * self.scale, H)
-        return self.scale * float(out[0])
-
-    def lsq(self, theta, g, A) -> float:
-        """S = sum r_i**2, Jᵀr (into g) and JᵀJ (into A): one cluster pass."""
-        p = self.p
-        out = self._pass("lsq", theta, p + p * (p + 1) // 2)
-        g[:] = out[1:p + 1]
-        self._unpack(out[p + 1:], A)
-        return float(out[0])
-
-    def avv(self, theta, w, out) -> None:
-        out[:] = self._pass("avv", np.concatenate([theta, w]), self.p)[1:]
 
     @property
     def has_avv(self) -> bool:

@@ -16,14 +16,16 @@ import numpy as np
 from symgd.kernelgen import cache
 from symgd.kernelgen.fastcall import entry_point
 from symgd.fit import parallel
+from symgd.fit.passes import PassSums
 
 
 @dataclass
-class FitKernels:
+class FitKernels(PassSums):
     """Kernels of one fit over one dataset.
 
     ``scale`` is 1/n for mean losses and 1 for sums: the objective minimised is
-    F(theta) = scale * sum_i l_i. ``addresses[kind]`` are the cfunc addresses
+    F(theta) = scale * sum_i l_i (values, gradients and lsq pieces: symgd.fit.passes,
+    from ``_reduce``). ``addresses[kind]`` are the cfunc addresses
     (``addresses["batch"]`` is what minibatch SGD takes).
     """
 
@@ -40,18 +42,6 @@ class FitKernels:
     _start: tuple | None = field(repr=False, default=None)
     _rows: np.ndarray | None = field(repr=False, default=None)
 
-    @property
-    def p(self) -> int:
-        return self.spec.p
-
-    @property
-    def n(self) -> int:
-        return self.data.n_samples
-
-    @property
-    def scale(self) -> float:
-        return 1.0 / self.n if self.spec.mean else 1.0
-
     # -- raw passes over the data -------------------------------------------------------
     def _reduce(self, kind: str, theta, n_out: int):
         out = np.empty(n_out)
@@ -65,48 +55,6 @@ class FitKernels:
             f = entry_point(parallel.reduce_chunks)(self.addresses[kind], th, self.data.array,
                                                      n, nc, out)
         return float(f), out
-
-    def _unpack(self, packed, H):
-        """The packed upper triangle (row-major, j <= k) into a full symmetric H."""
-        iu = np.triu_indices(self.p)
-        H[iu] = packed
-        H[(iu[1], iu[0])] = packed
-
-    def loss_sum(self, theta) -> float:
-        """sum_i l_i (one pass)."""
-        return self._reduce("f", theta, 0)[0]
-
-    def value(self, theta) -> float:
-        """F = scale * sum_i l_i."""
-        return self.scale * self.loss_sum(theta)
-
-    def value_grad(self, theta, g) -> float:
-        """F and its gradient (written into g), one pass."""
-        f, out = self._reduce("fg", theta, self.p)
-        g[:] = out * self.scale
-        return self.scale * f
-
-    def value_grad_hess(self, theta, g, H) -> float:
-        """F, its gradient and its Hessian (p x p, written into H), one pass."""
-        p = self.p
-        f, out = self._reduce("fgh", theta, p + p * (p + 1) // 2)
-        g[:] = out[:p] * self.scale
-        self._unpack(out[p:] * self.scale, H)
-        return self.scale * f
-
-    def lsq(self, theta, g, A) -> float:
-        """S = sum r_i**2, Jᵀr (into g) and JᵀJ (into A, p x p), one pass."""
-        p = self.p
-        f, out = self._reduce("lsq", theta, p + p * (p + 1) // 2)
-        g[:] = out[:p]
-        self._unpack(out[p:], A)
-        return f
-
-    def avv(self, theta, w, out) -> None:
-        """Jᵀ r_ww (into out): r_ww,i = w' (d2r_i/dtheta2) w, the residuals' second
-        derivative along w (one pass; geodesic acceleration)."""
-        _, o = self._reduce("avv", np.concatenate([theta, w]), self.p)
-        out[:] = o
 
     @property
     def has_avv(self) -> bool:
