@@ -22,13 +22,11 @@ shortens Python's thread switch interval (the simulator's scheduler polls its th
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cuda_subprocess import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -226,19 +224,9 @@ ILL_CONDITIONED = {"nist_misra1a", "nist_mgh09"}
 TOL = 1e-8
 
 
-def _run(script: str) -> dict:
-    env = dict(os.environ)
-    env["NUMBA_ENABLE_CUDASIM"] = "1"
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
-
-
 @pytest.fixture(scope="module")
 def sim():
-    return _run(SIM_SCRIPT.replace("__CASES__", json.dumps(CASES)))
+    return run_script(SIM_SCRIPT.replace("__CASES__", json.dumps(CASES)))
 
 
 def _close(a, b, scale):

@@ -10,14 +10,11 @@ Smutnicki, "Test functions for optimization needs", 2005); Himmelblau's four, f 
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cuda_subprocess import run_script
 
 import symgd
 from symgd.cuda import availability
@@ -89,19 +86,9 @@ print("RESULT " + json.dumps(out))
 '''
 
 
-def _run(script: str) -> dict:
-    env = dict(os.environ)
-    env["NUMBA_ENABLE_CUDASIM"] = "1"
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
-
-
 @pytest.fixture(scope="module")
 def sim():
-    return _run(SIM_SCRIPT)
+    return run_script(SIM_SCRIPT)
 
 
 CASES = ["rosenbrock", "camel", "himmelblau", "saddle", "max_iter"]

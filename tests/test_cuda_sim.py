@@ -7,13 +7,13 @@ a Python thread, so the data are small (60 to 300 samples, 4 blocks of 8 threads
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cuda_subprocess import env, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,25 +103,9 @@ print("RESULT " + json.dumps(out))
 '''
 
 
-def _env(sim: bool) -> dict:
-    env = dict(os.environ)
-    env.pop("NUMBA_ENABLE_CUDASIM", None)
-    if sim:
-        env["NUMBA_ENABLE_CUDASIM"] = "1"
-    return env
-
-
-def _run(script: str, sim: bool) -> dict:
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=_env(sim),
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
-
-
 @pytest.fixture(scope="module")
 def sim():
-    return _run(SIM_SCRIPT, sim=True)
+    return run_script(SIM_SCRIPT)
 
 
 @pytest.mark.parametrize("name", ["exp_decay_lm", "linreg", "weighted"])
@@ -169,7 +153,7 @@ def test_auto_runs_lm_on_cuda_and_names_what_cannot(sim):
 
 
 def test_no_gpu_no_simulator_is_an_input_error():
-    got = _run(NO_GPU_SCRIPT, sim=False)
+    got = run_script(NO_GPU_SCRIPT, sim=False)
     if got["gpu"]:
         pytest.skip("a GPU is present")
     assert got["kind"] == "unavailable" and got["field"] == "options.device"
@@ -178,7 +162,7 @@ def test_no_gpu_no_simulator_is_an_input_error():
 
 def test_cli_without_gpu_exits_2_without_traceback():
     done = subprocess.run([sys.executable, "-m", "symgd", "solve", "problems/exp_decay_lm.yaml",
-                           "--set", "options.device=cuda"], cwd=ROOT, env=_env(False),
+                           "--set", "options.device=cuda"], cwd=ROOT, env=env(False),
                           capture_output=True, text=True, timeout=120)
     if "no GPU was found" not in done.stderr and done.returncode == 0:
         pytest.skip("a GPU is present")
