@@ -15,14 +15,17 @@ difference (target: 1e-10), wall time, data passes, and throughput as samples pe
 second of wall time (N / fit time) and samples x passes per second.
 
 The workers' limit: a quarter of the data's float64 size split over the workers, but
-not under --min-worker-mb (default 560: a worker with distributed, numba, pyarrow and
-the kernels loaded holds ~250-290 MB here, and Dask's nanny kills a worker at 95% of its
+not under --min-worker-mb (default 400: a worker with distributed, numba, pyarrow and
+the kernels loaded holds ~250 MB here, and Dask's nanny kills a worker at 95% of its
 limit, so a few blocks and pyarrow's buffers must fit beside that); the line "limit"
-says which applied. 2e8 samples (3.2 GB) x 1/4 = 800 MB: two workers of 400 MB, which
---min-worker-mb 400 allows (parts of 5e5 rows keep the blocks at 8 MB).
+says which applied. 2e8 samples (3.2 GB) x 1/4 = 800 MB: two workers of 400 MB (parts
+of 5e5 rows keep the blocks at 8 MB). The worker's ~250 MB holds because symgd's
+Parquet reader does not import pandas and the kernels load without scipy.linalg
+(symgd.io.parquet_reader.float64_values, symgd.dask.worker.module): with both, a
+worker held ~305 MB and 400 MB workers were killed.
 
 Run: python bench/dask_fit.py [--samples 2e7] [--workers 2] [--part-rows 5e5]
-         [--folder DIR (kept; default a temporary folder)] [--min-worker-mb 560]
+         [--folder DIR (kept; default a temporary folder)] [--min-worker-mb 400]
 """
 from __future__ import annotations
 
@@ -66,7 +69,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--part-rows", type=float, default=5e5)
     ap.add_argument("--folder")
-    ap.add_argument("--min-worker-mb", type=float, default=560.0)
+    ap.add_argument("--min-worker-mb", type=float, default=400.0)
     args = ap.parse_args()
     n, rows = int(args.samples), int(args.part_rows)
     data_bytes = 16 * n

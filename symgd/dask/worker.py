@@ -30,6 +30,9 @@ def module(source: str):
     """The generated kernel module of ``source`` (compiled at most once here)."""
     mod = _MODULES.get(source)
     if mod is None:
+        # numba's import-time BLAS probe would load scipy.linalg (~15 MB per worker)
+        from symgd.startup import defer_blas_check
+        defer_blas_check()
         from symgd.kernelgen import cache
         mod = _MODULES[source] = cache.load_module(source)
     return mod

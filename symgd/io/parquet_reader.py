@@ -186,8 +186,31 @@ def to_float64(p: Path, name: str, column) -> np.ndarray:
             k = int(np.argmax(nulls))
             raise data_error(f"column '{name}' has no value (null) at row {k + 1}; data "
                              "must be finite numbers", p)
-        values = np.asarray(column.to_numpy(), dtype=np.float64)
+        values = float64_values(column)
     return numeric_1d(values, name, str(p), "data.file")
+
+
+def float64_values(column) -> np.ndarray:
+    """A null-free numeric ChunkedArray as float64, read from the chunks' value buffers.
+
+    Why not ``column.to_numpy()``: pyarrow's conversion imports pandas (~45 MB of a Dask
+    worker's memory, where each worker reads parts under a memory limit). Integer and
+    narrower float types are cast unchecked (safe=False), as numpy's astype rounds them.
+    """
+    import pyarrow as pa
+
+    f64 = pa.float64()
+    pieces = []
+    for chunk in column.chunks:
+        if chunk.type != f64:
+            chunk = chunk.cast(f64, safe=False)
+        buf = chunk.buffers()[1]
+        pieces.append(np.frombuffer(buf, dtype=np.float64, count=len(chunk),
+                                    offset=chunk.offset * 8) if len(chunk) else
+                      np.empty(0))
+    if len(pieces) == 1:
+        return pieces[0]
+    return np.concatenate(pieces) if pieces else np.empty(0)
 
 
 class arrow_errors:
