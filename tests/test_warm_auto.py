@@ -160,3 +160,23 @@ def test_the_deferred_blas_check_keeps_numbas_blas_working(tmp_path):
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.split() == ["False", "3.0"]
+
+
+def test_recorded_code_sees_numpy_as_the_star_import_binds_it():
+    """numpy_names binds only the names a recorded column reads, each to what
+    ``import numpy; from numpy import *; from numpy.linalg import *`` binds (lambdify's
+    namespace), and leaves every other name to Python's builtins."""
+    import numpy
+    import numpy.linalg
+
+    from symgd.warm_fit import numpy_names
+
+    star = {}
+    exec("import numpy; from numpy import *; from numpy.linalg import *", star)
+    names = sorted(set(numpy.__all__) | set(numpy.linalg.__all__) | {"numpy"})
+    src = "def f(x):\n    return [" + ", ".join(names) + ", len, Heaviside]\n"
+    ns = numpy_names(compile(src, "<t>", "exec"))
+    assert all(ns[n] is star[n] for n in names)
+    assert "len" not in ns and ns["Heaviside"] is numpy.heaviside
+    assert set(numpy_names(compile("def g(x):\n    return exp(x) + abs(x)\n", "<t>",
+                                   "exec"))) == {"numpy", "exp", "abs"}
