@@ -3,8 +3,10 @@
 A fit whose samples live in a Dask collection, or in a glob of parts too large for this
 machine's memory, runs its data passes on a ``dask.distributed`` cluster: each pass maps
 the fit's compiled per-chunk kernel over the blocks and adds the partial sums in a fixed
-tree (:mod:`symgd.dask.passes`), and the solver's method loops (lm, newton, lbfgs, gd,
-linesearch, bfgs) run here on those sums (:mod:`symgd.dask.fit`).
+tree (symgd.fit.passes), and the solver's method loops (lm, newton, lbfgs, gd,
+linesearch, bfgs) run here on those sums (:mod:`symgd.dask.fit`); sgd streams its
+minibatches from the blocks, each block's steps run where the block is
+(:mod:`symgd.dask.sgd`).
 
 Which cluster (:mod:`symgd.dask.cluster`):
 

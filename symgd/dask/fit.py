@@ -16,7 +16,8 @@ WeightedLeastSquares tree-aggregates per-partition AᵀA and Aᵀb the same way)
 
 lm takes ``lsq`` (symgd.fit.lm); newton, lbfgs, bfgs, gd and linesearch run their
 compiled loops through C callbacks (symgd.kernelgen.pybundle.PythonBundle), one
-cluster pass per evaluation. Blocks are kept in the workers' memory when they take at
+cluster pass per evaluation; sgd takes the blocks one by one (symgd.dask.sgd), its
+batch kernel compiled on the workers from the same source. Blocks are kept in the workers' memory when they take at
 most ``PERSIST_FRACTION`` of the room left before Dask spills, else read or made
 again on every pass (out of core).
 """
@@ -237,17 +238,14 @@ def bundle(problem, method_spec, fitspec, request) -> tuple:
 
     if problem.kernel_source == INDEXED:  # the warm index has no source text to send
         raise LookupError("a fit on a Dask cluster takes the full path")
-    if method_spec.minibatch:
-        raise InputError("sgd does not run on a Dask cluster yet; use lm, newton, lbfgs, "
-                         "gd or linesearch (full-batch passes on the cluster), or "
-                         "cluster: off", field="method", kind="option")
     t0 = time.perf_counter()
     client = request.client()
     symbols = tuple(s.name for s in fitspec.data_symbols)
     spec = problem.data
     columns = B.wanted_columns(spec, symbols)
     blk = B.from_spec(spec, symbols, client)
-    local = build(problem, fitspec, None, kinds_for(method_spec, fitspec) - {"batch"})
+    # sgd's batch kernel is compiled from this source on the workers (symgd.dask.sgd)
+    local = build(problem, fitspec, None, kinds_for(method_spec, fitspec))
     local.source_text = _source_of(local)
     K = DaskFit(local, client, blk, symbols, columns)
     _keep_or_stream(K, client)

@@ -197,17 +197,25 @@ def sgd(K, x0, lower, upper, opts, deadline):
     from symgd.methods.options import DATA_OPTIONS
 
     dev = None
+    on_cluster = hasattr(K, "blocks")  # data on a Dask cluster (symgd.dask.fit.DaskFit)
+    if opts.get("device") == "cuda" and on_cluster:
+        raise InputError("sgd on a Dask cluster runs on device 'cpu' only",
+                         field="options.device", kind="unavailable")
     if opts.get("device") == "cuda":  # the same loop; the batch sums on the GPU
         from symgd.cuda.minibatch import device_batches
         dev = device_batches(K)
-    addr, rows = (K.addresses["batch"], K.rows()) if dev is None else \
-        (dev.address, dev.carrier)
     # the loss's own options (huber's delta) are the kernels' business, not sgd's, and
     # so is the device (the kernel behind addr)
     opts = {k: v for k, v in opts.items() if k not in DATA_OPTIONS and k != "device"}
-    # F = scale * sum = (n * scale) * mean: the batch kernel gives means
-    o = run_sgd(addr, rows, x0, lower, upper, opts, deadline,
-                objective_scale=K.scale * K.n, start=K.start_values(x0))
+    if on_cluster:  # the same loop, its minibatches streamed from the blocks
+        from symgd.dask.sgd import run as run_on_cluster
+        o = run_on_cluster(K, x0, lower, upper, opts, deadline)
+    else:
+        addr, rows = (K.addresses["batch"], K.rows()) if dev is None else \
+            (dev.address, dev.carrier)
+        # F = scale * sum = (n * scale) * mean: the batch kernel gives means
+        o = run_sgd(addr, rows, x0, lower, upper, opts, deadline,
+                    objective_scale=K.scale * K.n, start=K.start_values(x0))
     if dev is not None:
         o = dev.after_run(o)
     msg = getattr(o, "message", None) or f"{o.status} after {o.iterations} epochs"

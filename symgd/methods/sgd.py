@@ -4,9 +4,10 @@
 compiled loop (symgd.methods.sgd_loop, whose docstring states the algorithm), calls
 the loop in chunks of about TARGET_CALL_S between which it checks the deadline,
 Ctrl-C and the progress callback, hands the loop each epoch's uniforms for the
-shuffle, and turns the loop's state into an :class:`SGDOutcome`: which parameters to
-report (current, best or SWA average), the objective and its gradient there, and the
-message.
+shuffle, and turns the loop's state into an :class:`SGDOutcome` (:func:`finish`):
+which parameters to report (current, best or SWA average), the objective and its
+gradient there, and the message. symgd.dask.sgd, which streams the minibatches from a
+Dask cluster's blocks, shares :func:`pack`, :func:`initial_state` and :func:`finish`.
 
 Importing this module loads the compiled loop (symgd.methods.loading.load("sgd")
 does, to announce a first compile); the options alone are in sgd_options, free of
@@ -38,7 +39,8 @@ from symgd.methods.sgd_options import SGD_OPTIONS, check_sgd_options
 from symgd import clock  # deadlines on the clock tests can replace
 
 __all__ = ["run_sgd", "SGDOutcome", "SGD_OPTIONS", "check_sgd_options", "R_PATIENCE",
-           "sgd_loop", "shuffle_upto", "validation_split"]
+           "sgd_loop", "shuffle_upto", "validation_split", "pack", "initial_state",
+           "finish"]
 
 TARGET_CALL_S = 0.02
 UNIFORM_BLOCK = 1 << 20  # uniforms per block of shuffles handed to the loop (8 MB)
@@ -64,16 +66,20 @@ def _rows(data, idx):
     return out
 
 
-def _pack(o: dict, n: int, scale: float):
-    """(fpar, ipar, hyper) for :func:`sgd_loop` from checked options."""
+def pack(o: dict, n: int, scale: float, blocks=None):
+    """(fpar, ipar, hyper) for :func:`sgd_loop` from checked options. ``blocks``: the
+    sizes of the blocks an epoch visits one by one (symgd.dask.sgd), each ending in its
+    own smaller minibatch, for the steps per epoch (a schedule's default length);
+    None: one block of n."""
     epochs = o["epochs"] if o["max_iter"] is None else min(o["epochs"], o["max_iter"])
     bs = min(o["batch_size"], n)
-    total_steps = epochs * (-(-n // bs))
+    per_epoch = sum(-(-int(m) // bs) for m in (blocks if blocks is not None else [n]))
+    total_steps = epochs * per_epoch
     code, s0, s1, s2 = pack_schedule(o["schedule"], default_t_max=float(total_steps))
     fpar = np.array([o["learning_rate"], s0, s1, s2, o["min_delta"], o["tol"], scale,
                      o["typical_x"], o["typical_f"]])
     ipar = np.array([epochs, 64, bs, O.CODES[o["optimizer"]], code, o["patience"] or 0,
-                     o["swa_start"] or 0, 0], dtype=np.int64)  # I_START: set by run_sgd
+                     o["swa_start"] or 0, 0, 0], dtype=np.int64)  # I_START, I_SEGMENT: 0
     hyper = O.hyper_array(o["optimizer"], momentum=o["momentum"], beta1=o["beta1"],
                           beta2=o["beta2"], eps=o["eps"], weight_decay=o["weight_decay"],
                           decay=o["decay"])
@@ -235,8 +241,8 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
     n = data.shape[0]
     theta0 = np.array(theta0, dtype=np.float64).ravel()
     scale = float(objective_scale)
-    fpar, ipar, hyper = _pack(o, n, scale)
-    W, fs, js, hist = _initial_state(theta0, lower, upper, int(ipar[I_EPOCHS]))
+    fpar, ipar, hyper = pack(o, n, scale)
+    W, fs, js, hist = initial_state(theta0, lower, upper, int(ipar[I_EPOCHS]))
     if start is not None:
         fs[X_FULL] = float(start[0]) / scale
         W[W_G] = np.asarray(start[1], dtype=np.float64).ravel() / scale
@@ -268,16 +274,32 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
                 callback(epoch, W[W_X], f, gnorm)
 
     status = _drive(call, uniforms, js, fs, scale, deadline, progress, chunk_steps)
-    reason = int(js[J_REASON])
 
+    def pass_at(th, held_out=False):
+        return full_pass(addr, vdata if held_out else all_data, th)
+
+    return finish(status, o, (W, fs, js, hist), theta0, scale, pass_at, full_loss, t0,
+                  int(vdata.shape[0]))
+
+
+def finish(status: str, o: dict, state, theta0, scale: float, pass_at, full_loss, t0,
+           n_held_out: int = 0) -> SGDOutcome:
+    """The SGDOutcome of a run that ended in ``status``, from the loop's state (W, fs,
+    js, hist): which parameters to report (current, best or the SWA average), F =
+    scale * mean loss and its gradient there, and the message. ``pass_at(theta,
+    held_out=False)`` is (mean loss, mean gradient) over all the data (or the
+    ``n_held_out`` validation samples), counted in ``evaluations``; ``full_loss`` as in
+    :func:`run_sgd`; ``t0`` the run's start (time.perf_counter())."""
+    W, fs, js, hist = state
+    reason = int(js[J_REASON])
     passes = [int(js[J_NFULL])]
 
-    def pass_at(th, rows=all_data):
+    def counted(th, held_out=False):
         passes[0] += 1
-        return full_pass(addr, rows, th)
+        return pass_at(th, held_out)
 
     def mean_loss(th):  # what "best" means: the validation loss, with a split
-        f = pass_at(th, vdata if vdata.shape[0] else all_data)[0]
+        f = counted(th, n_held_out > 0)[0]
         return f if math.isfinite(f) else math.inf
 
     x, which = _choose(status, reason, W, js, theta0, mean_loss)
@@ -286,19 +308,19 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
     # The loop ends right after an epoch's full-data pass when it converges on the
     # gradient test or runs out of epochs: its loss and gradient at x are known.
     if which == "current" and reason in (S.R_MAXITER, S.R_GRAD) and status != "timeout" \
-            and not vdata.shape[0]:
+            and not n_held_out:
         fm, gm = float(fs[X_FULL]), W[W_G].copy()
     else:
-        fm, gm = pass_at(x)
+        fm, gm = counted(x)
     g = scale * gm
     f = float(full_loss(x)) if full_loss is not None else scale * fm
     gnorm = float(projected_grad_norm(x, g, lo, hi)) if all_finite(g) else math.nan
     lr = float(o["learning_rate"])
     split = {}
-    if vdata.shape[0]:
+    if n_held_out:
         split = {"val_history": hist[H_VAL, :e].tolist(),
-                 "extra": {"validation_loss": pass_at(x, vdata)[0],
-                           "validation_samples": int(vdata.shape[0])}}
+                 "extra": {"validation_loss": counted(x, True)[0],
+                           "validation_samples": int(n_held_out)}}
     return SGDOutcome(
         status=status, reason=reason, x=x, f=f, grad_norm=gnorm, g=g, iterations=e,
         evaluations={"f": passes[0], "grad": passes[0], "hess": 0,
@@ -312,7 +334,7 @@ def run_sgd(batch_kernel_address: int, data: np.ndarray, theta0: np.ndarray,
         suggested_learning_rate=lr / 10 if status == "diverged" else None, **split)
 
 
-def _initial_state(theta0, lower, upper, epochs):
+def initial_state(theta0, lower, upper, epochs):
     """(W, fs, js, hist) for :func:`sgd_loop` at the start."""
     W = np.zeros((N_W, theta0.size))
     W[W_X], W[W_BEST], W[W_LO], W[W_HI] = theta0, theta0, lower, upper

@@ -58,6 +58,13 @@ so runs are reproducible unless a seed is asked for.
 
 Full-data passes (the gradient test) are symgd.methods.batchcall.mean_over_all; the
 one at the start is skipped when the caller has made it already (``I_START``).
+
+Segment mode (``I_SEGMENT``), for data that are not in one process (symgd.dask.sgd):
+the loop runs the minibatch steps over the one block it is given, in the order its
+uniforms give, and returns SEGMENT_END when the block is used up, leaving the optimizer
+state (W, the step counter, the epoch's loss sum fs[X_ACC]) for the next block. The
+driver then makes the full-data pass itself and runs the start and epoch-end rules
+above through :func:`bookkeeping`, the very functions this loop runs in memory.
 """
 from __future__ import annotations
 
@@ -85,7 +92,8 @@ W_X, W_G, W_LO, W_HI, W_BEST, W_SWA, W_STEP, W_M, W_V, W_GV = range(10)
 N_W = 10
 # Float parameters fpar, integer parameters ipar (filled by symgd.methods.sgd._pack).
 F_LR, F_S0, F_S1, F_S2, F_MIN_DELTA, F_TOL, F_SCALE, F_TYP_X, F_TYP_F = range(9)
-I_EPOCHS, I_STEPS, I_BATCH, I_OPT, I_SCHED, I_PATIENCE, I_SWA, I_START = range(8)
+I_EPOCHS, I_STEPS, I_BATCH, I_OPT, I_SCHED, I_PATIENCE, I_SWA, I_START, I_SEGMENT = range(9)
+N_IPAR = 9
 # Float state fs and integer state js.
 X_ACC, X_BEST, X_REF, X_PREF, X_LRSCALE, X_PREV, X_F0, X_FULL, X_GNORM, X_RATE, X_RELG = range(11)
 N_FS = 11
@@ -96,6 +104,10 @@ N_JS = 14
 # validation loss at the epoch's end (nan without a split).
 H_LOSS, H_FULL, H_LR, H_VAL = range(4)
 N_H = 4
+# Segment mode (ipar[I_SEGMENT] != 0): what sgd_loop returns when its block is used up
+# (not a status: the epoch goes on in the next block), and the stages of bookkeeping.
+SEGMENT_END = 100
+BK_BEGIN, BK_CLOSE, BK_JUDGE = range(3)
 
 
 @njit(**_JIT)
@@ -134,9 +146,24 @@ def _improved(loss, ref, min_delta):
 
 
 @njit(**_JIT)
-def _end_epoch(addr, data, vdata, block, W, fpar, ipar, fs, js, hist):
-    """Bookkeeping at an epoch's end (module docstring, in that order)."""
-    n = data.shape[0]
+def _begin(W, fpar, fs, js):
+    """The start's bookkeeping, with its full-data mean loss in fs[X_FULL] and mean
+    gradient in W[W_G]: the test of SPEC §2 there (:func:`_full_test`), and the start's
+    loss as the reference of 'converged' (never above it), of 'diverged' (rising above
+    it) and as the first "best"."""
+    js[J_INIT] = 1
+    st = _full_test(W[W_X], W[W_G], W[W_LO], W[W_HI], fpar, fs, js)
+    fs[X_F0] = fs[X_FULL]
+    fs[X_PREV] = fs[X_FULL]
+    fs[X_BEST] = fs[X_FULL] if math.isfinite(fs[X_FULL]) else math.inf
+    return st
+
+
+@njit(**_JIT)
+def _close_epoch(W, ipar, fs, js, hist, n):
+    """An epoch's end, the part before its full-data pass: the epoch loss (1/n) sum_B
+    |B| L_B into hist (non-finite: ``diverged``), the counters of the next epoch, and
+    the SWA average. Returns S.RUNNING or S.DIVERGED."""
     x = W[W_X]
     e = js[J_EPOCH]
     loss = fs[X_ACC] / n
@@ -157,16 +184,19 @@ def _end_epoch(addr, data, vdata, block, W, fpar, ipar, fs, js, hist):
         for i in range(x.size):
             swa[i] += (x[i] - swa[i]) / (k + 1.0)
         js[J_NSWA] = k + 1
-    st = _full_check(addr, data, block, x, W[W_G], W[W_LO], W[W_HI], fpar, fs, js)
+    return S.RUNNING
+
+
+@njit(**_JIT)
+def _judge_epoch(W, fpar, ipar, fs, js, hist, st, watched, best):
+    """An epoch's end, the part after its full-data pass (whose loss is in fs[X_FULL]
+    and test result in ``st``): the best parameters by ``best``, then (while running)
+    unbounded, the rising-loss rule, early stopping and the plateau schedule on
+    ``watched`` (module docstring, in that order)."""
+    x = W[W_X]
+    e = js[J_EPOCH] - 1
+    loss = hist[H_LOSS, e]
     hist[H_FULL, e] = fs[X_FULL]
-    watched, best = loss, fs[X_FULL]
-    if vdata.shape[0] > 0:  # a validation split: its loss is the one watched
-        watched = mean_over_all(addr, vdata, block, x, W[W_GV])
-        best = watched
-        hist[H_VAL, e] = watched
-        if not math.isfinite(watched) and st == S.RUNNING:
-            js[J_REASON] = S.R_NONFINITE
-            st = S.DIVERGED
     if best < fs[X_BEST]:  # the best parameters: lowest (validation) loss, all its data
         fs[X_BEST] = best
         copy_into(W[W_BEST], x)
@@ -203,6 +233,50 @@ def _end_epoch(addr, data, vdata, block, W, fpar, ipar, fs, js, hist):
                 fs[X_LRSCALE] *= fpar[F_S0]
                 js[J_PWAIT] = 0
     return S.RUNNING
+
+
+@njit(**_JIT)
+def _end_epoch(addr, data, vdata, block, W, fpar, ipar, fs, js, hist):
+    """Bookkeeping at an epoch's end (module docstring, in that order)."""
+    st = _close_epoch(W, ipar, fs, js, hist, data.shape[0])
+    if st != S.RUNNING:
+        return st
+    x = W[W_X]
+    st = _full_check(addr, data, block, x, W[W_G], W[W_LO], W[W_HI], fpar, fs, js)
+    e = js[J_EPOCH] - 1
+    watched, best = hist[H_LOSS, e], fs[X_FULL]
+    if vdata.shape[0] > 0:  # a validation split: its loss is the one watched
+        watched = mean_over_all(addr, vdata, block, x, W[W_GV])
+        best = watched
+        hist[H_VAL, e] = watched
+        if not math.isfinite(watched) and st == S.RUNNING:
+            js[J_REASON] = S.R_NONFINITE
+            st = S.DIVERGED
+    return _judge_epoch(W, fpar, ipar, fs, js, hist, st, watched, best)
+
+
+@njit(types.int64(MAT, VEC, IVEC, VEC, IVEC, MAT, types.int64, types.int64), **_JIT)
+def bookkeeping(W, fpar, ipar, fs, js, hist, n, stage):
+    """The loop's own start and epoch-end rules, for a driver that makes the full-data
+    passes itself (symgd.dask.sgd, whose passes run on a cluster) and runs the
+    minibatch steps in segment mode (``ipar[I_SEGMENT]``). ``stage``:
+
+        BK_BEGIN: the start (:func:`_begin`), its mean loss in fs[X_FULL] and mean
+            gradient in W[W_G];
+        BK_CLOSE: the epoch's end up to its full-data pass (:func:`_close_epoch`;
+            ``n`` samples in the epoch);
+        BK_JUDGE: the rest, the pass's mean loss in fs[X_FULL] and mean gradient in
+            W[W_G] (:func:`_full_test`, then :func:`_judge_epoch`; no validation split).
+
+    Returns a status code (S.*). The same functions as :func:`sgd_loop`'s, so both
+    drivers follow one set of rules."""
+    if stage == BK_BEGIN:
+        return _begin(W, fpar, fs, js)
+    if stage == BK_CLOSE:
+        return _close_epoch(W, ipar, fs, js, hist, n)
+    st = _full_test(W[W_X], W[W_G], W[W_LO], W[W_HI], fpar, fs, js)
+    return _judge_epoch(W, fpar, ipar, fs, js, hist, st, hist[H_LOSS, js[J_EPOCH] - 1],
+                        fs[X_FULL])
 
 
 @njit(**_JIT)
@@ -245,6 +319,9 @@ def sgd_loop(addr, data, vdata, U, perm, block, W, fpar, hyper, fs, ipar, js, hi
         fpar, ipar: parameters F_*, I_*; hyper: the optimizer's (optimizers.H_*).
             ipar[I_START] != 0: the first call takes the start's full-data mean loss
             from fs[X_FULL] and its mean gradient from W[W_G] instead of a pass.
+            ipar[I_SEGMENT] != 0: ``data`` is one block of the epoch; return
+            SEGMENT_END when it is used up (module docstring), the start's rules
+            already run by the driver (js[J_INIT] = 1).
         fs, js: state X_*, J_*, kept between calls.
         hist: (N_H, epochs) loss, full-data loss, learning rate and validation loss
             per epoch.
@@ -253,14 +330,9 @@ def sgd_loop(addr, data, vdata, U, perm, block, W, fpar, hyper, fs, ipar, js, hi
     x, g, lo, hi, step = W[W_X], W[W_G], W[W_LO], W[W_HI], W[W_STEP]
     state = W[W_M:W_V + 1]
     if js[J_INIT] == 0:
-        js[J_INIT] = 1
-        if ipar[I_START] != 0:  # the caller's pass at the start: fs[X_FULL] and g
-            st = _full_test(x, g, lo, hi, fpar, fs, js)
-        else:
-            st = _full_check(addr, data, block, x, g, lo, hi, fpar, fs, js)
-        fs[X_F0] = fs[X_FULL]
-        fs[X_PREV] = fs[X_FULL]
-        fs[X_BEST] = fs[X_FULL] if math.isfinite(fs[X_FULL]) else math.inf
+        if ipar[I_START] == 0:  # else the caller's pass at the start: fs[X_FULL] and g
+            fs[X_FULL] = mean_over_all(addr, data, block, x, g)
+        st = _begin(W, fpar, fs, js)
         if vdata.shape[0] > 0:  # "best" is by validation loss: the start's, first
             v0 = mean_over_all(addr, vdata, block, x, W[W_GV])
             fs[X_BEST] = v0 if math.isfinite(v0) else math.inf
@@ -305,6 +377,8 @@ def sgd_loop(addr, data, vdata, U, perm, block, W, fpar, hyper, fs, ipar, js, hi
         js[J_STEP] = t + 1
         js[J_POS] = pos + m
         if pos + m >= n:
+            if ipar[I_SEGMENT] != 0:  # the block is used up: the driver goes on
+                return SEGMENT_END
             st = _end_epoch(addr, data, vdata, block, W, fpar, ipar, fs, js, hist)
             if st != S.RUNNING:
                 return st
