@@ -46,6 +46,11 @@ def smooth(expr: sp.Expr) -> sp.Expr:
 # methods that need none still run) or, for the gradient, the user is told. Override
 # with the environment variable SYMGD_DERIVE_BUDGET (seconds).
 DEFAULT_DERIVE_BUDGET_S = 30.0
+# symgd.derive's Hessian is a dense sympy Matrix up to this many variables, else an
+# ImmutableSparseMatrix of its nonzeros (a dense one holds n^2 entries: 1e8 at 10,000)
+DENSE_DERIVATION_MAX = 500
+# Derivation's LaTeX lists at most this many gradient entries and Hessian nonzeros
+LATEX_MAX_ENTRIES = 40
 
 
 def derive_budget() -> float:
@@ -190,7 +195,9 @@ class Derivation:
     """What ``symgd.derive(problem)`` returns: exact derivatives of the user's objective.
 
     For an objective f(x) (in the user's sense, ``maximize`` included): ``gradient`` =
-    [df/dx_j] and ``hessian`` = [d2f/dx_j dx_k] as sympy Matrices, and for constraints
+    [df/dx_j] and ``hessian`` = [d2f/dx_j dx_k] as sympy Matrices (the Hessian an
+    ImmutableSparseMatrix of its nonzeros beyond DENSE_DERIVATION_MAX variables; its
+    LaTeX then lists the nonzeros), and for constraints
     c_i(x) (op) 0 with c_i = lhs - rhs the ``jacobian`` [dc_i/dx_j] (None without).
     For a data fit the loss is L = (1/n) sum_i l(v_i) of a per-sample value v (the
     residual r = model - target, the logit z for cross_entropy, or the per-sample
@@ -220,14 +227,31 @@ class Derivation:
         if self.per_sample:
             rows.append(rf"&{self.loss}")
         rows.append(rf"&{v}{sub} = {lat(self.objective)}")
+        pairs = list(zip(self.symbols, self.gradient))
         grad = r",\ ".join(rf"\frac{{\partial {v}{sub}}}{{\partial {lat(s)}}} = {lat(g)}"
-                           for s, g in zip(self.symbols, self.gradient))
-        rows.append(rf"&\nabla {v}{sub}:\ {grad}")
-        rows.append(rf"&\nabla^2 {v}{sub} = {lat(self.hessian)}")
+                           for s, g in pairs[:LATEX_MAX_ENTRIES])
+        rows.append(rf"&\nabla {v}{sub}:\ {grad}" + _more(len(pairs)))
+        if isinstance(self.hessian, sp.ImmutableSparseMatrix):
+            nz = sorted((i, j, h) for (i, j), h in self.hessian.todok().items() if i <= j)
+            syms = self.symbols
+            hess = r",\ ".join(
+                rf"\frac{{\partial^2 {v}{sub}}}{{\partial {lat(syms[i])} \partial "
+                rf"{lat(syms[j])}}} = {lat(h)}" for i, j, h in nz[:LATEX_MAX_ENTRIES])
+            rows.append(rf"&\nabla^2 {v}{sub}\ \text{{({len(nz)} nonzeros on and above the "
+                        rf"diagonal)}}:\ {hess}" + _more(len(nz)))
+        else:
+            rows.append(rf"&\nabla^2 {v}{sub} = {lat(self.hessian)}")
         if self.jacobian is not None:
             cons = r",\ ".join(self.constraints_latex)
             rows.append(rf"&J_c = {lat(self.jacobian)}\quad \text{{rows: }} {cons}")
         return "$$\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}$$"
+
+
+def _more(count: int) -> str:
+    """LaTeX saying how many entries beyond LATEX_MAX_ENTRIES were left out."""
+    if count <= LATEX_MAX_ENTRIES:
+        return ""
+    return rf",\ \ldots\ \text{{({count - LATEX_MAX_ENTRIES} more)}}"
 
 
 def tex_text(text: str) -> str:
@@ -273,10 +297,21 @@ def derivation(problem) -> Derivation:
     fast = None
     grad = _gradient(by_symbol, syms, fast)
     n = len(syms)
-    H = sp.zeros(n, n)
+    position = {s: k for k, s in enumerate(syms)}
+    entries = {}
     for i, gi in enumerate(grad):
-        for j, hij in enumerate(_hessian_row(gi, syms[i:], fast), start=i):
-            H[i, j] = H[j, i] = hij
+        # d gi/dx_j is 0 unless x_j occurs in gi: only those are differentiated, so a
+        # sparse objective's Hessian costs its nonzeros, not n^2 derivatives
+        later = sorted(position[s] for s in gi.free_symbols if position.get(s, -1) >= i)
+        for j, hij in zip(later, _hessian_row(gi, [syms[j] for j in later], fast)):
+            if hij != 0:
+                entries[(i, j)] = entries[(j, i)] = hij
+    if n <= DENSE_DERIVATION_MAX:
+        H = sp.zeros(n, n)
+        for (i, j), hij in entries.items():
+            H[i, j] = hij
+    else:
+        H = sp.ImmutableSparseMatrix(n, n, entries)
     jac, texts, tex = None, (), ()
     if problem.constraints:
         texts = tuple(c.text for c in problem.constraints)

@@ -84,3 +84,47 @@ def test_grouped_differentiation_equals_sympy_diff(make):
         for j, sj in enumerate(p.symbols):
             assert sp.simplify(d.hess[i][j] - sp.diff(f, si, sj).replace(
                 lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)) == 0
+
+
+def _chain(n):
+    w = sp.symbols(f"w0:{n}", real=True)
+    f = sum(100 * (w[i + 1] - w[i] ** 2) ** 2 + (1 - w[i]) ** 2 for i in range(n - 1))
+    return symgd.Problem(minimize=f, variables=list(w)), f, w
+
+
+def test_symgd_derive_differentiates_only_the_hessians_possible_nonzeros(monkeypatch):
+    """symgd.derive's Hessian row i asks only for the variables that occur in df/dx_i:
+    on a chain that is at most 2 per row (n^2/2 derivatives before), and the matrix
+    equals sympy's own hessian."""
+    from symgd import calculus
+    asked = []
+    row = calculus._hessian_row
+
+    def counted(gi, syms, fast):
+        asked.append(len(syms))
+        return row(gi, syms, fast)
+
+    monkeypatch.setattr(calculus, "_hessian_row", counted)
+    p, f, w = _chain(24)
+    d = symgd.derive(p)
+    assert sum(asked) <= 2 * 24 and max(asked) <= 2
+    assert isinstance(d.hessian, sp.MutableDenseMatrix)
+    assert (d.hessian - sp.hessian(f, w)).applyfunc(sp.expand).is_zero_matrix
+
+
+def test_symgd_derive_gives_a_sparse_hessian_for_many_variables(monkeypatch):
+    """Beyond DENSE_DERIVATION_MAX variables the Hessian is an ImmutableSparseMatrix of
+    the nonzeros (a tridiagonal chain: 3n - 2), equal to sympy's hessian, and its LaTeX
+    lists the first nonzeros and says how many more there are."""
+    from symgd import calculus
+    monkeypatch.setattr(calculus, "DENSE_DERIVATION_MAX", 10)
+    p, f, w = _chain(60)
+    d = symgd.derive(p)
+    assert isinstance(d.hessian, sp.ImmutableSparseMatrix)
+    assert len(d.hessian.todok()) == 3 * 60 - 2
+    assert (sp.Matrix(d.hessian) - sp.hessian(f, w)).applyfunc(sp.expand).is_zero_matrix
+    tex = d._repr_latex_()
+    nz_above = 2 * 60 - 1
+    assert f"({nz_above} nonzeros on and above the diagonal)" in tex
+    assert f"({nz_above - calculus.LATEX_MAX_ENTRIES} more)" in tex
+    assert f"({60 - calculus.LATEX_MAX_ENTRIES} more)" in tex  # the gradient's list
