@@ -169,33 +169,30 @@ def constraint_source(name: str, values, jacobian, hessians, symbols) -> str:
         chess(xy, H) -> 0   H = sum_i y_i hess c_i(x), full symmetric n x n, with
                             xy = [x, y] (the weights y read as variables n .. n+m-1)
 
-    ``hessians[i]`` is the symbolic Hessian of c_i (rows of expressions). The weighted
-    sum is formed symbolically so one kernel serves every weight vector: an augmented
-    Lagrangian passes its current multipliers and penalty terms as y.
+    ``jacobian`` is {(i, j): d c_i / d x_j} and ``hessians`` {(j, k): [(i, d2 c_i /
+    d x_j d x_k), ...]} for j <= k, nonzeros only, in ascending order
+    (symgd.constrained.kernels.sparse_constraint_derivatives). The weighted sum is formed
+    symbolically so one kernel serves every weight vector: an augmented Lagrangian
+    passes its current multipliers and penalty terms as y.
     """
     n, m = len(symbols), len(values)
     ys = [sp.Dummy(f"y{i}", real=True) for i in range(m)]
     out = ["@KERNEL(0)\ndef cval(x, c):"]
     out += body_lines(list(values), symbols, [f"c[{i}]" for i in range(m)]) if m else []
     out.append("    return 0.0\n")
-    entries, targets = [], []
-    for i in range(m):
-        for j in range(n):
-            if jacobian[i][j] != 0:
-                entries.append(jacobian[i][j])
-                targets.append(f"J[{i * n + j}]")
+    entries = list(jacobian.values())
+    targets = [f"J[{i * n + j}]" for i, j in jacobian]
     out.append("@KERNEL(0)\ndef cjac(x, J):")
     out += [f"    for k_ in range({m * n}):", "        J[k_] = 0.0"]
     out += body_lines(entries, symbols, targets) if entries else []
     out.append("    return 0.0\n")
     entries, targets, pairs = [], [], []
-    for j in range(n):
-        for k in range(j, n):
-            e = sp.Add(*[ys[i] * hessians[i][j][k] for i in range(m) if hessians[i][j][k] != 0])
-            if e != 0:
-                entries.append(e)
-                targets.append(f"H[{j * n + k}]")
-                pairs.append((j, k))
+    for (j, k), terms in hessians.items():
+        e = sp.Add(*[ys[i] * h for i, h in terms])
+        if e != 0:
+            entries.append(e)
+            targets.append(f"H[{j * n + k}]")
+            pairs.append((j, k))
     out.append("@KERNEL(0)\ndef chess(x, H):")
     out += [f"    for k_ in range({n * n}):", "        H[k_] = 0.0"]
     out += body_lines(entries, list(symbols) + ys, targets) if entries else []
