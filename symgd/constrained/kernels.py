@@ -25,6 +25,8 @@ class ConstraintKernels:
         relations: "==", "<=" or ">=" per constraint.
         equality: bool array, True for ``==``.
         cfuncs: the compiled kernels (kept alive while their addresses are used).
+        variables: each constraint's variable indices (its Jacobian row's nonzeros):
+            the cliques of symgd.constrained.sparse_newton.
     """
 
     n: int
@@ -33,6 +35,7 @@ class ConstraintKernels:
     equality: np.ndarray
     cfuncs: tuple
     time_s: float = 0.0
+    variables: tuple = ()
 
     @property
     def m(self) -> int:
@@ -72,6 +75,9 @@ class ConstrainedBundle:
 
     objective: object
     constraints: ConstraintKernels
+    # each objective term's variable indices, for problems large enough that auglag's
+    # Newton systems may be sparse (symgd.constrained.sparse_newton.objective_cliques)
+    objective_cliques: tuple = ()
 
     @property
     def has_hessian(self) -> bool:
@@ -129,9 +135,18 @@ def constraint_kernels(problem) -> ConstraintKernels:
         len(syms), tuple(c.text for c in problem.constraints),
         tuple(c.relation for c in problem.constraints),
         np.array([c.relation == "==" for c in problem.constraints], dtype=bool),
-        (module.cval, module.cjac, module.chess), time.perf_counter() - t0)
+        (module.cval, module.cjac, module.chess), time.perf_counter() - t0,
+        _rows_of(jac, len(values)))
     _BUILT[problem] = ck
     return ck
+
+
+def _rows_of(jac: dict, m: int) -> tuple:
+    """Each constraint's variable indices, from the Jacobian's nonzero (i, j)."""
+    rows = [[] for _ in range(m)]
+    for i, j in jac:
+        rows[i].append(j)
+    return tuple(np.array(r, dtype=np.int64) for r in rows)
 
 
 def sparse_constraint_derivatives(values, syms, diff) -> tuple:

@@ -44,6 +44,11 @@ FORMAT = 1
 ENV_SETTINGS = ("SYMGD_MAX_COMPILE_LINES", "SYMGD_DERIVE_BUDGET")
 
 
+# the kernel set of a method that takes the exact Hessian where it is affordable and
+# differences the gradient elsewhere (symgd.solver.compiled's want_hessian)
+WANTED = "wanted"
+
+
 @functools.lru_cache(maxsize=None)
 def _versions() -> str:
     import importlib.metadata
@@ -121,11 +126,13 @@ def _problem_digest(problem) -> str:
     return digest
 
 
-def problem_key(problem, need_hessian: bool, need_line_poly: bool) -> str:
-    """The index key of a (non-data) sympy Problem and a kernel set."""
+def problem_key(problem, need_hessian, need_line_poly: bool) -> str:
+    """The index key of a (non-data) sympy Problem and a kernel set; ``need_hessian``
+    True, False or WANTED (the Hessian where affordable: auglag, sqp)."""
+    hess = WANTED if need_hessian == WANTED else bool(need_hessian)
     h = hashlib.sha256()
     for part in (f"expr-index {FORMAT}", build_stamp(), _problem_digest(problem),
-                 f"hessian={bool(need_hessian)};line_poly={bool(need_line_poly)}"):
+                 f"hessian={hess};line_poly={bool(need_line_poly)}"):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:32]

@@ -66,8 +66,9 @@ class SparsePattern:
             raise KeyError(f"H[{i}, {j}] is outside the sparsity pattern")
         return k
 
-    def packed(self) -> np.ndarray:
-        """The structure as one float vector (see the module docstring)."""
+    def arrays(self) -> tuple:
+        """(colptr, rowidx, rowptr, rowcol, rowslot) as int64 arrays (see the module
+        docstring): what symgd.methods.sparse_linalg takes."""
         n, nnz = self.n, self.nnz
         col_of = np.repeat(np.arange(n), np.diff(self.colptr))
         off = np.ones(nnz, dtype=bool)
@@ -78,8 +79,13 @@ class SparsePattern:
         rowptr = np.zeros(n + 1, dtype=np.int64)
         np.add.at(rowptr, rows + 1, 1)
         rowptr = np.cumsum(rowptr)
-        return np.concatenate([self.colptr, self.rowidx, rowptr, cols[order],
-                               slots[order]]).astype(np.float64)
+        return (self.colptr.astype(np.int64), self.rowidx.astype(np.int64),
+                rowptr.astype(np.int64), cols[order].astype(np.int64),
+                slots[order].astype(np.int64))
+
+    def packed(self) -> np.ndarray:
+        """The structure as one float vector (see the module docstring)."""
+        return np.concatenate(self.arrays()).astype(np.float64)
 
     def pays(self, band: int) -> bool:
         """Whether factoring this pattern beats the dense Hessian and, where the band
@@ -92,8 +98,14 @@ class SparsePattern:
 
 def neighbours(parts, symbols) -> list:
     """Each variable's set of the other variables it shares a term with."""
-    adj = [set() for _ in symbols]
-    for held in term_variables(parts, symbols):
+    return clique_neighbours(term_variables(parts, symbols), len(symbols))
+
+
+def clique_neighbours(cliques, n: int) -> list:
+    """Each of n variables' set of the others it shares a clique (an iterable of
+    variable indices: a term, a constraint) with."""
+    adj = [set() for _ in range(n)]
+    for held in cliques:
         members = set(int(v) for v in held)
         for v in members:
             adj[v] |= members
@@ -131,8 +143,14 @@ def minimum_degree(adj: list) -> tuple:
 
 def pattern(parts, symbols) -> SparsePattern:
     """The minimum-degree Cholesky structure of the templated objective's Hessian."""
-    n = len(symbols)
-    order, columns = minimum_degree(neighbours(parts, symbols))
+    return pattern_of(neighbours(parts, symbols))
+
+
+def pattern_of(adj: list) -> SparsePattern:
+    """The minimum-degree Cholesky structure of a symmetric matrix whose off-diagonal
+    entry (i, j) can be nonzero only where j is in adj[i] (clique_neighbours)."""
+    n = len(adj)
+    order, columns = minimum_degree(adj)
     pos = np.empty(n, dtype=np.int64)
     pos[np.asarray(order, dtype=np.int64)] = np.arange(n)
     counts = np.array([1 + len(c) for c in columns], dtype=np.int64)

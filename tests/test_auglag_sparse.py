@@ -1,0 +1,136 @@
+"""auglag's sparse Newton systems (symgd.constrained.sparse_newton) on problems with
+hundreds of variables: a direction equal to the dense solve, a convex problem against
+its KKT system solved here with numpy, and a nonconvex one whose sparse and dense runs
+end at the same point, with the KKT conditions rechecked here from hand-derived
+gradients (not symgd's kernels)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgd
+from symgd.constrained import sparse_newton
+from symgd.kernelgen.sparse_pattern import clique_neighbours, pattern_of
+
+
+def test_direction_is_the_dense_newton_step_where_hess_l_is_positive_definite():
+    """A tridiagonal positive definite H plus rho grad c grad c^T for two pair
+    constraints: with no shift and the radius not reached, the sparse step is
+    -H_L^-1 g (numpy's dense solve), bounds-held variables take -g_i / H_ii."""
+    n = 30
+    rng = np.random.default_rng(2)
+    H = np.diag(rng.uniform(3.0, 4.0, n))
+    for i in range(n - 1):
+        H[i, i + 1] = H[i + 1, i] = rng.uniform(-1.0, 1.0)
+    cons = (np.array([3, 17]), np.array([0, 29]))
+    J = np.zeros((2, n))
+    J[0, [3, 17]] = [1.0, -2.0]
+    J[1, [0, 29]] = [0.5, 1.5]
+    rho = 3.0
+    cliques = [np.array([i, i + 1]) for i in range(n - 1)]
+    system = sparse_newton.SparseSystem(n, pattern_of(clique_neighbours(cliques + list(cons),
+                                                                        n)), cons)
+    g = rng.normal(size=n)
+    fixed = np.zeros(n, dtype=bool)
+    fixed[[5, 6]] = True
+    scale = rng.uniform(0.5, 2.0, n)
+    vals = system.values(H, J, np.array([True, True]), rho)
+    d = system.direction(vals, g, fixed, scale, radius=1e6)
+    HL = H + rho * J.T @ J
+    free = ~fixed
+    want = np.zeros(n)
+    want[free] = np.linalg.solve(HL[np.ix_(free, free)], -g[free])
+    want[fixed] = -g[fixed] / np.diag(HL)[fixed]
+    np.testing.assert_allclose(d, want, rtol=1e-10, atol=1e-12)
+    # held to the radius: a shorter step, still downhill
+    short = system.direction(system.values(H, J, np.array([True, True]), rho), g, fixed,
+                             scale, radius=0.05)
+    assert np.linalg.norm((short / scale)[free]) <= 0.05 * (1 + 1e-12)
+    assert float(g[free] @ short[free]) < 0.0
+
+
+def _count_sparse_steps(monkeypatch):
+    calls = []
+    real = sparse_newton.SparseSystem.direction
+
+    def counted(self, *a, **kw):
+        calls.append(1)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(sparse_newton.SparseSystem, "direction", counted)
+    return calls
+
+
+def test_convex_chain_with_pair_equalities_matches_numpys_kkt_solve(monkeypatch):
+    """min sum (x_i - a_i)^2 + sum (x_{i+1} - x_i)^2 s.t. x_{2k} + x_{2k+1} = b_k, n =
+    400: the KKT system [[2I + 2D^T D, A^T], [A, 0]] (x, -lambda) = (2a, b), D the
+    difference matrix, solved densely here."""
+    calls = _count_sparse_steps(monkeypatch)
+    n = 400
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=n), rng.normal(size=n // 2)
+    x = sp.symbols(f"x0:{n}", real=True)
+    f = sum((x[i] - a[i]) ** 2 for i in range(n)) + \
+        sum((x[i + 1] - x[i]) ** 2 for i in range(n - 1))
+    cons = [sp.Eq(x[2 * k] + x[2 * k + 1], b[k]) for k in range(n // 2)]
+    r = symgd.solve(symgd.Problem(minimize=f, variables=list(x), constraints=cons),
+                    method="auglag")
+    assert r.status == "converged", r.message
+    assert calls, "the sparse system was not used"
+    D = np.diff(np.eye(n), axis=0)
+    A = np.zeros((n // 2, n))
+    for k in range(n // 2):
+        A[k, [2 * k, 2 * k + 1]] = 1.0
+    K = np.block([[2 * np.eye(n) + 2 * D.T @ D, A.T], [A, np.zeros((n // 2, n // 2))]])
+    want = np.linalg.solve(K, np.concatenate([2 * a, b]))[:n]
+    np.testing.assert_allclose(r.x, want, rtol=0, atol=1e-7)
+
+
+def _rosenbrock_discs(n):
+    x = sp.symbols(f"x0:{n}", real=True)
+    f = sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(n - 1))
+    cons = [sp.Le(x[i] ** 2 + x[i + 1] ** 2, 1.5) for i in range(0, n - 1, 2)]
+    start = {x[i]: (-0.6 if i % 2 == 0 else 0.5) for i in range(n)}
+    return symgd.Problem(minimize=f, variables=start, constraints=cons)
+
+
+def _kkt_measures(x, p, multipliers):
+    """(violation, stationarity, sign, complementarity) of the chained Rosenbrock with
+    disc constraints x_i^2 + x_{i+1}^2 <= 1.5 (i even), from hand-derived gradients, in
+    SPEC section 4's convention (grad f = sum lambda grad c, lambda <= 0 for <=)."""
+    n = x.size
+    g = np.zeros(n)
+    u = x[1:] - x[:-1] ** 2
+    g[:-1] += -400.0 * x[:-1] * u - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * u
+    viol = comp = sign = 0.0
+    r = g.copy()
+    for k, c in enumerate(p.constraints):
+        i = 2 * k
+        val = x[i] ** 2 + x[i + 1] ** 2 - 1.5
+        lam = float(multipliers.get(c.text, 0.0))
+        r[i] -= lam * 2.0 * x[i]
+        r[i + 1] -= lam * 2.0 * x[i + 1]
+        viol = max(viol, val)
+        comp = max(comp, abs(lam * val))
+        sign = max(sign, lam)
+    f = float(np.sum(100.0 * u ** 2 + (1.0 - x[:-1]) ** 2))
+    stat = float(np.max(np.abs(r) * np.maximum(np.abs(x), 1.0))) / max(abs(f), 1.0)
+    return viol, stat, sign, comp
+
+
+@pytest.mark.parametrize("n", [240])
+def test_nonconvex_sparse_and_dense_runs_reach_the_same_kkt_point(monkeypatch, n):
+    calls = _count_sparse_steps(monkeypatch)
+    p = _rosenbrock_discs(n)
+    sparse = symgd.solve(p, method="auglag")
+    assert calls
+    monkeypatch.setattr(sparse_newton, "MIN_VARS", 10 ** 9)
+    dense = symgd.solve(_rosenbrock_discs(n), method="auglag")
+    assert sparse.status == dense.status == "converged", (sparse.message, dense.message)
+    np.testing.assert_allclose(sparse.x, dense.x, rtol=0, atol=1e-6)
+    for r in (sparse, dense):
+        viol, stat, sign, comp = _kkt_measures(r.x, p, r.extra["multipliers"])
+        assert viol <= 1e-8 and stat <= 1e-6 and sign <= 1e-8 and comp <= 1e-6, \
+            (viol, stat, sign, comp)
