@@ -58,3 +58,43 @@ def test_sparse_derivation_differentiates_each_constraint_by_its_own_variables()
     assert jac[(3, 7)] == 2 * x[7] and hess[(6, 6)] == [(3, 2)]
     assert hess[(1, 119)] == [(60, sp.cos(x[119]))]
     assert list(jac) == sorted(jac) and list(hess) == sorted(hess)
+
+
+def test_repeated_constraints_compile_as_loops_and_equal_the_hand_derivatives(monkeypatch):
+    """30 disc constraints x_i^2 + x_{i+1}^2 <= 1.5 (i even) are one template, compiled
+    as a loop (symgd.kernelgen.constraint_codegen); the coupling equality stays
+    straight-line. Values, Jacobian and weighted Hessian equal the hand-derived ones,
+    and the same problem compiled all straight-line gives the same numbers."""
+    from symgd.kernelgen import constraint_codegen
+    made = []
+    real = constraint_codegen.constraint_loop_source
+    monkeypatch.setattr(constraint_codegen, "constraint_loop_source",
+                        lambda *a, **kw: made.append(1) or real(*a, **kw))
+    n = 60
+    p, x = chained(n)
+    ck = constraint_kernels(p)
+    assert made, "the constraints were not compiled as loops"
+    rng = np.random.default_rng(8)
+    at = rng.uniform(-1.5, 1.5, n)
+    y = rng.normal(size=ck.m)
+    c = np.array([at[i] ** 2 + at[i + 1] ** 2 - 1.5 for i in range(0, n - 1, 2)] +
+                 [at[0] + np.sin(at[n - 1]) * at[1] - 0.3])
+    J = np.zeros((ck.m, n))
+    H = np.zeros((n, n))
+    for k, i in enumerate(range(0, n - 1, 2)):
+        J[k, [i, i + 1]] = 2 * at[i], 2 * at[i + 1]
+        H[i, i] += 2 * y[k]
+        H[i + 1, i + 1] += 2 * y[k]
+    J[-1, [0, 1, n - 1]] = 1.0, np.sin(at[n - 1]), np.cos(at[n - 1]) * at[1]
+    H[1, n - 1] = H[n - 1, 1] = y[-1] * np.cos(at[n - 1])
+    H[n - 1, n - 1] += -y[-1] * np.sin(at[n - 1]) * at[1]
+    np.testing.assert_allclose(ck.values(at), c, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(ck.jacobian(at), J, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(ck.weighted_hessian(at, y), H, rtol=1e-14, atol=1e-14)
+    assert [v.tolist() for v in ck.variables] == \
+        [[i, i + 1] for i in range(0, n - 1, 2)] + [[0, 1, n - 1]]
+    from symgd.kernelgen import templates
+    monkeypatch.setattr(templates, "MIN_GROUP", 10 ** 9)   # all straight-line
+    flat = constraint_kernels(chained(n)[0])
+    np.testing.assert_allclose(flat.weighted_hessian(at, y), H, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(flat.jacobian(at), J, rtol=1e-14, atol=1e-14)

@@ -122,6 +122,7 @@ def constraint_kernels(problem) -> ConstraintKernels:
 
     from symgd.kernelgen import cache
     from symgd.kernelgen.codegen import constraint_source
+    from symgd.kernelgen.templates import split_rows
 
     found = _BUILT.get(problem)
     if found is not None:
@@ -129,14 +130,28 @@ def constraint_kernels(problem) -> ConstraintKernels:
     t0 = time.perf_counter()
     syms = list(problem.symbols)
     values = [c.g_le for c in problem.constraints]
-    jac, hess = sparse_constraint_derivatives(values, syms, sp.diff)
-    module = cache.load_module(constraint_source(problem.name, values, jac, hess, syms))
+    groups, rest = split_rows(values, syms)
+    if groups:  # constraints of repeated shapes: loops (symgd.kernelgen.constraint_codegen)
+        from symgd.kernelgen.constraint_codegen import constraint_loop_source
+        jac, hess = sparse_constraint_derivatives([values[i] for i in rest], syms, sp.diff)
+        jac = {(rest[i], j): d for (i, j), d in jac.items()}
+        hess = {key: [(rest[i], h) for i, h in terms] for key, terms in hess.items()}
+        src = constraint_loop_source(problem.name, values, groups, rest, jac, hess, syms)
+        variables = list(_rows_of(jac, len(values)))
+        for tpl, rows in groups:   # a templated constraint's variables: its index row
+            for k, i in enumerate(rows):
+                variables[int(i)] = np.sort(tpl.index[k])
+        variables = tuple(variables)
+    else:
+        jac, hess = sparse_constraint_derivatives(values, syms, sp.diff)
+        src = constraint_source(problem.name, values, jac, hess, syms)
+        variables = _rows_of(jac, len(values))
+    module = cache.load_module(src)
     ck = ConstraintKernels(
         len(syms), tuple(c.text for c in problem.constraints),
         tuple(c.relation for c in problem.constraints),
         np.array([c.relation == "==" for c in problem.constraints], dtype=bool),
-        (module.cval, module.cjac, module.chess), time.perf_counter() - t0,
-        _rows_of(jac, len(values)))
+        (module.cval, module.cjac, module.chess), time.perf_counter() - t0, variables)
     _BUILT[problem] = ck
     return ck
 

@@ -41,7 +41,7 @@ def template_derivatives(tpl, hessian: bool):
     return grad, pairs, hess
 
 
-def _table_text(name, array, dtype):
+def table_text(name, array, dtype):
     if array.size > LITERAL_MAX:
         little = np.dtype(dtype).newbyteorder("<")
         data = base64.b64encode(np.ascontiguousarray(array, dtype=little).tobytes()).decode()
@@ -51,7 +51,7 @@ def _table_text(name, array, dtype):
     return f"{name} = np.array([{rows}], dtype=np.{dtype}).reshape({array.shape[0]}, {array.shape[1]})"
 
 
-class _Group:
+class GroupLoop:
     """One template's symbolic derivatives and the lines that read its inputs."""
 
     def __init__(self, number, tpl, hessian):
@@ -108,11 +108,11 @@ def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1,
     SPARSE_STRUCT (its packed structure) for the loop."""
     n = len(symbols)
     need_second = hessian or band >= 0 or sparse is not None
-    groups = [_Group(k, g, need_second) for k, g in enumerate(parts.groups)]
+    groups = [GroupLoop(k, g, need_second) for k, g in enumerate(parts.groups)]
     rest_grad, rest_hess = sparse_derivatives(parts.rest, list(symbols), hessian=need_second)
     out = []
     for g in groups:
-        out += [_table_text(tname, arr, dtype) for tname, arr, dtype in g.tables]
+        out += [table_text(tname, arr, dtype) for tname, arr, dtype in g.tables]
 
     out.append("\n@KERNEL(0)\ndef fun(x, out):")
     out += body_lines([parts.rest], symbols, ["f_r"])
@@ -202,12 +202,12 @@ def _sparse_kernel(sp_pattern, groups, rest_hess, symbols):
     a group's slots are a table (instance x template pair)."""
     nnz = sp_pattern.nnz
     out = [f"SPARSE_NNZ = {nnz}",
-           _table_text("SPARSE_POS", sp_pattern.pos[None, :], "int64"),
-           _table_text("SPARSE_STRUCT", sp_pattern.packed()[None, :], "float64")]
+           table_text("SPARSE_POS", sp_pattern.pos[None, :], "int64"),
+           table_text("SPARSE_STRUCT", sp_pattern.packed()[None, :], "float64")]
     for number, g in enumerate(groups):
         slots = np.array([[sp_pattern.slot(int(row[a]), int(row[b])) for a, b in g.pairs]
                           for row in g.tpl.index], dtype=np.int64)
-        out.append(_table_text(f"SL{number}", slots, "int64"))
+        out.append(table_text(f"SL{number}", slots, "int64"))
     out.append(f"\n@KERNEL({nnz})\ndef hess_sparse(x, A):")
     out += [f"    for k_ in range({nnz}):", "        A[k_] = 0.0"]
     if rest_hess:

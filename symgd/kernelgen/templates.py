@@ -151,12 +151,41 @@ def split(f: sp.Expr, symbols) -> Split | None:
     return Split(groups, sp.Add(*rest), len(f.args))
 
 
+def split_rows(exprs, symbols) -> tuple:
+    """([(Template, rows)], rest): the expressions of ``exprs`` (a list, such as a
+    problem's constraints, where each keeps its own row) grouped by shape as
+    :func:`split` groups a sum's terms; ``rows[k]`` is the position in ``exprs`` of the
+    template's instance k, and ``rest`` the positions left as they are (shapes seen
+    fewer than MIN_GROUP times). No groups where fewer than MIN_COVERED would be
+    covered."""
+    index_of = {s: i for i, s in enumerate(symbols)}
+    by_shape: dict = {}
+    for row, e in enumerate(exprs):
+        numbers, variables = [], {}
+        key = _shape(e, index_of, numbers, variables)
+        by_shape.setdefault(key, []).append((e, numbers, variables, row))
+    groups, rest = [], []
+    for members in by_shape.values():
+        if len(members) < MIN_GROUP:
+            rest += [m[3] for m in members]
+            continue
+        members = sorted(members, key=_instance_order(index_of))
+        groups.append((_template(members, index_of),
+                       np.array([m[3] for m in members], dtype=np.int64)))
+    if sum(t.size for t, _ in groups) < MIN_COVERED:
+        return [], list(range(len(exprs)))
+    return groups, sorted(rest)
+
+
+def _instance_order(index_of):
+    """Instances in the order of their variables (sympy sorts w[10] before w[2]), so
+    that index columns which step evenly are seen to."""
+    return lambda m: sorted((k, index_of[sym]) for sym, k in m[2].items())
+
+
 def _template(members, index_of) -> Template:
-    # instances in the order of their variables (sympy sorts w[10] before w[2]), so
-    # that index columns which step evenly are seen to
-    members = sorted(members, key=lambda m: sorted(
-        (k, index_of[sym]) for sym, k in m[2].items()))
-    term0, numbers0, variables0 = members[0]
+    members = sorted(members, key=_instance_order(index_of))
+    term0, numbers0, variables0 = members[0][:3]
     p = len(variables0)
     local = tuple(sp.Symbol(f"v{j}", real=True) for j in range(p))
     values = [m[1] for m in members]
@@ -169,7 +198,8 @@ def _template(members, index_of) -> Template:
     expr = _rebuild(term0, variables0, local, slot_of, [0], index_of=index_of)
     index = np.empty((len(members), p), dtype=np.int64)
     consts = np.empty((len(members), len(varying)), dtype=np.float64)
-    for r, (_, numbers, variables) in enumerate(members):
+    for r, member in enumerate(members):
+        numbers, variables = member[1], member[2]
         for sym, k in variables.items():
             index[r, k] = index_of[sym]
         consts[r] = [float(numbers[s]) for s in varying]
