@@ -134,3 +134,32 @@ def test_nonconvex_sparse_and_dense_runs_reach_the_same_kkt_point(monkeypatch, n
         viol, stat, sign, comp = _kkt_measures(r.x, p, r.extra["multipliers"])
         assert viol <= 1e-8 and stat <= 1e-6 and sign <= 1e-8 and comp <= 1e-6, \
             (viol, stat, sign, comp)
+
+
+def test_the_sparse_second_order_proof_sees_the_tangent_space_only():
+    """H with one negative eigenvalue along x_7: positive definite on the tangent space
+    of an active constraint whose gradient is e_7 + 0.1 e_8 (or with x_7 held by a
+    bound), so proved; not proved with the constraint inactive and x_7 free (a
+    direction of negative curvature is feasible). Checked against the dense reduced
+    Hessian's eigenvalues."""
+    n = 30
+    H = 2.0 * np.eye(n)
+    for i in range(n - 1):
+        H[i, i + 1] = H[i + 1, i] = 0.3
+    H[7, 7] = -1.0
+    cons = (np.array([7, 8]),)
+    J = np.zeros((1, n))
+    J[0, [7, 8]] = [1.0, 0.1]
+    cliques = [np.array([i, i + 1]) for i in range(n - 1)]
+    system = sparse_newton.SparseSystem(n, pattern_of(clique_neighbours(cliques + list(cons),
+                                                                        n)), cons)
+    none = np.zeros(n, dtype=bool)
+    held = none.copy()
+    held[7] = True
+    assert system.positive_on_tangent(H, J, np.array([True]), none, 1e-6)
+    assert system.positive_on_tangent(H, J, np.array([False]), held, 1e-6)
+    assert not system.positive_on_tangent(H, J, np.array([False]), none, 1e-6)
+    # the dense truth: the null space of J's row, and of nothing
+    _, _, vt = np.linalg.svd(J)
+    Z = vt[1:].T
+    assert np.linalg.eigvalsh(Z.T @ H @ Z)[0] > 0 > np.linalg.eigvalsh(H)[0]

@@ -37,7 +37,7 @@ def accept_point(bundle, x, y, lo, hi, tol, ctol, typical, infeas, polish_steps=
     if candidate is None:
         return None
     xc, yc, note = candidate
-    curv, d = kkt.reduced_curvature(bundle, xc, yc, lo, hi, 1e-8)
+    curv, d = kkt.reduced_curvature(bundle, xc, yc, lo, hi, 1e-8, SADDLE_CURVATURE)
     if curv > -SADDLE_CURVATURE:
         return xc, yc, note, None
     return None, None, "", d

@@ -221,7 +221,8 @@ def kkt_step(H, JA, rhs):
     return step
 
 
-def reduced_curvature(bundle, x, y, lo, hi, active_tol: float) -> tuple:
+def reduced_curvature(bundle, x, y, lo, hi, active_tol: float,
+                      saddle_tol: float | None = None) -> tuple:
     """(smallest eigenvalue, its direction) of the Lagrangian's Hessian on the tangent
     space of the strongly active constraints and bounds (positive multiplier), the
     eigenvalue relative to the largest |eigenvalue|; (0, None) when no direction is
@@ -230,7 +231,12 @@ def reduced_curvature(bundle, x, y, lo, hi, active_tol: float) -> tuple:
     Weakly active ones (multiplier 0) are left free: moving off them is feasible, and
     the curvature along d and -d is the same, so negative curvature there is a way
     down (HS33 at (0, 0, 2): x2 >= 0 with multiplier 0 hides f falling along x2). The
-    direction's sign points into the box for the bounds it touches."""
+    direction's sign points into the box for the bounds it touches.
+
+    ``saddle_tol``: on problems large enough for sparse Newton systems
+    (symgd.constrained.sparse_newton), a sparse Cholesky first tries to prove the
+    eigenvalue above -saddle_tol (relative); (0, None) when it does, saving the dense
+    eigendecomposition (n^3: 1 s at n = 2,000)."""
     ck = bundle.constraints
     n = x.size
     H = np.zeros((n, n))
@@ -245,12 +251,19 @@ def reduced_curvature(bundle, x, y, lo, hi, active_tol: float) -> tuple:
     at_lo = x - lo <= ACTIVE_BOUND_REL * scale
     at_hi = hi - x <= ACTIVE_BOUND_REL * scale
     held = (at_lo & (gl > gtol)) | (at_hi & (gl < -gtol)) | (at_lo & at_hi)
-    rows = [np.eye(n)[j] for j in np.flatnonzero(held)]
+    J, act = np.zeros((0, n)), np.zeros(0, dtype=bool)
     if ck.m:
         c = ck.values(x)
         J = ck.jacobian(x)
         act = ck.equality | ((np.abs(y) > active_tol) & (c >= -active_tol))
-        rows += list(J[act])
+    if saddle_tol is not None:
+        from symgd.constrained.sparse_newton import SparseSystem
+        system = SparseSystem.for_run(bundle)  # None below its size: the dense test
+        if system is not None and system.positive_on_tangent(H, J, act, held, saddle_tol):
+            return 0.0, None
+    rows = np.zeros((int(np.sum(held)), n))
+    rows[np.arange(rows.shape[0]), np.flatnonzero(held)] = 1.0
+    rows = list(rows) + list(J[act])
     if rows:
         M = np.array(rows)
         _, s, vt = np.linalg.svd(M)

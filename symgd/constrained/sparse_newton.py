@@ -159,3 +159,25 @@ class SparseSystem:
             if not la.sparse_cholesky(vals, tau, self.L, *arrays, self.work):
                 return None
         return z if math.isfinite(float(np.linalg.norm(z))) else None
+
+    def positive_on_tangent(self, H, J, active, held, tol) -> bool:
+        """Whether the second-order test of symgd.constrained.kkt.reduced_curvature
+        passes, proved by one sparse Cholesky: Z^T (H + eps I) Z is positive definite
+        for Z a basis of the null space of M (the active constraints' gradients and the
+        held variables' unit rows) when H + eps I + rho M^T M is, for any rho (Finsler's
+        lemma; Debreu, Econometrica 20, 1952), with eps = tol max(1, max |H_ii|). rho is
+        1e6 max(1, max |H_ii|) over the smallest squared row norm of M, past which the
+        test is exact for all but nearly dependent rows. False means "not proved": the
+        caller then computes the eigenvalues densely."""
+        la = self._la
+        scale = max(1.0, float(np.max(np.abs(np.diag(H)), initial=0.0)))
+        norms = np.sum(J[active] ** 2, axis=1) if J.size else np.zeros(0)
+        norms = norms[norms > 0.0]
+        rho = 1e6 * scale / min(float(np.min(norms, initial=1.0)), 1.0)
+        vals = self.values(H, J, active, rho)
+        vals[self.diag_slot] += tol * scale
+        vals[self.diag_slot[held]] += rho
+        arrays = (self.colptr, self.rowidx, self.rowptr, self.rowcol, self.rowslot)
+        return bool(np.all(np.isfinite(vals))) and \
+            bool(la.sparse_cholesky(vals, 0.0, self.L, *arrays, self.work))
+
