@@ -8,9 +8,6 @@ test_worker_baseline_is_under_half_the_limit measures it).
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,8 +23,8 @@ pytest.importorskip("dask.array")
 import symgd  # noqa: E402
 from symgd.dask import synthetic  # noqa: E402
 from symgd.errors import InputError  # noqa: E402
+from dask_helpers import MEMORY_LIMIT, close_quietly, killer, local_cluster  # noqa: E402
 
-MEMORY_LIMIT = 560e6
 a, b, c, X, Y = sp.symbols("a b c x y")
 MODEL = a * sp.exp(-b * X) + c
 START = {a: 1.0, b: 1.0, c: 0.0}
@@ -35,10 +32,7 @@ START = {a: 1.0, b: 1.0, c: 0.0}
 
 @pytest.fixture(scope="module")
 def cluster():
-    lc = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  memory_limit=MEMORY_LIMIT, dashboard_address=None,
-                                  silence_logs=40)
-    client = distributed.Client(lc, set_as_default=False)
+    lc, client = local_cluster()
     yield lc, client
     client.close()
     lc.close()
@@ -119,29 +113,17 @@ def test_a_worker_killed_mid_fit():
     again on the other and the fit ends where the in-memory fit ends. (A cluster of
     its own: the nanny's restart of a killed worker is not what is tested, and fails
     with some distributed releases.)"""
-    lc = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  memory_limit=MEMORY_LIMIT, dashboard_address=None,
-                                  silence_logs=50)
-    client = distributed.Client(lc, set_as_default=False)
+    lc, client = local_cluster(silence=50)
     try:
         n, chunk, seed = 2_000_000, 250_000, 5
         x, y = generated(n, chunk, seed)
-        pids = client.run(os.getpid)
-        killed = []
-
-        def progress(it, f, gnorm):
-            if not killed:
-                os.kill(next(iter(pids.values())), signal.SIGKILL)
-                killed.append(it)
-
+        progress, killed = killer(client)
         got = symgd.solve(fit({"x": x, "y": y}), method="lm", cluster=client,
                           progress=progress)
         assert killed and got.status == "converged" and got.iterations > killed[0] + 1
         close(got.x, in_memory(n, chunk, seed, "lm").x)
     finally:
-        with contextlib.suppress(Exception):
-            client.close()
-            lc.close(timeout=5)
+        close_quietly(lc, client)
 
 
 def test_a_dask_dataframe_with_a_client_current(cluster):

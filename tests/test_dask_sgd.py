@@ -8,9 +8,6 @@ mid-fit and its tasks run again elsewhere.
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 
 import numpy as np
 import pytest
@@ -22,22 +19,15 @@ da = pytest.importorskip("dask.array")
 
 import symgd  # noqa: E402
 from symgd.errors import InputError  # noqa: E402
+from dask_helpers import close_quietly, killer, local_cluster  # noqa: E402
 
-MEMORY_LIMIT = 560e6
 a, b, c, X, Y = sp.symbols("a b c x y")
 BLOCK_STREAM, ORDER_STREAM = 2, 3   # the SeedSequence words of symgd.dask.sgd's docstring
 
 
-def _cluster(silence=40):
-    lc = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  memory_limit=MEMORY_LIMIT, dashboard_address=None,
-                                  silence_logs=silence)
-    return lc, distributed.Client(lc, set_as_default=False)
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    lc, client = _cluster()
+    lc, client = local_cluster()
     yield client
     client.close()
     lc.close()
@@ -192,21 +182,12 @@ def test_a_worker_killed_mid_fit_gives_the_same_bits(cluster):
     xs, ys = decay_data(8000)
     kw = dict(method="sgd", epochs=3, batch_size=40, seed=9, learning_rate=0.01)
     want = symgd.solve(decay_fit(as_dask(xs, ys, 2000)), cluster=cluster, **kw)
-    lc, client = _cluster(silence=50)
+    lc, client = local_cluster(silence=50)
     try:
-        pids = client.run(os.getpid)
-        killed = []
-
-        def progress(it, f, gnorm):
-            if not killed:
-                os.kill(next(iter(pids.values())), signal.SIGKILL)
-                killed.append(it)
-
+        progress, killed = killer(client)
         got = symgd.solve(decay_fit(as_dask(xs, ys, 2000)), cluster=client,
                           progress=progress, **kw)
         assert killed and got.iterations == 3
         assert got.x.tobytes() == want.x.tobytes()
     finally:
-        with contextlib.suppress(Exception):
-            client.close()
-            lc.close(timeout=5)
+        close_quietly(lc, client)

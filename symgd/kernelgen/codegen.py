@@ -186,6 +186,19 @@ def constraint_source(name: str, values, jacobian, hessians, symbols) -> str:
     out += [f"    for k_ in range({m * n}):", "        J[k_] = 0.0"]
     out += body_lines(entries, symbols, targets) if entries else []
     out.append("    return 0.0\n")
+    out.append("@KERNEL(0)\ndef chess(x, H):")
+    out += [f"    for k_ in range({n * n}):", "        H[k_] = 0.0"]
+    out += weighted_hessian_lines(hessians, ys, symbols)
+    out.append("    return 0.0\n")
+    body = "\n".join(out) + "\n"
+    return HEADERS["numba"].format(name=name) + "\n" + body
+
+
+def weighted_hessian_lines(hessians, ys, symbols) -> list:
+    """Straight-line lines setting H[j n + k] (both triangles) to sum_i y_i d2 c_i / d x_j
+    d x_k from ``hessians`` {(j, k): [(i, expr), ...]}, j <= k; y_i is the symbol
+    ys[i], read as x[n + i] (the constraint kernels' ``chess``)."""
+    n = len(symbols)
     entries, targets, pairs = [], [], []
     for (j, k), terms in hessians.items():
         e = sp.Add(*[ys[i] * h for i, h in terms])
@@ -193,10 +206,8 @@ def constraint_source(name: str, values, jacobian, hessians, symbols) -> str:
             entries.append(e)
             targets.append(f"H[{j * n + k}]")
             pairs.append((j, k))
-    out.append("@KERNEL(0)\ndef chess(x, H):")
-    out += [f"    for k_ in range({n * n}):", "        H[k_] = 0.0"]
-    out += body_lines(entries, list(symbols) + ys, targets) if entries else []
-    out += [f"    H[{k * n + j}] = H[{j * n + k}]" for j, k in pairs if j != k]
-    out.append("    return 0.0\n")
-    body = "\n".join(out) + "\n"
-    return HEADERS["numba"].format(name=name) + "\n" + body
+    if not entries:
+        return []
+    return body_lines(entries, list(symbols) + list(ys), targets) + [
+        f"    H[{k * n + j}] = H[{j * n + k}]" for j, k in pairs if j != k]
+

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symgd.kernelgen.codegen import HEADERS, body_lines
-from symgd.kernelgen.loop_codegen import TABLES_HEADER, GroupLoop, table_text
+from symgd.kernelgen.codegen import HEADERS, body_lines, weighted_hessian_lines
+from symgd.kernelgen.loop_codegen import TABLES_HEADER, GroupLoop, hess_writes, table_text
 from symgd.kernelgen.templates import evenly_stepped
 
 
@@ -70,30 +70,10 @@ def constraint_loop_source(name: str, values, groups, rest, rest_jac, rest_hess,
 
     out.append("@KERNEL(0)\ndef chess(x, H):")
     out += [f"    for k_ in range({n * n}):", "        H[k_] = 0.0"]
-    entries, targets, pairs = [], [], []
-    for (j, k), terms in rest_hess.items():
-        e = sp.Add(*[ys[i] * h for i, h in terms])
-        if e != 0:
-            entries.append(e)
-            targets.append(f"H[{j * n + k}]")
-            pairs.append((j, k))
-    if entries:
-        out += body_lines(entries, list(symbols) + ys, targets)
-        out += [f"    H[{k * n + j}] = H[{j * n + k}]" for j, k in pairs if j != k]
+    out += weighted_hessian_lines(rest_hess, ys, symbols)
     for g, row in zip(loops, rows):
-        out += g.loop(g.hess, lambda r, g=g, row=row: _weighted_writes(r, g.pairs, n, row))
+        # y[r] is x[n + r]: chess reads xy = [x, y]
+        out += g.loop(g.hess, lambda r, g=g, row=row: [f"r_ = {row}", f"y_ = x[{n} + r_]"]
+                      + hess_writes(r, g.pairs, n, "y_ * "))
     out.append("    return 0.0\n")
     return HEADERS["numba"].format(name=name) + TABLES_HEADER + "\n" + "\n".join(out) + "\n"
-
-
-def _weighted_writes(results, pairs, n, row):
-    """Lines adding y[r] times the template's Hessian entries into H (both triangles);
-    y[r] is x[n + r] (chess reads xy = [x, y])."""
-    lines = [f"r_ = {row}", f"y_ = x[{n} + r_]"]
-    for r, (a, b) in zip(results, pairs):
-        if r == "0":
-            continue
-        lines.append(f"H[i{a} * {n} + i{b}] += y_ * ({r})")
-        if a != b:
-            lines.append(f"H[i{b} * {n} + i{a}] += y_ * ({r})")
-    return lines

@@ -140,7 +140,7 @@ def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1,
                               [f"H[{i * n + j}]" for i, j in rest_hess])
             out += [f"    H[{j * n + i}] = H[{i * n + j}]" for i, j in rest_hess if i != j]
         for g in groups:
-            out += g.loop(g.hess, lambda r, g=g: _hess_writes(r, g.pairs, n))
+            out += g.loop(g.hess, lambda r, g=g: hess_writes(r, g.pairs, n))
         out.append("    return 0.0\n")
     if band >= 0:
         w = band + 1
@@ -167,14 +167,18 @@ def loop_source(name: str, parts, symbols, *, hessian: bool, band: int = -1,
     return HEADERS["numba"].format(name=name) + TABLES_HEADER + "\n" + body
 
 
-def _hess_writes(results, pairs, n):
+def hess_writes(results, pairs, n, factor=""):
+    """Lines adding a template's Hessian entries (``results`` at ``pairs`` (a, b), a <=
+    b, of its local variables, indices i<a>) into the dense n x n H, both triangles,
+    each times ``factor`` (code such as "y_ * ", or "")."""
     lines = []
     for r, (a, b) in zip(results, pairs):
         if r == "0":
             continue
-        lines.append(f"H[i{a} * {n} + i{b}] += {r}")
+        value = f"{factor}({r})" if factor else r
+        lines.append(f"H[i{a} * {n} + i{b}] += {value}")
         if a != b:
-            lines.append(f"H[i{b} * {n} + i{a}] += {r}")
+            lines.append(f"H[i{b} * {n} + i{a}] += {value}")
     return lines
 
 
