@@ -71,8 +71,8 @@ def test_convex_chain_with_pair_equalities_matches_numpys_kkt_solve(monkeypatch)
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=n), rng.normal(size=n // 2)
     x = sp.symbols(f"x0:{n}", real=True)
-    f = sum((x[i] - a[i]) ** 2 for i in range(n)) + \
-        sum((x[i + 1] - x[i]) ** 2 for i in range(n - 1))
+    f = sp.Add(*[(x[i] - a[i]) ** 2 for i in range(n)],
+               *[(x[i + 1] - x[i]) ** 2 for i in range(n - 1)])
     cons = [sp.Eq(x[2 * k] + x[2 * k + 1], b[k]) for k in range(n // 2)]
     r = symgd.solve(symgd.Problem(minimize=f, variables=list(x), constraints=cons),
                     method="auglag")
@@ -89,7 +89,7 @@ def test_convex_chain_with_pair_equalities_matches_numpys_kkt_solve(monkeypatch)
 
 def _rosenbrock_discs(n):
     x = sp.symbols(f"x0:{n}", real=True)
-    f = sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(n - 1))
+    f = sp.Add(*[100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(n - 1)])
     cons = [sp.Le(x[i] ** 2 + x[i + 1] ** 2, 1.5) for i in range(0, n - 1, 2)]
     start = {x[i]: (-0.6 if i % 2 == 0 else 0.5) for i in range(n)}
     return symgd.Problem(minimize=f, variables=start, constraints=cons)

@@ -14,7 +14,7 @@ def chained(n):
     """Rosenbrock in n variables with n/2 disc constraints on pairs and one linear
     equality coupling the first and last variables."""
     x = sp.symbols(f"x0:{n}", real=True)
-    f = sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(n - 1))
+    f = sp.Add(*[100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(n - 1)])
     cons = [sp.Le(x[i] ** 2 + x[i + 1] ** 2, 1.5) for i in range(0, n - 1, 2)]
     cons.append(sp.Eq(x[0] + sp.sin(x[n - 1]) * x[1], 0.3))
     return symgd.Problem(minimize=f, variables={s: 0.5 for s in x}, constraints=cons), x
