@@ -163,3 +163,22 @@ def test_the_sparse_second_order_proof_sees_the_tangent_space_only():
     _, _, vt = np.linalg.svd(J)
     Z = vt[1:].T
     assert np.linalg.eigvalsh(Z.T @ H @ Z)[0] > 0 > np.linalg.eigvalsh(H)[0]
+
+
+@pytest.mark.parametrize("size", [1.0, 1e6])
+def test_the_proof_is_not_fooled_by_a_large_constraint_gradient(size):
+    """Negative curvature along the tangent direction (-0.1, 1) of a constraint with
+    gradient size (1, 0.1) in (x_7, x_8): never proved, whatever the gradient's size
+    (the rows are normalised before weighting, so the rounding of rho J J^T cannot
+    swamp the curvature); the dense reduced Hessian agrees that it is negative."""
+    n = 12
+    H = 2.0 * np.eye(n)
+    H[7, 7], H[8, 8] = 0.0, -0.5
+    H[7, 8] = H[8, 7] = 0.2
+    cons = (np.array([7, 8]),)
+    J = np.zeros((1, n))
+    J[0, [7, 8]] = [size, 0.1 * size]
+    system = sparse_newton.SparseSystem(n, pattern_of(clique_neighbours(list(cons), n)), cons)
+    assert not system.positive_on_tangent(H, J, np.array([True]), np.zeros(n, bool), 1e-6)
+    _, _, vt = np.linalg.svd(J)
+    assert np.linalg.eigvalsh(vt[1:] @ H @ vt[1:].T)[0] < -0.1

@@ -106,12 +106,14 @@ class SparseSystem:
 
     def values(self, H, J, active, rho) -> np.ndarray:
         """hess L in the pattern's slots: H (hess f + sum t_i hess c_i, dense and
-        symmetric) gathered, plus rho grad c_i grad c_i^T of the active constraints."""
+        symmetric) gathered, plus rho grad c_i grad c_i^T of the active constraints
+        (``rho`` a number, or one weight per constraint)."""
         vals = H[self.slot_row, self.slot_col]
         if self.pair_con.size:
             on = active[self.pair_con]
             c, s = self.pair_con[on], self.pair_slot[on]
-            np.add.at(vals, s, rho * J[c, self.pair_a[on]] * J[c, self.pair_b[on]])
+            w = rho[c] if np.ndim(rho) else rho
+            np.add.at(vals, s, w * J[c, self.pair_a[on]] * J[c, self.pair_b[on]])
         return vals
 
     def direction(self, vals, gL, fixed, scale, radius) -> np.ndarray:
@@ -165,16 +167,17 @@ class SparseSystem:
         passes, proved by one sparse Cholesky: Z^T (H + eps I) Z is positive definite
         for Z a basis of the null space of M (the active constraints' gradients and the
         held variables' unit rows) when H + eps I + rho M^T M is, for any rho (Finsler's
-        lemma; Debreu, Econometrica 20, 1952), with eps = tol max(1, max |H_ii|). rho is
-        1e6 max(1, max |H_ii|) over the smallest squared row norm of M, past which the
-        test is exact for all but nearly dependent rows. False means "not proved": the
-        caller then computes the eigenvalues densely."""
+        lemma; Debreu, Econometrica 20, 1952), with eps = tol max(1, max |H_ii|). M's
+        rows are normalised (the same null space) and weighted rho = 1e6 max(1, max
+        |H_ii|), past which the test is exact for all but nearly dependent rows, while
+        the rounding of the weighted rows (~1e-16 rho) stays far below eps. False means
+        "not proved": the caller then computes the eigenvalues densely."""
         la = self._la
         scale = max(1.0, float(np.max(np.abs(np.diag(H)), initial=0.0)))
-        norms = np.sum(J[active] ** 2, axis=1) if J.size else np.zeros(0)
-        norms = norms[norms > 0.0]
-        rho = 1e6 * scale / min(float(np.min(norms, initial=1.0)), 1.0)
-        vals = self.values(H, J, active, rho)
+        rho = 1e6 * scale
+        norms = np.sum(J * J, axis=1) if J.size else np.zeros(0)
+        weights = np.where(norms > 0.0, rho / np.where(norms > 0.0, norms, 1.0), 0.0)
+        vals = self.values(H, J, active, weights)
         vals[self.diag_slot] += tol * scale
         vals[self.diag_slot[held]] += rho
         arrays = (self.colptr, self.rowidx, self.rowptr, self.rowcol, self.rowslot)
