@@ -70,10 +70,23 @@ def _shape(base, field) -> tuple | None:
     return tuple(dims)
 
 
+class _Shown:
+    """``label[i, j]`` as text, made when an error message is."""
+
+    def __init__(self, label, indices):
+        self.label, self.indices = label, indices
+
+    def __str__(self) -> str:
+        return f"{self.label}[{', '.join(str(k) for k in self.indices)}]"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 def _check_indices(base, indices, field) -> tuple:
     """Integer, non-negative indices inside the base's shape, as Python ints."""
     label = _label(base)
-    shown = f"{label}[{', '.join(str(k) for k in indices)}]"
+    shown = _Shown(label, indices)   # printed only for an error (sympy's str is slow)
     out = []
     for k in indices:
         if isinstance(k, sp.Basic) and k.free_symbols:
