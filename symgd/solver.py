@@ -60,6 +60,7 @@ def compiled(problem, *, need_hessian: bool = True, need_line_poly: bool = False
     and sqp, which otherwise difference the gradient: n gradients a Hessian)."""
     entry = _COMPILED.get(problem)
     if entry is not None and (entry.kernels.has_hessian or entry.kernels.band >= 0
+                              or entry.kernels.sparse_nnz >= 0
                               or not (need_hessian or want_hessian)) and (
             entry.kernels.line_poly or not need_line_poly):
         return entry

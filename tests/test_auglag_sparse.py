@@ -182,3 +182,29 @@ def test_the_proof_is_not_fooled_by_a_large_constraint_gradient(size):
     assert not system.positive_on_tangent(H, J, np.array([True]), np.zeros(n, bool), 1e-6)
     _, _, vt = np.linalg.svd(J)
     assert np.linalg.eigvalsh(vt[1:] @ H @ vt[1:].T)[0] < -0.1
+
+
+def test_past_the_dense_limit_the_constrained_bundle_scatters_the_sparse_hessian(
+        monkeypatch):
+    """A templated objective past TEMPLATED_HESSIAN_MAX_VARS has no dense Hessian
+    kernel; for the constrained methods it gets hess_sparse, which ConstrainedBundle.hess
+    scatters into the dense matrix (no differenced gradients): equal to the chained
+    Rosenbrock Hessian worked by hand."""
+    from symgd.constrained.kernels import ConstrainedBundle, constraint_kernels
+    from symgd.kernelgen import kernels
+    from symgd.solver import compiled
+    monkeypatch.setattr(kernels, "TEMPLATED_HESSIAN_MAX_VARS", 50)
+    n = 120
+    p = _rosenbrock_discs(n)
+    K = compiled(p, need_hessian=False, want_hessian=True).kernels
+    assert not K.has_hessian and K.has_sparse_hessian
+    x = np.random.default_rng(3).uniform(-1.5, 1.5, n)
+    H = np.full((n, n), np.nan)
+    ConstrainedBundle(K, constraint_kernels(p)).hess(x, H)
+    want = np.zeros((n, n))
+    for i in range(n - 1):
+        want[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
+        want[i, i + 1] += -400 * x[i]
+        want[i + 1, i] += -400 * x[i]
+        want[i + 1, i + 1] += 200
+    np.testing.assert_allclose(H, want, rtol=1e-13, atol=1e-10)

@@ -94,11 +94,15 @@ class ConstrainedBundle:
         return self.objective.fg(x, g)
 
     def hess(self, x, H) -> None:
-        """The objective's Hessian kernel; where none was compiled (it passes the
+        """The objective's Hessian kernel, or its sparse one scattered (templated sums
+        past the dense limit); where none was compiled (it passes the
         operation limit), central differences of the compiled gradient, h_j =
         eps^(1/3) max(1, |x_j|), symmetrised (Nocedal & Wright section 8.1)."""
         if self.objective.has_hessian:
             self.objective.hess(x, H)
+            return
+        if getattr(self.objective, "has_sparse_hessian", False):  # past the dense limit
+            self.objective.sparse_hess_dense(x, H)
             return
         n = x.size
         gp, gm = np.zeros(n), np.zeros(n)

@@ -69,6 +69,28 @@ class Kernels:
             raise RuntimeError("this problem was compiled without its Hessian")
         call_mat(self.addresses[2], np.ascontiguousarray(x, dtype=np.float64), H)
 
+    @property
+    def has_sparse_hessian(self) -> bool:
+        return bool(self.hess_sparse) and self.sparse_nnz >= 0
+
+    def sparse_hess_dense(self, x, H) -> None:
+        """H (dense n x n) from ``hess_sparse``: its slots' lower-triangle entries
+        scattered to both triangles (fill slots hold zeros)."""
+        from symgd.kernelgen.fastcall import call_vec
+        n, nnz = self.n, self.sparse_nnz
+        struct = self.sparse_struct
+        colptr = struct[:n + 1].astype(np.int64)
+        row_pos = struct[n + 1:n + 1 + nnz].astype(np.int64)
+        var_at = np.empty(n, dtype=np.int64)
+        var_at[np.asarray(self.sparse_pos, dtype=np.int64)] = np.arange(n)
+        rows = var_at[row_pos]
+        cols = var_at[np.repeat(np.arange(n), np.diff(colptr))]
+        vals = np.zeros(nnz)
+        call_vec(self.hess_sparse, np.ascontiguousarray(x, dtype=np.float64), vals)
+        H.fill(0.0)
+        H[rows, cols] = vals
+        H[cols, rows] = vals
+
 
 def compile_problem(problem, derivatives=None, *, with_hessian: bool = True,
                     with_line_poly: bool = False) -> Kernels:

@@ -21,7 +21,8 @@ def templated_kernels(problem, need_hessian: bool, need_line_poly: bool,
 
     ``need_hessian``: newton's Hessian (dense, banded or sparse), refused with advice
     where none is affordable; ``want_hessian``: the dense Hessian where it is
-    affordable (at most TEMPLATED_HESSIAN_MAX_VARS variables), else none."""
+    affordable (at most TEMPLATED_HESSIAN_MAX_VARS variables), else its nonzeros in a
+    sparse pattern (``hess_sparse``)."""
     from symgd.kernelgen import kernels, templates
 
     if need_line_poly:
@@ -54,6 +55,13 @@ def templated_kernels(problem, need_hessian: bool, need_line_poly: bool,
             band = -1
         else:
             sparse = None
+    if want_hessian and not need_hessian and not with_h and \
+            entries <= kernels.REST_HESSIAN_MAX:
+        # past the dense limit: the Hessian's nonzeros alone (hess_sparse), which the
+        # constrained methods scatter where they hold a dense matrix, in place of n
+        # differenced gradients (symgd.constrained.kernels.ConstrainedBundle.hess)
+        from symgd.kernelgen.sparse_pattern import pattern
+        sparse = pattern(parts, problem.symbols)
     if need_hessian and not with_h and band < 0 and sparse is None:
         raise problem.input_error(
             f"newton needs the dense {n} x {n} Hessian (half-bandwidth {b}, and a "
