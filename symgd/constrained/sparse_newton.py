@@ -90,7 +90,20 @@ class SparseSystem:
     @classmethod
     def for_run(cls, bundle):
         """The system of a ConstrainedBundle whose cliques make a sparse factor pay,
-        else None (the dense path)."""
+        else None (the dense path). Kept on the bundle where it takes attributes (a
+        run's symgd.constrained.counting.CountedBundle): auglag's steps and every
+        second-order test of the run share one ordering."""
+        if hasattr(bundle, "sparse_system"):
+            return bundle.sparse_system
+        system = cls._build(bundle)
+        try:
+            bundle.sparse_system = system
+        except AttributeError:  # a frozen ConstrainedBundle: built again when asked
+            pass
+        return system
+
+    @classmethod
+    def _build(cls, bundle):
         from symgd.kernelgen.sparse_pattern import clique_neighbours, pattern_of
 
         ck = bundle.constraints

@@ -35,11 +35,13 @@ import threading
 
 import numpy as np
 
+from symgd.kernelgen.pybundle import CallbackErrors
+
 _PROTO = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p,
                           ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
 
 
-class DeviceBatches:
+class DeviceBatches(CallbackErrors):
     """The batch kernel of a fit as a C callback over a symgd.cuda.objective.DeviceLoss
     (module docstring). ``address`` and ``carrier`` take the places of the batch
     kernel's address and of the rows in symgd.methods.sgd.run_sgd."""
@@ -89,19 +91,7 @@ class DeviceBatches:
                 grad = np.ctypeslib.as_array((ctypes.c_double * self.p).from_address(grad_ptr))
                 return self.mean(theta, self.positions(rows_ptr, stride, idx_ptr, m), grad)
         except BaseException as err:  # noqa: BLE001  (raised again by after_run)
-            if self.error is None:
-                self.error = err
-            return math.nan
-
-    def after_run(self, outcome):
-        """Raise what the callback raised during the run (Ctrl-C: status interrupted)."""
-        err, self.error = self.error, None
-        if err is None:
-            return outcome
-        if isinstance(err, KeyboardInterrupt):
-            outcome.status = "interrupted"
-            return outcome
-        raise err
+            return self.fail(err)
 
 
 _LAST: list = []  # [(the DeviceLoss, its DeviceBatches)]

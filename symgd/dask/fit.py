@@ -211,23 +211,6 @@ class DaskFit(PassSums):
     def after_run(self, outcome):
         return self._py.after_run(outcome)
 
-    def fun(self, theta) -> float:
-        return self.value(theta)
-
-    def fg(self, theta, g) -> float:
-        return self.value_grad(theta, g)
-
-    def hess(self, theta, H) -> None:
-        self.value_grad_hess(theta, np.empty(self.p), H)
-
-    def start_values(self, x):
-        got = self._start
-        if got is not None and np.array_equal(got[0], x):
-            return got[1], got[2]
-        g = np.empty(self.p)
-        f = self.value_grad(x, g)
-        self._start = (np.array(x, dtype=float), f, g)
-        return f, g
 
 
 def bundle(problem, method_spec, fitspec, request) -> tuple:

@@ -134,31 +134,12 @@ class FitKernels(PassSums):
     def has_hessian(self) -> bool:
         return "fgh" in self.addresses
 
-    def fun(self, theta) -> float:
-        return self.value(theta)
-
-    def fg(self, theta, g) -> float:
-        return self.value_grad(theta, g)
-
-    def hess(self, theta, H) -> None:
-        self.value_grad_hess(theta, np.empty(self.p), H)
-
     def rows(self) -> np.ndarray:
         """The data by sample (Dataset.rows()), made once for these kernels: minibatch
         SGD reads it on every solve, and copying 1e6 x 11 values costs ~40 ms."""
         if self._rows is None:
             self._rows = self.data.rows()
         return self._rows
-
-    def start_values(self, x):
-        """(F, grad F) at x, remembered from the start check (one pass saved)."""
-        got = self._start
-        if got is not None and np.array_equal(got[0], x):
-            return got[1], got[2]
-        g = np.empty(self.p)
-        f = self.value_grad(x, g)
-        self._start = (np.array(x, dtype=float), f, g)
-        return f, g
 
     def batch(self, theta, idx, grad, rows=None) -> float:
         """The batch kernel from Python: mean loss over samples idx, mean gradient.

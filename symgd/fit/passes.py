@@ -17,7 +17,8 @@ import numpy as np
 
 class PassSums:
     """The values, gradients, Hessians and lsq pieces of a fit from ``_reduce``;
-    subclasses give ``spec`` (p, mean), ``data`` (n_samples) and ``_reduce``."""
+    subclasses give ``spec`` (p, mean), ``data`` (n_samples), ``_reduce`` and a
+    ``_start`` attribute (None at first: :meth:`start_values`' memory)."""
 
     @property
     def p(self) -> int:
@@ -71,3 +72,24 @@ class PassSums:
         """Jᵀ r_ww (into out): r_ww,i = w' (d2r_i/dtheta2) w, the residuals' second
         derivative along w (one pass; geodesic acceleration)."""
         out[:] = self._reduce("avv", np.concatenate([theta, w]), self.p)[1]
+
+    # -- the objective as the method runners call it --------------------------------------
+    def fun(self, theta) -> float:
+        return self.value(theta)
+
+    def fg(self, theta, g) -> float:
+        return self.value_grad(theta, g)
+
+    def hess(self, theta, H) -> None:
+        self.value_grad_hess(theta, np.empty(self.p), H)
+
+    def start_values(self, x):
+        """(F, grad F) at x, remembered from the start check (one pass saved)."""
+        got = self._start
+        if got is not None and np.array_equal(got[0], x):
+            return got[1], got[2]
+        g = np.empty(self.p)
+        f = self.value_grad(x, g)
+        self._start = (np.array(x, dtype=float), f, g)
+        return f, g
+

@@ -77,19 +77,29 @@ class Kernels:
         """H (dense n x n) from ``hess_sparse``: its slots' lower-triangle entries
         scattered to both triangles (fill slots hold zeros)."""
         from symgd.kernelgen.fastcall import call_vec
-        n, nnz = self.n, self.sparse_nnz
-        struct = self.sparse_struct
-        colptr = struct[:n + 1].astype(np.int64)
-        row_pos = struct[n + 1:n + 1 + nnz].astype(np.int64)
-        var_at = np.empty(n, dtype=np.int64)
-        var_at[np.asarray(self.sparse_pos, dtype=np.int64)] = np.arange(n)
-        rows = var_at[row_pos]
-        cols = var_at[np.repeat(np.arange(n), np.diff(colptr))]
-        vals = np.zeros(nnz)
+        found = _SLOT_VARIABLES.get(self.module_name)
+        if found is None:
+            found = _SLOT_VARIABLES[self.module_name] = _slot_variables(self)
+        rows, cols = found
+        vals = np.zeros(self.sparse_nnz)
         call_vec(self.hess_sparse, np.ascontiguousarray(x, dtype=np.float64), vals)
         H.fill(0.0)
         H[rows, cols] = vals
         H[cols, rows] = vals
+
+
+_SLOT_VARIABLES: dict = {}   # module name -> (rows, cols) of its hess_sparse slots
+
+
+def _slot_variables(k: Kernels) -> tuple:
+    """The variables (row, column) of each slot of k's hess_sparse, from its packed
+    structure (symgd.kernelgen.sparse_pattern: CSC by positions) and positions."""
+    n, nnz = k.n, k.sparse_nnz
+    colptr = k.sparse_struct[:n + 1].astype(np.int64)
+    row_pos = k.sparse_struct[n + 1:n + 1 + nnz].astype(np.int64)
+    var_at = np.empty(n, dtype=np.int64)
+    var_at[np.asarray(k.sparse_pos, dtype=np.int64)] = np.arange(n)
+    return var_at[row_pos], var_at[np.repeat(np.arange(n), np.diff(colptr))]
 
 
 def compile_problem(problem, derivatives=None, *, with_hessian: bool = True,

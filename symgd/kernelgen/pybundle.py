@@ -27,7 +27,30 @@ import numpy as np
 _PROTO = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p)
 
 
-class PythonBundle:
+class CallbackErrors:
+    """What a C callback raised, kept for after the compiled loop returns (module
+    docstring): ``fail(err)`` keeps the first and answers nan, ``after_run`` raises it
+    again or turns Ctrl-C into the status ``interrupted``."""
+
+    error = None
+
+    def fail(self, err):
+        if self.error is None:
+            self.error = err
+        return math.nan
+
+    def after_run(self, outcome):
+        """Raise what a callback raised during the run (Ctrl-C: status interrupted)."""
+        err, self.error = self.error, None
+        if err is None:
+            return outcome
+        if isinstance(err, KeyboardInterrupt):
+            outcome.status = "interrupted"
+            return outcome
+        raise err
+
+
+class PythonBundle(CallbackErrors):
     """fun / fg / hess of n variables, evaluated by Python, for the compiled loops."""
 
     loop_module = "loops"   # the symbolic bundle's loops: addresses are addresses
@@ -60,25 +83,10 @@ class PythonBundle:
     def hess(self, x, H) -> None:
         self._hess(np.asarray(x, dtype=float), H)
 
-    def after_run(self, outcome):
-        """Raise what a callback raised during the run (Ctrl-C: status interrupted)."""
-        err, self.error = self.error, None
-        if err is None:
-            return outcome
-        if isinstance(err, KeyboardInterrupt):
-            outcome.status = "interrupted"
-            return outcome
-        raise err
-
     # -- the C callbacks ---------------------------------------------------------------
     def _read(self, xp):
         ctypes.memmove(self._x.ctypes.data, xp, 8 * self.n)
         return self._x
-
-    def _fail(self, err):
-        if self.error is None:
-            self.error = err
-        return math.nan
 
     def _call_fun(self, xp, outp):
         if self.error is not None:
@@ -86,7 +94,7 @@ class PythonBundle:
         try:
             return float(self._fun(self._read(xp)))
         except BaseException as err:  # noqa: BLE001  (raised again by after_run)
-            return self._fail(err)
+            return self.fail(err)
 
     def _call_fg(self, xp, gp):
         if self.error is not None:
@@ -96,7 +104,7 @@ class PythonBundle:
             ctypes.memmove(gp, self._out.ctypes.data, 8 * self.n)
             return f
         except BaseException as err:  # noqa: BLE001
-            return self._fail(err)
+            return self.fail(err)
 
     def _call_hess(self, xp, Hp):
         if self.error is not None:
@@ -106,4 +114,4 @@ class PythonBundle:
             ctypes.memmove(Hp, self._H.ctypes.data, 8 * self.n * self.n)
             return 0.0
         except BaseException as err:  # noqa: BLE001
-            return self._fail(err)
+            return self.fail(err)
