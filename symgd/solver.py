@@ -416,7 +416,9 @@ def _solve_auto(problem, opts, x0, ctx):
                      "timings": {**iterative.timings, **timings}, "analytic": report})
 
 
-# the interior-point method factorises a dense (n + |I| + m)-square system each step
+# auto's sqp bound: below symgd.constrained.sparse_newton.MIN_VARS variables, or where
+# the terms and constraints fill the factor, the interior-point method's system is a
+# dense (n + |I| + m)-square matrix, eigendecomposed every step (primal_dual.DenseKKT)
 SQP_MAX_SIZE = 400
 
 

@@ -12,6 +12,7 @@ import sympy as sp
 import symgd
 from symgd.constrained import sparse_newton
 from symgd.kernelgen.sparse_pattern import clique_neighbours, pattern_of
+from constrained_helpers import kkt_measures, rosenbrock_discs
 
 
 def test_direction_is_the_dense_newton_step_where_hess_l_is_positive_definite():
@@ -87,51 +88,18 @@ def test_convex_chain_with_pair_equalities_matches_numpys_kkt_solve(monkeypatch)
     np.testing.assert_allclose(r.x, want, rtol=0, atol=1e-7)
 
 
-def _rosenbrock_discs(n):
-    x = sp.symbols(f"x0:{n}", real=True)
-    f = sp.Add(*[100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(n - 1)])
-    cons = [sp.Le(x[i] ** 2 + x[i + 1] ** 2, 1.5) for i in range(0, n - 1, 2)]
-    start = {x[i]: (-0.6 if i % 2 == 0 else 0.5) for i in range(n)}
-    return symgd.Problem(minimize=f, variables=start, constraints=cons)
-
-
-def _kkt_measures(x, p, multipliers):
-    """(violation, stationarity, sign, complementarity) of the chained Rosenbrock with
-    disc constraints x_i^2 + x_{i+1}^2 <= 1.5 (i even), from hand-derived gradients, in
-    SPEC section 4's convention (grad f = sum lambda grad c, lambda <= 0 for <=)."""
-    n = x.size
-    g = np.zeros(n)
-    u = x[1:] - x[:-1] ** 2
-    g[:-1] += -400.0 * x[:-1] * u - 2.0 * (1.0 - x[:-1])
-    g[1:] += 200.0 * u
-    viol = comp = sign = 0.0
-    r = g.copy()
-    for k, c in enumerate(p.constraints):
-        i = 2 * k
-        val = x[i] ** 2 + x[i + 1] ** 2 - 1.5
-        lam = float(multipliers.get(c.text, 0.0))
-        r[i] -= lam * 2.0 * x[i]
-        r[i + 1] -= lam * 2.0 * x[i + 1]
-        viol = max(viol, val)
-        comp = max(comp, abs(lam * val))
-        sign = max(sign, lam)
-    f = float(np.sum(100.0 * u ** 2 + (1.0 - x[:-1]) ** 2))
-    stat = float(np.max(np.abs(r) * np.maximum(np.abs(x), 1.0))) / max(abs(f), 1.0)
-    return viol, stat, sign, comp
-
-
 @pytest.mark.parametrize("n", [240])
 def test_nonconvex_sparse_and_dense_runs_reach_the_same_kkt_point(monkeypatch, n):
     calls = _count_sparse_steps(monkeypatch)
-    p = _rosenbrock_discs(n)
+    p = rosenbrock_discs(n)
     sparse = symgd.solve(p, method="auglag")
     assert calls
     monkeypatch.setattr(sparse_newton, "MIN_VARS", 10 ** 9)
-    dense = symgd.solve(_rosenbrock_discs(n), method="auglag")
+    dense = symgd.solve(rosenbrock_discs(n), method="auglag")
     assert sparse.status == dense.status == "converged", (sparse.message, dense.message)
     np.testing.assert_allclose(sparse.x, dense.x, rtol=0, atol=1e-6)
     for r in (sparse, dense):
-        viol, stat, sign, comp = _kkt_measures(r.x, p, r.extra["multipliers"])
+        viol, stat, sign, comp = kkt_measures(r.x, p, r.extra["multipliers"])
         assert viol <= 1e-8 and stat <= 1e-6 and sign <= 1e-8 and comp <= 1e-6, \
             (viol, stat, sign, comp)
 
@@ -195,7 +163,7 @@ def test_past_the_dense_limit_the_constrained_bundle_scatters_the_sparse_hessian
     from symgd.solver import compiled
     monkeypatch.setattr(kernels, "TEMPLATED_HESSIAN_MAX_VARS", 50)
     n = 120
-    p = _rosenbrock_discs(n)
+    p = rosenbrock_discs(n)
     K = compiled(p, need_hessian=False, want_hessian=True).kernels
     assert not K.has_hessian and K.has_sparse_hessian
     x = np.random.default_rng(3).uniform(-1.5, 1.5, n)

@@ -18,7 +18,9 @@ error E_mu <= 10 mu: W&B eq. 7). A step solves the primal-dual system (W&B eq. 1
 with W the Hessian of the Lagrangian (zero in the slacks), A = dh/dw, Sigma =
 zL/(w - wlo) + zU/(whi - w); d_w >= 0 is raised until the matrix has n + |I| positive
 and m negative eigenvalues (W&B section 3.1: otherwise the step need not be a descent
-direction for phi). The step length is at most the fraction-to-the-boundary
+direction for phi; symgd.constrained.primal_dual counts them by an eigendecomposition,
+or on large sparse problems proves them by a sparse Cholesky and solves by a sparse
+LU). The step length is at most the fraction-to-the-boundary
 tau = max(0.99, 1 - mu) (W&B eq. 15) and is accepted by the filter of W&B section 2.3
 (theta = |h|_1 against phi_mu, with their switching condition and Armijo test), with
 second-order corrections against the Maratos effect (W&B section 2.4). There is no
@@ -61,10 +63,13 @@ POLISH_STEPS = 4         # KKT-Newton steps per try (the iterations go on where 
 
 
 class _Problem:
-    """h(w) = c(x) + P s and its Jacobian A = [J, P], the slacks' rows P, and the
-    bounds of w, over a counted bundle."""
+    """h(w) = c(x) + s (slacks on the inequality rows) and its Jacobian A = [J, P]
+    (symgd.constrained.primal_dual: dense, or sparse on large sparse problems), and
+    the bounds of w, over a counted bundle."""
 
     def __init__(self, bundle, lo, hi):
+        from symgd.constrained import primal_dual
+
         self.b = bundle
         self.ck = bundle.constraints
         self.n = lo.size
@@ -72,8 +77,7 @@ class _Problem:
         self.ineq = np.flatnonzero(~self.ck.equality) if self.m else np.zeros(0, dtype=int)
         self.mi = self.ineq.size
         self.N = self.n + self.mi
-        self.P = np.zeros((self.m, self.mi))
-        self.P[self.ineq, np.arange(self.mi)] = 1.0
+        self.kkt = primal_dual.for_problem(self.n, self.ineq, bundle)
         self.lo = np.concatenate([lo, np.zeros(self.mi)])
         self.hi = np.concatenate([hi, np.full(self.mi, np.inf)])
         self.has_lo, self.has_hi = np.isfinite(self.lo), np.isfinite(self.hi)
@@ -83,8 +87,8 @@ class _Problem:
         x = w[:self.n]
         g = np.zeros(self.n)
         f = float(self.b.fg(x, g))
-        c = self.ck.values(x) if self.m else np.zeros(0)
-        h = c + self.P @ w[self.n:]
+        h = self.ck.values(x) if self.m else np.zeros(0)
+        h[self.ineq] += w[self.n:]
         gw = np.concatenate([g, np.zeros(self.mi)])
         if not (math.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
             f = math.nan
@@ -92,7 +96,7 @@ class _Problem:
 
     def jacobian(self, w):
         J = self.ck.jacobian(w[:self.n]) if self.m else np.zeros((0, self.n))
-        return np.hstack([J, self.P])
+        return self.kkt.jacobian(J)
 
     def hessian(self, w, y):
         """The Lagrangian's Hessian in x (n x n)."""
@@ -159,38 +163,22 @@ def _start(prob, x0):
 
 def _step(prob, st, W, mu, dw_last):
     """Solve the primal-dual system with inertia correction. Returns (dw, dy, dzl, dzu,
-    the shift d_w used, the factorisation (eigenvalues, vectors) for corrections) or
+    the shift d_w used, a solver of the factored system for corrections, grad phi) or
     None where no shift up to DELTA_W_MAX gives the right inertia."""
     N, m = prob.N, prob.m
     dl, du = _gaps(prob, st.w)
     sig = np.where(prob.has_lo, st.zl / dl, 0.0) + np.where(prob.has_hi, st.zu / du, 0.0)
     gphi = st.gw - np.where(prob.has_lo, mu / dl, 0.0) + np.where(prob.has_hi, mu / du, 0.0)
-    K = np.zeros((N + m, N + m))
-    K[:prob.n, :prob.n] = W
-    K[:N, :N] += np.diag(sig)
-    K[:N, N:] = st.A.T
-    K[N:, :N] = st.A
     rhs = -np.concatenate([gphi + st.A.T @ st.y, st.h])
-    if not np.all(np.isfinite(K)):
+    if not prob.kkt.prepare(W, sig, st.A):
         return None
     dc = 0.0
     shift = 0.0
     while True:
-        Ks = K.copy()
-        Ks[np.arange(N), np.arange(N)] += shift
-        Ks[np.arange(N, N + m), np.arange(N, N + m)] -= dc
-        # D K D with D = diag(1 / sqrt(max(1, |K_ii|))) has K's inertia (Sylvester's law)
-        # and no huge diagonal (Sigma ~ z / gap grows like 1 / mu^2 at an active bound)
-        # to drown the small eigenvalues the inertia is read from
-        D = 1.0 / np.sqrt(np.maximum(1.0, np.abs(np.diag(Ks))))
-        lam, V = np.linalg.eigh(Ks * np.outer(D, D))
-        V = V * D[:, None]     # K^-1 = D V diag(1 / lam) V^T D
-        big = max(float(np.max(np.abs(lam), initial=0.0)), 1e-300)
-        small = 1e-13 * big
-        pos, neg = int(np.sum(lam > small)), int(np.sum(lam < -small))
-        if pos == N and neg == m:
+        verdict, solve = prob.kkt.factor(shift, dc)
+        if verdict == "ok":
             break
-        if pos + neg < N + m and dc == 0.0 and m:
+        if verdict == "singular" and dc == 0.0 and m:
             dc = 1e-8 * mu ** 0.25      # a rank-deficient Jacobian (W&B section 3.1)
             continue
         if shift == 0.0:
@@ -199,11 +187,11 @@ def _step(prob, st, W, mu, dw_last):
             shift *= 100.0 if dw_last == 0.0 else 8.0
         if shift > DELTA_W_MAX:
             return None
-    sol = V @ ((V.T @ rhs) / lam)
+    sol = solve(rhs)
     dw, dy = sol[:N], sol[N:]
     dzl = np.where(prob.has_lo, mu / dl - st.zl - st.zl / dl * dw, 0.0)
     dzu = np.where(prob.has_hi, mu / du - st.zu + st.zu / du * dw, 0.0)
-    return dw, dy, dzl, dzu, shift, (lam, V), gphi
+    return dw, dy, dzl, dzu, shift, solve, gphi
 
 
 def _fraction_to_boundary(prob, w, dw, z, dz, tau):
@@ -264,7 +252,7 @@ def _alpha_min(flt, theta, slope):
 def _line_search(prob, st, d, mu, tau, flt):
     """The filter line search with second-order corrections. Returns (alpha, w, f, gw,
     h, f-type) for an accepted trial, or None."""
-    dw, dy, dzl, dzu, _, (lam, V), gphi = d
+    dw, dy, dzl, dzu, _, _, gphi = d
     theta = float(np.sum(np.abs(st.h)))
     phi = _barrier(prob, st.f, st.w, mu)
     slope = float(gphi @ dw)
@@ -291,13 +279,13 @@ def _line_search(prob, st, d, mu, tau, flt):
 def _second_order(prob, st, d, mu, tau, flt, alpha, h_trial, theta, phi, slope):
     """W&B section 2.4: steps that also correct the constraints' curvature, solving the
     same system with the constraint residual alpha h(w) + h(w + alpha dw)."""
-    dw, _, _, _, _, (lam, V), gphi = d
+    dw, _, _, _, _, solve, gphi = d
     N = prob.N
     c_soc = alpha * st.h + h_trial
     theta_old = float(np.sum(np.abs(h_trial)))
     for _ in range(SOC_MAX):
         rhs = -np.concatenate([gphi + st.A.T @ st.y, c_soc])
-        dws = (V @ ((V.T @ rhs) / lam))[:N]
+        dws = solve(rhs)[:N]
         none = np.zeros(N)
         a_soc, _ = _fraction_to_boundary(prob, st.w, dws, (st.zl, st.zu), (none, none), tau)
         wt = st.w + a_soc * dws
@@ -376,7 +364,7 @@ def _iterate(prob, w, f0, gw, h, cb, lo, hi, opts, count, t0, deadline, rec, whe
     zu = np.where(prob.has_hi, 1.0, 0.0)
     y = np.zeros(prob.m)
     if prob.m:   # least-squares multipliers (W&B section 3.6), dropped when large
-        y = np.linalg.lstsq(A.T, -(gw - zl + zu), rcond=None)[0]
+        y = prob.kkt.multipliers(A, -(gw - zl + zu))
         if not np.max(np.abs(y), initial=0.0) <= 1e3:
             y = np.zeros(prob.m)
     st = _State(w, y, zl, zu, f0, gw, h, A)
