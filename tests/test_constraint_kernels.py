@@ -4,6 +4,7 @@ sparse derivation that keeps their cost to each constraint's own variables."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import sympy as sp
 
 import symgd
@@ -98,3 +99,35 @@ def test_repeated_constraints_compile_as_loops_and_equal_the_hand_derivatives(mo
     flat = constraint_kernels(chained(n)[0])
     np.testing.assert_allclose(flat.weighted_hessian(at, y), H, rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(flat.jacobian(at), J, rtol=1e-14, atol=1e-14)
+
+
+def _scatter(coo, values, shape, symmetric):
+    out = np.zeros(shape)
+    np.add.at(out, coo, values)
+    if symmetric:   # one triangle written: mirror the off-diagonal entries
+        out = out + out.T - np.diag(np.diag(out))
+    return out
+
+
+@pytest.mark.parametrize("loops", [True, False])
+def test_the_nonzero_kernels_equal_the_dense_ones_on_large_problems(monkeypatch, loops):
+    """From sparse_newton.MIN_VARS variables the module also writes J's and the weighted
+    Hessian's nonzeros alone (cjac_nz, chess_nz); scattered at their layout they are
+    the dense kernels' matrices, for loops and for straight-line rows. Below that size
+    the module has no such kernels."""
+    from symgd.kernelgen import templates
+    if not loops:
+        monkeypatch.setattr(templates, "MIN_GROUP", 10 ** 9)
+    n = 240
+    p, _ = chained(n)
+    ck = constraint_kernels(p)
+    rng = np.random.default_rng(4)
+    at = rng.uniform(-1.5, 1.5, n)
+    y = rng.normal(size=ck.m)
+    assert ck.jac_coo[0].size == 2 * (n // 2) + 3
+    np.testing.assert_array_equal(
+        _scatter(ck.jac_coo, ck.jacobian_nz(at), (ck.m, n), False), ck.jacobian(at))
+    np.testing.assert_allclose(
+        _scatter(ck.hess_coo, ck.weighted_hessian_nz(at, y), (n, n), True),
+        ck.weighted_hessian(at, y), rtol=1e-15, atol=1e-15)
+    assert constraint_kernels(chained(12)[0]).jac_coo == ()

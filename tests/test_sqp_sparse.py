@@ -28,6 +28,36 @@ def _systems(n, rows, ineq):
         primal_dual.DenseKKT(n, np.asarray(ineq), m)
 
 
+class _Dense:
+    """A bundle of fixed dense matrices, in the interface primal_dual reads: the
+    objective's Hessian W, the constraints' Jacobian J, no constraint curvature."""
+
+    def __init__(self, W, J):
+        self.W = W
+        self.constraints = self
+        self.J, self.m = J, J.shape[0]
+        self.jac_coo = self.hess_coo = ()
+
+    def hessian_coo(self):
+        return None
+
+    def hess(self, x, H):
+        H[:, :] = self.W
+
+    def jacobian(self, x):
+        return self.J
+
+    def weighted_hessian(self, x, y):
+        return np.zeros_like(self.W)
+
+
+def _prepared(system, W, sig, J):
+    bundle = _Dense(W, J)
+    x, y = np.zeros(W.shape[0]), np.zeros(J.shape[0])
+    return system.prepare(system.lagrangian_hessian(bundle, x, y), sig,
+                          system.jacobian(bundle, x))
+
+
 def _tridiagonal(n, rng, low):
     W = np.diag(rng.uniform(low, low + 3.0, n))
     for i in range(n - 1):
@@ -57,8 +87,7 @@ def test_inertia_verdicts_and_steps_match_the_eigendecomposition(seed):
     W = _tridiagonal(n, rng, low=-4.0 + seed)
     sig = rng.uniform(0.0, 2.0, n + ineq.size)
     J = _jacobian(n, rows, rng)
-    assert sparse.prepare(W, sig, sparse.jacobian(J))
-    assert dense.prepare(W, sig, dense.jacobian(J))
+    assert _prepared(sparse, W, sig, J) and _prepared(dense, W, sig, J)
     rhs = rng.normal(size=n + ineq.size + len(rows))
     seen = set()
     for shift in (0.0, 1e-4, 0.3, 1.0, 3.0, 10.0, 100.0):
@@ -85,7 +114,7 @@ def test_a_rank_deficient_jacobian_is_singular_until_the_constraints_are_regular
     W = _tridiagonal(n, rng, low=2.0)
     sig = rng.uniform(0.1, 1.0, n + 1)
     for system in (sparse, dense):
-        assert system.prepare(W, sig, system.jacobian(J))
+        assert _prepared(system, W, sig, J)
         assert system.factor(0.0, 0.0)[0] == "singular"
     rhs = rng.normal(size=n + 1 + 3)
     (v1, s1), (v2, s2) = sparse.factor(0.0, 1e-6), dense.factor(0.0, 1e-6)

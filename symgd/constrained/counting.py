@@ -63,6 +63,13 @@ class CountedBundle:
         self.count.h += 1
         self.b.hess(x, H)
 
+    def hessian_coo(self):
+        return self.b.hessian_coo()
+
+    def hessian_nz(self, x):
+        self.count.h += 1
+        return self.b.hessian_nz(x)
+
 
 class CountedConstraints:
     """The constraints' kernels, counting a point's values and Jacobian as one call."""
@@ -73,7 +80,8 @@ class CountedConstraints:
         self.texts, self.relations = ck.texts, ck.relations
         # what auglag's sparse systems read (symgd.constrained.sparse_newton)
         self.n, self.variables = getattr(ck, "n", 0), getattr(ck, "variables", ())
-        self._c, self._J = _RecentPoints(), _RecentPoints()
+        self.jac_coo, self.hess_coo = getattr(ck, "jac_coo", ()), getattr(ck, "hess_coo", ())
+        self._c, self._J, self._Jnz = _RecentPoints(), _RecentPoints(), _RecentPoints()
 
     def values(self, x):
         found = self._c.get(x)
@@ -93,5 +101,17 @@ class CountedConstraints:
             self._J.put(x, found)
         return found
 
+    def jacobian_nz(self, x):
+        """J's nonzeros at ``jac_coo``, read-only and shared with the cache."""
+        found = self._Jnz.get(x)
+        if found is None:
+            found = self.ck.jacobian_nz(x)
+            found.setflags(write=False)
+            self._Jnz.put(x, found)
+        return found
+
     def weighted_hessian(self, x, y):
         return self.ck.weighted_hessian(x, y)
+
+    def weighted_hessian_nz(self, x, y):
+        return self.ck.weighted_hessian_nz(x, y)

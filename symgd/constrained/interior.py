@@ -95,17 +95,11 @@ class _Problem:
         return f, gw, h
 
     def jacobian(self, w):
-        J = self.ck.jacobian(w[:self.n]) if self.m else np.zeros((0, self.n))
-        return self.kkt.jacobian(J)
+        return self.kkt.jacobian(self.ck, w[:self.n])
 
     def hessian(self, w, y):
-        """The Lagrangian's Hessian in x (n x n)."""
-        x = w[:self.n]
-        H = np.zeros((self.n, self.n))
-        self.b.hess(x, H)
-        if self.m:
-            H += self.ck.weighted_hessian(x, y)
-        return H
+        """The Lagrangian's Hessian in x, as the primal-dual system stores it."""
+        return self.kkt.lagrangian_hessian(self.b, w[:self.n], y)
 
 
 class _State:

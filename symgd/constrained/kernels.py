@@ -27,6 +27,10 @@ class ConstraintKernels:
         cfuncs: the compiled kernels (kept alive while their addresses are used).
         variables: each constraint's variable indices (its Jacobian row's nonzeros):
             the cliques of symgd.constrained.sparse_newton.
+        jac_coo, hess_coo: (rows, cols) of the nonzeros that cfuncs[3] (cjac_nz)
+            and cfuncs[4] (chess_nz) write, where the problem is large enough for
+            sparse Newton systems (symgd.kernelgen.constraint_codegen.sparse_layout);
+            () below.
     """
 
     n: int
@@ -36,6 +40,8 @@ class ConstraintKernels:
     cfuncs: tuple
     time_s: float = 0.0
     variables: tuple = ()
+    jac_coo: tuple = ()
+    hess_coo: tuple = ()
 
     @property
     def m(self) -> int:
@@ -65,6 +71,21 @@ class ConstraintKernels:
             xy = np.concatenate([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)])
             call_mat(self.cfuncs[2].address, xy, H)
         return H
+
+    def jacobian_nz(self, x) -> np.ndarray:
+        """J's nonzeros at ``jac_coo`` (only where jac_coo is not empty)."""
+        from symgd.kernelgen.fastcall import call_vec
+        v = np.zeros(self.jac_coo[0].size)
+        call_vec(self.cfuncs[3].address, np.ascontiguousarray(x, dtype=np.float64), v)
+        return v
+
+    def weighted_hessian_nz(self, x, y) -> np.ndarray:
+        """sum_i y_i hess c_i(x) at ``hess_coo``, one triangle, pairs to be added."""
+        from symgd.kernelgen.fastcall import call_vec
+        v = np.zeros(self.hess_coo[0].size)
+        xy = np.concatenate([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)])
+        call_vec(self.cfuncs[4].address, xy, v)
+        return v
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,21 @@ class ConstrainedBundle:
         if getattr(self.objective, "has_sparse_hessian", False):  # past the dense limit
             self.objective.sparse_hess_dense(x, H)
             return
+        self._difference_hessian(x, H)
+
+    def hessian_coo(self):
+        """(rows, cols) of :meth:`hessian_nz`'s values where the objective has its
+        sparse Hessian kernel (templated sums from sparse_newton.MIN_VARS variables),
+        else None (ask :meth:`hess` for the dense matrix)."""
+        if getattr(self.objective, "has_sparse_hessian", False):
+            return self.objective.sparse_hessian_coo()
+        return None
+
+    def hessian_nz(self, x) -> np.ndarray:
+        """The objective's Hessian entries at :meth:`hessian_coo`."""
+        return self.objective.sparse_hessian_nz(x)
+
+    def _difference_hessian(self, x, H) -> None:
         n = x.size
         gp, gm = np.zeros(n), np.zeros(n)
         for j in range(n):
@@ -135,12 +171,18 @@ def constraint_kernels(problem) -> ConstraintKernels:
     syms = list(problem.symbols)
     values = [c.g_le for c in problem.constraints]
     groups, rest = split_rows(values, syms)
-    if groups:  # constraints of repeated shapes: loops (symgd.kernelgen.constraint_codegen)
+    from symgd.constrained.sparse_newton import MIN_VARS
+    sparse_outputs = len(syms) >= MIN_VARS and bool(values)
+    layout = ()
+    if groups or sparse_outputs:
+        # loops for constraints of repeated shapes (symgd.kernelgen.constraint_codegen);
+        # its module also writes the nonzeros alone for sparse Newton systems
         from symgd.kernelgen.constraint_codegen import constraint_loop_source
         jac, hess = sparse_constraint_derivatives([values[i] for i in rest], syms, sp.diff)
         jac = {(rest[i], j): d for (i, j), d in jac.items()}
         hess = {key: [(rest[i], h) for i, h in terms] for key, terms in hess.items()}
-        src = constraint_loop_source(problem.name, values, groups, rest, jac, hess, syms)
+        src, layout = constraint_loop_source(problem.name, values, groups, rest, jac, hess,
+                                             syms, sparse_outputs)
         variables = list(_rows_of(jac, len(values)))
         for tpl, rows in groups:   # a templated constraint's variables: its index row
             for k, i in enumerate(rows):
@@ -151,11 +193,14 @@ def constraint_kernels(problem) -> ConstraintKernels:
         src = constraint_source(problem.name, values, jac, hess, syms)
         variables = _rows_of(jac, len(values))
     module = cache.load_module(src)
+    funcs = (module.cval, module.cjac, module.chess)
+    if layout:
+        funcs += (module.cjac_nz, module.chess_nz)
     ck = ConstraintKernels(
         len(syms), tuple(c.text for c in problem.constraints),
         tuple(c.relation for c in problem.constraints),
         np.array([c.relation == "==" for c in problem.constraints], dtype=bool),
-        (module.cval, module.cjac, module.chess), time.perf_counter() - t0, variables)
+        funcs, time.perf_counter() - t0, variables, layout[:2], layout[2:])
     _BUILT[problem] = ck
     return ck
 

@@ -59,16 +59,26 @@ class DenseKKT:
         self.P[ineq, np.arange(ineq.size)] = 1.0
         self.K = None
 
-    def jacobian(self, J):
+    def jacobian(self, ck, x):
         """A = [J, P]: the slacks' columns are unit columns of their rows."""
+        J = ck.jacobian(x) if self.m else np.zeros((0, self.n))
         return np.hstack([J, self.P])
+
+    def lagrangian_hessian(self, bundle, x, y):
+        """W = hess f + sum_i y_i hess c_i at x (n x n)."""
+        W = np.zeros((self.n, self.n))
+        bundle.hess(x, W)
+        if self.m:
+            W += bundle.constraints.weighted_hessian(x, y)
+        return W
 
     def multipliers(self, A, r):
         """The least-squares y of A^T y = r."""
         return np.linalg.lstsq(A.T, r, rcond=None)[0]
 
     def prepare(self, W, sig, A) -> bool:
-        """K without the shifts; False where it is not finite."""
+        """K without the shifts (W from :meth:`lagrangian_hessian`); False where it is
+        not finite."""
         N, n = self.N, self.n
         K = np.zeros((N + self.m, N + self.m))
         K[:n, :n] = W
@@ -128,28 +138,48 @@ class SparseKKT:
         self.n, self.m, self.N = n, len(rows), n + ineq.size
         self.system = SparseSystem(self.N, pattern, rows)  # H + sum r_i a_i a_i^T
         s = self.system
-        self.x_slots = np.flatnonzero((s.slot_row < n) & (s.slot_col < n))
-        # A in CSR with a fixed structure: row i's columns are rows[i]
+        # A in CSR with a fixed structure: row i's columns are rows[i], ascending (the
+        # slack's column, past x's, last), so row * N + column ascends over the data
         self.indptr = np.concatenate([[0], np.cumsum([r.size for r in rows])]).astype(np.int64)
         self.indices = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         self.row_of = np.repeat(np.arange(self.m), np.diff(self.indptr))
+        self._keys = self.row_of * self.N + self.indices
         self.from_J = np.flatnonzero(self.indices < n)      # entries that are J's
-        self.is_slack = self.indices >= n
         # each pair of grad c grad c^T (system.pair_*) as two entries of A's data
-        where = {(int(i), int(j)): k for k, (i, j) in enumerate(zip(self.row_of, self.indices))}
-        self.pair_pa = np.array([where[(int(i), int(j))] for i, j in zip(s.pair_con, s.pair_a)],
-                                dtype=np.int64)
-        self.pair_pb = np.array([where[(int(i), int(j))] for i, j in zip(s.pair_con, s.pair_b)],
-                                dtype=np.int64)
+        self.pair_pa = self._entries(s.pair_con, s.pair_a)
+        self.pair_pb = self._entries(s.pair_con, s.pair_b)
+        self._jac_at = None
         self._h = self._a = None
 
-    def jacobian(self, J):
-        """A = [J, P] as a CSR matrix (J's entries at the constraints' variables)."""
+    def _entries(self, rows, cols) -> np.ndarray:
+        """The positions in A's data of the entries (rows, cols), all in its structure."""
+        want = np.asarray(rows, dtype=np.int64) * self.N + np.asarray(cols, dtype=np.int64)
+        at = np.searchsorted(self._keys, want)
+        if want.size and not np.array_equal(self._keys[np.minimum(at, self._keys.size - 1)],
+                                            want):
+            raise KeyError("a Jacobian entry outside the constraints' variables")
+        return at
+
+    def jacobian(self, ck, x):
+        """A = [J, P] as a CSR matrix, from the kernel's nonzeros where it writes them
+        alone, else from the dense J at the constraints' variables."""
         import scipy.sparse as sps
 
         data = np.ones(self.indices.size)
-        data[self.from_J] = J[self.row_of[self.from_J], self.indices[self.from_J]]
+        if len(ck.jac_coo):
+            if self._jac_at is None:
+                self._jac_at = self._entries(*ck.jac_coo)
+            data[self.from_J] = 0.0
+            data += np.bincount(self._jac_at, ck.jacobian_nz(x), minlength=data.size)
+        elif self.m:
+            J = ck.jacobian(x)
+            data[self.from_J] = J[self.row_of[self.from_J], self.indices[self.from_J]]
         return sps.csr_matrix((data, self.indices, self.indptr), shape=(self.m, self.N))
+
+    def lagrangian_hessian(self, bundle, x, y):
+        """W's entries in the pattern's slots (sparse_newton.SparseSystem.
+        lagrangian_slots): no n x n matrix where the kernels write nonzeros alone."""
+        return self.system.lagrangian_slots(bundle, x, y, self.n)
 
     def multipliers(self, A, r):
         """The least-squares y of A^T y = r, from [[I, A^T], [A, 0]] (v, y) = (r, 0)
@@ -165,15 +195,15 @@ class SparseKKT:
         return sol[self.N:] if np.all(np.isfinite(sol)) else np.zeros(self.m)
 
     def prepare(self, W, sig, A) -> bool:
-        """H's slots without the shift (W gathered, Sigma on the diagonal) and A's
-        data; False where they are not finite."""
+        """H's slots without the shift (W from :meth:`lagrangian_hessian`, Sigma on the
+        diagonal) and A's data; False where they are not finite."""
         s = self.system
-        h = np.zeros(s.pattern.nnz)
-        h[self.x_slots] = W[s.slot_row[self.x_slots], s.slot_col[self.x_slots]]
+        h = W.copy()
         h[s.diag_slot] += sig
         self._h, self._a = h, A.data
         self._norms = np.bincount(self.row_of, A.data * A.data, minlength=self.m)
-        self._scale = max(1.0, float(np.max(np.abs(np.diag(W)), initial=0.0)))
+        x_diag = s.diag_slot[:self.n]
+        self._scale = max(1.0, float(np.max(np.abs(W[x_diag]), initial=0.0)))
         return bool(np.all(np.isfinite(h)) and np.all(np.isfinite(A.data)))
 
     def factor(self, shift, dc):

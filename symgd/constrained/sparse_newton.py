@@ -117,6 +117,53 @@ class SparseSystem:
             return None
         return cls(n, pattern, cons)
 
+    def lagrangian_slots(self, bundle, x, y, n) -> np.ndarray:
+        """hess f + sum_i y_i hess c_i at x in the pattern's slots (variables 0..n-1 of
+        the pattern's; sqp's slacks follow them), from the kernels' nonzeros where
+        they write them alone (no n x n matrix), else gathered from the dense ones.
+
+        The objective's sparse kernel writes its own pattern's slots, whose fill (in
+        its ordering) holds zeros; a pair outside this pattern shares no term of f
+        (each term is a clique here), so it is such a zero and is dropped."""
+        nnz = self.pattern.nnz
+        maps = self._maps(bundle, n)
+        coo = bundle.hessian_coo()
+        if coo is not None:
+            vals = np.bincount(maps["objective"], bundle.hessian_nz(x), minlength=nnz + 1)[:nnz]
+        else:
+            H = np.zeros((n, n))
+            bundle.hess(x, H)
+            vals = np.zeros(nnz)
+            xs = maps["x_slots"]
+            vals[xs] = H[self.slot_row[xs], self.slot_col[xs]]
+        ck = bundle.constraints
+        if ck.m:
+            if len(ck.hess_coo):
+                vals += np.bincount(maps["constraints"], ck.weighted_hessian_nz(x, y),
+                                    minlength=nnz)
+            else:
+                W = ck.weighted_hessian(x, y)
+                xs = maps["x_slots"]
+                vals[xs] += W[self.slot_row[xs], self.slot_col[xs]]
+        return vals
+
+    def _maps(self, bundle, n) -> dict:
+        """The slots of the kernels' nonzeros (computed once per run; the objective's
+        pairs outside the pattern go to a last, dropped slot)."""
+        if getattr(self, "_slot_maps", None) is not None:
+            return self._slot_maps
+        nnz = self.pattern.nnz
+        maps = {"x_slots": np.flatnonzero((self.slot_row < n) & (self.slot_col < n))}
+        coo = bundle.hessian_coo()
+        if coo is not None:
+            at = self.pattern.slots(coo[0], coo[1], missing=True)
+            maps["objective"] = np.where(at >= 0, at, nnz)
+        hc = bundle.constraints.hess_coo
+        if len(hc):
+            maps["constraints"] = self.pattern.slots(hc[0], hc[1])
+        self._slot_maps = maps
+        return maps
+
     def values(self, H, J, active, rho) -> np.ndarray:
         """hess L in the pattern's slots: H (hess f + sum t_i hess c_i, dense and
         symmetric) gathered, plus rho grad c_i grad c_i^T of the active constraints

@@ -15,9 +15,21 @@ template's value, gradient and Hessian differentiated once:
 with r_k the constraint's row. The kernels are those of
 symgd.kernelgen.codegen.constraint_source (same names, calling convention and dense
 outputs); constraints of shapes seen too rarely stay straight-line code there.
+
+With ``sparse_outputs`` (problems large enough for sparse Newton systems,
+symgd.constrained.sparse_newton), two more kernels write the nonzeros alone, in the
+fixed order of :func:`sparse_layout`, so a method holds no m x n or n x n matrix:
+
+    cjac_nz:  v[p] = d c_i / d x_j                  (i, j) = the layout's p-th entry
+    chess_nz: v[p] = sum_i y_i d2 c_i / d x_j d x_k  (j, k) = the layout's p-th pair
+
+The straight-line rows come first, in the order of their derivative dictionaries,
+then each group's instances in turn, a template's nonzero derivatives in order.
+Pairs may repeat (two constraints meeting the same variables): consumers add them.
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 from symgd.kernelgen.codegen import HEADERS, body_lines, weighted_hessian_lines
@@ -36,12 +48,69 @@ def _row_code(number, rows, tables):
     return f"{start} + {step} * k_" if step else f"{start}"
 
 
+def _nonzero(exprs) -> list:
+    """The positions of the expressions that are not identically 0."""
+    return [k for k, e in enumerate(exprs) if e != 0]
+
+
+def sparse_layout(loops, groups, rest_jac, rest_hess) -> tuple:
+    """(jac_rows, jac_cols, hess_rows, hess_cols): the entries cjac_nz and chess_nz
+    write, in order (module docstring), as int64 arrays."""
+    jr = [i for i, _ in rest_jac]
+    jc = [j for _, j in rest_jac]
+    hr = [j for j, _ in rest_hess]
+    hc = [k for _, k in rest_hess]
+    for g, (tpl, rows) in zip(loops, groups):
+        grads = _nonzero(g.grad)
+        jr += np.repeat(np.asarray(rows), len(grads)).tolist()
+        jc += tpl.index[:, grads].ravel().tolist()
+        pairs = [g.pairs[c] for c in _nonzero(g.hess)]
+        hr += tpl.index[:, [a for a, _ in pairs]].ravel().tolist()
+        hc += tpl.index[:, [b for _, b in pairs]].ravel().tolist()
+    return tuple(np.asarray(v, dtype=np.int64) for v in (jr, jc, hr, hc))
+
+
+def _sparse_kernels(loops, rows, rest_jac, rest_hess, ys, symbols) -> list:
+    """The lines of cjac_nz and chess_nz (module docstring)."""
+    n = len(symbols)
+    out = ["@KERNEL(0)\ndef cjac_nz(x, v):"]
+    if rest_jac:
+        out += body_lines(list(rest_jac.values()), symbols,
+                          [f"v[{p}]" for p in range(len(rest_jac))])
+    base = len(rest_jac)
+    for g, row in zip(loops, rows):
+        grads = _nonzero(g.grad)
+        if grads:
+            out += g.loop([g.grad[j] for j in grads], lambda r, base=base, k=len(grads): [
+                f"v[{base} + k_ * {k} + {q}] = {v}" for q, v in enumerate(r)])
+        base += g.tpl.size * len(grads)
+    out.append("    return 0.0\n")
+    out.append("@KERNEL(0)\ndef chess_nz(x, v):")
+    entries = [sp.Add(*[ys[i] * h for i, h in terms]) for terms in rest_hess.values()]
+    if entries:
+        out += body_lines(entries, list(symbols) + list(ys),
+                          [f"v[{p}]" for p in range(len(entries))])
+    base = len(entries)
+    for g, row in zip(loops, rows):
+        pairs = _nonzero(g.hess)
+        if pairs:
+            # y[r] is x[n + r]: chess_nz reads xy = [x, y]
+            out += g.loop([g.hess[c] for c in pairs], lambda r, base=base, k=len(pairs),
+                          row=row: [f"r_ = {row}", f"y_ = x[{n} + r_]"] + [
+                f"v[{base} + k_ * {k} + {q}] = y_ * ({v})" for q, v in enumerate(r)])
+        base += g.tpl.size * len(pairs)
+    out.append("    return 0.0\n")
+    return out
+
+
 def constraint_loop_source(name: str, values, groups, rest, rest_jac, rest_hess,
-                           symbols) -> str:
-    """The kernel module of m constraints ``values``: ``groups`` [(Template, rows)]
+                           symbols, sparse_outputs: bool = False) -> tuple:
+    """(source, layout): the kernel module of m constraints ``values``: ``groups`` [(Template, rows)]
     as loops, the rows ``rest`` as straight-line code from their nonzero derivatives
     ``rest_jac`` {(i, j): expr} and ``rest_hess`` {(j, k): [(i, expr), ...]} (rows i
-    into ``values``; symgd.constrained.kernels.sparse_constraint_derivatives)."""
+    into ``values``; symgd.constrained.kernels.sparse_constraint_derivatives);
+    ``sparse_outputs``: with cjac_nz and chess_nz (module docstring) and their
+    :func:`sparse_layout`, else layout ()."""
     n, m = len(symbols), len(values)
     ys = [sp.Dummy(f"y{i}", real=True) for i in range(m)]
     loops = [GroupLoop(k, tpl, True) for k, (tpl, _) in enumerate(groups)]
@@ -76,4 +145,9 @@ def constraint_loop_source(name: str, values, groups, rest, rest_jac, rest_hess,
         out += g.loop(g.hess, lambda r, g=g, row=row: [f"r_ = {row}", f"y_ = x[{n} + r_]"]
                       + hess_writes(r, g.pairs, n, "y_ * "))
     out.append("    return 0.0\n")
-    return HEADERS["numba"].format(name=name) + TABLES_HEADER + "\n" + "\n".join(out) + "\n"
+    layout = ()
+    if sparse_outputs:
+        out += _sparse_kernels(loops, rows, rest_jac, rest_hess, ys, symbols)
+        layout = sparse_layout(loops, groups, rest_jac, rest_hess)
+    source = HEADERS["numba"].format(name=name) + TABLES_HEADER + "\n" + "\n".join(out) + "\n"
+    return source, layout

@@ -76,16 +76,26 @@ class Kernels:
     def sparse_hess_dense(self, x, H) -> None:
         """H (dense n x n) from ``hess_sparse``: its slots' lower-triangle entries
         scattered to both triangles (fill slots hold zeros)."""
-        from symgd.kernelgen.fastcall import call_vec
-        found = _SLOT_VARIABLES.get(self.module_name)
-        if found is None:
-            found = _SLOT_VARIABLES[self.module_name] = _slot_variables(self)
-        rows, cols = found
-        vals = np.zeros(self.sparse_nnz)
-        call_vec(self.hess_sparse, np.ascontiguousarray(x, dtype=np.float64), vals)
+        rows, cols = self.sparse_hessian_coo()
+        vals = self.sparse_hessian_nz(x)
         H.fill(0.0)
         H[rows, cols] = vals
         H[cols, rows] = vals
+
+    def sparse_hessian_coo(self) -> tuple:
+        """The variables (row, column) of each value of :meth:`sparse_hessian_nz`:
+        one triangle, each pair once (fill slots included, which hold zeros)."""
+        found = _SLOT_VARIABLES.get(self.module_name)
+        if found is None:
+            found = _SLOT_VARIABLES[self.module_name] = _slot_variables(self)
+        return found
+
+    def sparse_hessian_nz(self, x) -> np.ndarray:
+        """The Hessian's entries in ``hess_sparse``'s slots."""
+        from symgd.kernelgen.fastcall import call_vec
+        vals = np.zeros(self.sparse_nnz)
+        call_vec(self.hess_sparse, np.ascontiguousarray(x, dtype=np.float64), vals)
+        return vals
 
 
 _SLOT_VARIABLES: dict = {}   # module name -> (rows, cols) of its hess_sparse slots

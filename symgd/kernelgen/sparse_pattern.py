@@ -66,6 +66,25 @@ class SparsePattern:
             raise KeyError(f"H[{i}, {j}] is outside the sparsity pattern")
         return k
 
+    def slots(self, i, j, missing: bool = False) -> np.ndarray:
+        """:meth:`slot` for arrays of variable pairs at once; ``missing``: -1 for a
+        pair outside the pattern, where otherwise it is a KeyError."""
+        n = self.n
+        keys = getattr(self, "_keys", None)
+        if keys is None:   # column * n + row of every slot: ascending in CSC order
+            col_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.colptr))
+            keys = self._keys = col_of * n + self.rowidx.astype(np.int64)
+        r = self.pos[np.asarray(i, dtype=np.int64)]
+        c = self.pos[np.asarray(j, dtype=np.int64)]
+        want = np.minimum(r, c) * n + np.maximum(r, c)
+        k = np.minimum(np.searchsorted(keys, want), keys.size - 1)
+        found = keys[k] == want
+        if not missing and not np.all(found):
+            bad = int(np.flatnonzero(~found)[0])
+            raise KeyError(f"H[{int(np.ravel(i)[bad])}, {int(np.ravel(j)[bad])}] is outside "
+                           "the sparsity pattern")
+        return np.where(found, k, -1)
+
     def arrays(self) -> tuple:
         """(colptr, rowidx, rowptr, rowcol, rowslot) as int64 arrays (see the module
         docstring): what symgd.methods.sparse_linalg takes."""

@@ -21,8 +21,8 @@ def templated_kernels(problem, need_hessian: bool, need_line_poly: bool,
 
     ``need_hessian``: newton's Hessian (dense, banded or sparse), refused with advice
     where none is affordable; ``want_hessian``: the dense Hessian where it is
-    affordable (at most TEMPLATED_HESSIAN_MAX_VARS variables), else its nonzeros in a
-    sparse pattern (``hess_sparse``)."""
+    affordable (at most TEMPLATED_HESSIAN_MAX_VARS variables), and its nonzeros in a
+    sparse pattern (``hess_sparse``) from sparse_newton.MIN_VARS variables on."""
     from symgd.kernelgen import kernels, templates
 
     if need_line_poly:
@@ -30,6 +30,7 @@ def templated_kernels(problem, need_hessian: bool, need_line_poly: bool,
     parts = templates.split(problem.minimized_objective(), problem.symbols)
     if parts is None:
         return None
+    from symgd.constrained import sparse_newton
     from symgd.kernelgen.band import ordering, rest_hessian_entries
 
     n = len(problem.symbols)
@@ -55,10 +56,11 @@ def templated_kernels(problem, need_hessian: bool, need_line_poly: bool,
             band = -1
         else:
             sparse = None
-    if want_hessian and not need_hessian and not with_h and \
-            entries <= kernels.REST_HESSIAN_MAX:
-        # past the dense limit: the Hessian's nonzeros alone (hess_sparse), which the
-        # constrained methods scatter where they hold a dense matrix, in place of n
+    if want_hessian and not need_hessian and entries <= kernels.REST_HESSIAN_MAX and \
+            (not with_h or n >= sparse_newton.MIN_VARS):
+        # the Hessian's nonzeros alone (hess_sparse): what the constrained methods'
+        # sparse Newton systems gather (symgd.constrained.sparse_newton), and past the
+        # dense limit what they scatter where they hold a dense matrix, in place of n
         # differenced gradients (symgd.constrained.kernels.ConstrainedBundle.hess)
         from symgd.kernelgen.sparse_pattern import pattern
         sparse = pattern(parts, problem.symbols)
