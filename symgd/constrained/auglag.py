@@ -67,7 +67,9 @@ class _Lagrangian:
         f = float(self.b.fg(x, g))
         if self.ck.m:
             c = self.ck.values(x)
-            J = self.ck.jacobian(x)
+            # the sparse system's CSR (symgd.constrained.sparse_jacobian), else dense
+            J = self.ck.jacobian(x) if self.sparse is None else \
+                self.sparse.jac_layout.matrix(self.ck, x)
         else:
             c, J = np.zeros(0), np.zeros((0, x.size))
         return f, g, c, J
@@ -85,17 +87,22 @@ class _Lagrangian:
         return L, g + J.T @ t
 
     def curvature(self, x, parts, y, rho):
-        """(hess f + sum_i t_i hess c_i, dense, and the mask of the constraints whose
-        rho grad c_i grad c_i^T belongs in hess L: equalities and t_i > 0)."""
+        """(hess f + sum_i t_i hess c_i, and the mask of the constraints whose rho grad
+        c_i grad c_i^T belongs in hess L: equalities and t_i > 0). The matrix is dense,
+        or with a sparse system its slots (SparseSystem.lagrangian_slots)."""
         f, g, c, J = parts
         n = x.size
-        H = np.zeros((n, n))
-        self.b.hess(x, H)
         on = np.zeros(0, dtype=bool)
+        t = np.zeros(c.size)
         if c.size:
             t = self.multiplier_terms(c, y, rho)
-            H += self.ck.weighted_hessian(x, t)
             on = self.ck.equality | (t > 0.0)
+        if self.sparse is not None:
+            return self.sparse.lagrangian_slots(self.b, x, t, n), on
+        H = np.zeros((n, n))
+        self.b.hess(x, H)
+        if c.size:
+            H += self.ck.weighted_hessian(x, t)
         return H, on
 
     def hessian(self, x, parts, y, rho):

@@ -66,13 +66,30 @@ def projected_lagrangian_gradient(gl, x, lo, hi) -> np.ndarray:
     return out
 
 
+def _sparse_system(bundle):
+    """The run's sparse Newton system (symgd.constrained.sparse_newton), or None where
+    its matrices are dense."""
+    if not bundle.constraints.m:
+        return None
+    from symgd.constrained.sparse_newton import SparseSystem
+    return SparseSystem.for_run(bundle)
+
+
+def jacobian(bundle, x):
+    """J at x: CSR (symgd.constrained.sparse_jacobian) where the run's Newton systems
+    are sparse (no m x n matrix), else dense."""
+    system = _sparse_system(bundle)
+    ck = bundle.constraints
+    return ck.jacobian(x) if system is None else system.jac_layout.matrix(ck, x)
+
+
 def measures(bundle, x, y, lo, hi, typical) -> Measures:
     """Violation, complementarity and the Lagrangian's relative gradient at (x, y)."""
     ck = bundle.constraints
     g = np.zeros(x.size)
     f = float(bundle.fg(x, g))
     c = ck.values(x)
-    gl = g + (ck.jacobian(x).T @ y if ck.m else 0.0)
+    gl = g + (jacobian(bundle, x).T @ y if ck.m else 0.0)
     pg = projected_lagrangian_gradient(gl, x, lo, hi)
     ineq = ~ck.equality
     comp = 0.0
@@ -137,7 +154,7 @@ def polish(bundle, x0, y0, lo, hi, active_tol: float, max_steps: int = POLISH_MA
     c0 = ck.values(x0)
     g = np.zeros(n)
     bundle.fg(x0, g)
-    gl = g + (ck.jacobian(x0).T @ y0 if m else 0.0)
+    gl = g + (jacobian(bundle, x0).T @ y0 if m else 0.0)
     scale = np.maximum(1.0, np.abs(x0))
     fixed = ((x0 - lo <= ACTIVE_BOUND_REL * scale) & (gl >= 0.0)) | \
             ((hi - x0 <= ACTIVE_BOUND_REL * scale) & (gl <= 0.0)) | (lo == hi)
@@ -150,13 +167,13 @@ def polish(bundle, x0, y0, lo, hi, active_tol: float, max_steps: int = POLISH_MA
     if F.size == 0:
         return None
     y = np.where(act, y0, 0.0)
-    H = np.zeros((n, n))
+    system = _sparse_system(bundle)
     res0 = res_last = None
     best = None
     for _ in range(max_steps):
         f = bundle.fg(x, g)
         c = ck.values(x)
-        J = ck.jacobian(x)
+        J = jacobian(bundle, x) if m else np.zeros((0, n))
         gl = g + (J.T @ y if m else 0.0)
         r = np.concatenate([gl[F], c[A]])
         if not (math.isfinite(f) and np.all(np.isfinite(r))):
@@ -174,9 +191,15 @@ def polish(bundle, x0, y0, lo, hi, active_tol: float, max_steps: int = POLISH_MA
         if res_last is not None and res > POLISH_CONTRACTION * res_last:
             break
         res_last = res
-        bundle.hess(x, H)
-        HL = H + (ck.weighted_hessian(x, y) if m else 0.0)
-        step = kkt_step(HL[np.ix_(F, F)], J[np.ix_(A, F)], -r)
+        if system is not None:   # sparse: the slots of hess L, no n x n matrix
+            HL = system.matrix(system.lagrangian_slots(bundle, x, y, n))
+            step = kkt_step(HL[F][:, F], J[A][:, F], -r)
+        else:
+            HL = np.zeros((n, n))
+            bundle.hess(x, HL)
+            if m:
+                HL += ck.weighted_hessian(x, y)
+            step = kkt_step(HL[np.ix_(F, F)], J[np.ix_(A, F)], -r)
         if step is None or not np.all(np.isfinite(step)):
             return None
         x[F] += step[:F.size]
@@ -199,6 +222,11 @@ def kkt_step(H, JA, rhs):
     answer does not solve the system (a degenerate set: the caller keeps its point)."""
     nf, na = JA.shape[1], JA.shape[0]
     size = nf + na
+    if not isinstance(H, np.ndarray):   # scipy sparse H and JA (a sparse run's polish)
+        if size < SPARSE_KKT_MIN:
+            H, JA = H.toarray(), JA.toarray()
+        else:
+            return _sparse_kkt_step(H, JA, rhs)
     nnz = np.count_nonzero(H) + 2 * np.count_nonzero(JA) if size >= SPARSE_KKT_MIN else 0
     if size < SPARSE_KKT_MIN or nnz > SPARSE_KKT_DENSITY * size * size:
         K = np.zeros((size, size))
@@ -206,6 +234,10 @@ def kkt_step(H, JA, rhs):
         K[:nf, nf:] = JA.T
         K[nf:, :nf] = JA
         return np.linalg.lstsq(K, rhs, rcond=1e-13)[0]
+    return _sparse_kkt_step(H, JA, rhs)
+
+
+def _sparse_kkt_step(H, JA, rhs):
     import scipy.sparse as sps
     from scipy.sparse.linalg import splu
 
@@ -239,28 +271,29 @@ def reduced_curvature(bundle, x, y, lo, hi, active_tol: float,
     eigendecomposition (n^3: 1 s at n = 2,000)."""
     ck = bundle.constraints
     n = x.size
-    H = np.zeros((n, n))
-    bundle.hess(x, H)
-    if ck.m:
-        H = H + ck.weighted_hessian(x, y)
     g = np.zeros(n)
     bundle.fg(x, g)
-    gl = g + (ck.jacobian(x).T @ y if ck.m else 0.0)
+    gl = g + (jacobian(bundle, x).T @ y if ck.m else 0.0)
     scale = np.maximum(1.0, np.abs(x))
     gtol = active_tol * max(1.0, float(np.max(np.abs(g), initial=0.0)))
     at_lo = x - lo <= ACTIVE_BOUND_REL * scale
     at_hi = hi - x <= ACTIVE_BOUND_REL * scale
     held = (at_lo & (gl > gtol)) | (at_hi & (gl < -gtol)) | (at_lo & at_hi)
-    J, act = np.zeros((0, n)), np.zeros(0, dtype=bool)
+    act = np.zeros(0, dtype=bool)
     if ck.m:
         c = ck.values(x)
-        J = ck.jacobian(x)
         act = ck.equality | ((np.abs(y) > active_tol) & (c >= -active_tol))
-    if saddle_tol is not None:
-        from symgd.constrained.sparse_newton import SparseSystem
-        system = SparseSystem.for_run(bundle)  # None below its size: the dense test
-        if system is not None and system.positive_on_tangent(H, J, act, held, saddle_tol):
+    system = _sparse_system(bundle) if saddle_tol is not None else None
+    if system is not None:   # the proof from the slots and the CSR J (no n x n matrix)
+        slots = system.lagrangian_slots(bundle, x, y, n)
+        if system.positive_on_tangent(slots, jacobian(bundle, x), act, held, saddle_tol):
             return 0.0, None
+    H = np.zeros((n, n))
+    bundle.hess(x, H)
+    J = np.zeros((0, n))
+    if ck.m:
+        H = H + ck.weighted_hessian(x, y)
+        J = ck.jacobian(x)
     rows = np.zeros((int(np.sum(held)), n))
     rows[np.arange(rows.shape[0]), np.flatnonzero(held)] = 1.0
     rows = list(rows) + list(J[act])

@@ -136,45 +136,14 @@ class SparseKKT:
         from symgd.constrained.sparse_newton import SparseSystem
 
         self.n, self.m, self.N = n, len(rows), n + ineq.size
-        self.system = SparseSystem(self.N, pattern, rows)  # H + sum r_i a_i a_i^T
-        s = self.system
-        # A in CSR with a fixed structure: row i's columns are rows[i], ascending (the
-        # slack's column, past x's, last), so row * N + column ascends over the data
-        self.indptr = np.concatenate([[0], np.cumsum([r.size for r in rows])]).astype(np.int64)
-        self.indices = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        self.row_of = np.repeat(np.arange(self.m), np.diff(self.indptr))
-        self._keys = self.row_of * self.N + self.indices
-        self.from_J = np.flatnonzero(self.indices < n)      # entries that are J's
-        # each pair of grad c grad c^T (system.pair_*) as two entries of A's data
-        self.pair_pa = self._entries(s.pair_con, s.pair_a)
-        self.pair_pb = self._entries(s.pair_con, s.pair_b)
-        self._jac_at = None
+        # H + sum r_i a_i a_i^T, and A's CSR structure (jac_layout, slack columns last)
+        self.system = SparseSystem(self.N, pattern, rows, n_x=n)
+        self.layout = self.system.jac_layout
         self._h = self._a = None
 
-    def _entries(self, rows, cols) -> np.ndarray:
-        """The positions in A's data of the entries (rows, cols), all in its structure."""
-        want = np.asarray(rows, dtype=np.int64) * self.N + np.asarray(cols, dtype=np.int64)
-        at = np.searchsorted(self._keys, want)
-        if want.size and not np.array_equal(self._keys[np.minimum(at, self._keys.size - 1)],
-                                            want):
-            raise KeyError("a Jacobian entry outside the constraints' variables")
-        return at
-
     def jacobian(self, ck, x):
-        """A = [J, P] as a CSR matrix, from the kernel's nonzeros where it writes them
-        alone, else from the dense J at the constraints' variables."""
-        import scipy.sparse as sps
-
-        data = np.ones(self.indices.size)
-        if len(ck.jac_coo):
-            if self._jac_at is None:
-                self._jac_at = self._entries(*ck.jac_coo)
-            data[self.from_J] = 0.0
-            data += np.bincount(self._jac_at, ck.jacobian_nz(x), minlength=data.size)
-        elif self.m:
-            J = ck.jacobian(x)
-            data[self.from_J] = J[self.row_of[self.from_J], self.indices[self.from_J]]
-        return sps.csr_matrix((data, self.indices, self.indptr), shape=(self.m, self.N))
+        """A = [J, P] as a CSR matrix (sparse_jacobian.JacobianLayout)."""
+        return self.layout.matrix(ck, x)
 
     def lagrangian_hessian(self, bundle, x, y):
         """W's entries in the pattern's slots (sparse_newton.SparseSystem.
@@ -201,7 +170,7 @@ class SparseKKT:
         h = W.copy()
         h[s.diag_slot] += sig
         self._h, self._a = h, A.data
-        self._norms = np.bincount(self.row_of, A.data * A.data, minlength=self.m)
+        self._norms = self.layout.row_norms(A.data)
         x_diag = s.diag_slot[:self.n]
         self._scale = max(1.0, float(np.max(np.abs(W[x_diag]), initial=0.0)))
         return bool(np.all(np.isfinite(h)) and np.all(np.isfinite(A.data)))
@@ -224,7 +193,8 @@ class SparseKKT:
         vals = self._h.copy()
         vals[s.diag_slot] += shift
         a = self._a
-        np.add.at(vals, s.pair_slot, weights[s.pair_con] * a[self.pair_pa] * a[self.pair_pb])
+        vals += np.bincount(s.pair_slot, weights[s.pair_con] * a[s.pair_ja] * a[s.pair_jb],
+                            minlength=vals.size)
         arrays = (s.colptr, s.rowidx, s.rowptr, s.rowcol, s.rowslot)
         return bool(sparse_linalg.sparse_cholesky(vals, 0.0, s.L, *arrays, s.work))
 
@@ -239,7 +209,7 @@ class SparseKKT:
         keep = h != 0.0
         r, c, v = s.slot_row[keep], s.slot_col[keep], h[keep]
         off = r != c
-        ar, ac = self.row_of + N, self.indices
+        ar, ac = self.layout.row_of + N, self.layout.indices
         rows = np.concatenate([r, c[off], ar, ac, N + np.arange(m)])
         cols = np.concatenate([c, r[off], ac, ar, N + np.arange(m)])
         vals = np.concatenate([v, v[off], self._a, self._a, np.full(m, -dc)])

@@ -55,7 +55,10 @@ def objective_cliques(problem) -> tuple:
 class SparseSystem:
     """The fixed sparse structure of hess L for one run (module docstring)."""
 
-    def __init__(self, n: int, pattern, constraint_vars):
+    def __init__(self, n: int, pattern, constraint_vars, n_x: int | None = None):
+        """``n_x``: the variables whose Jacobian columns the kernels write (sqp's
+        slacks, from n_x on, have unit columns); n where omitted."""
+        from symgd.constrained.sparse_jacobian import JacobianLayout
         from symgd.methods import sparse_linalg
         self._la = sparse_linalg
         self.n = n
@@ -70,7 +73,7 @@ class SparseSystem:
         self.diag_slot = self.colptr[:-1][pos]  # variable i's diagonal slot
         # each constraint's grad c grad c^T entries: (constraint, j, k, slot), j, k its
         # variables, one entry per unordered pair (the lower triangle's slot)
-        con, a, b, slot = [], [], [], []
+        con, a, b = [], [], []
         for i, held in enumerate(constraint_vars):
             held = [int(v) for v in held]
             for j in held:
@@ -79,11 +82,15 @@ class SparseSystem:
                         con.append(i)
                         a.append(j)
                         b.append(k)
-                        slot.append(pattern.slot(j, k))
         self.pair_con = np.array(con, dtype=np.int64)
         self.pair_a = np.array(a, dtype=np.int64)
         self.pair_b = np.array(b, dtype=np.int64)
-        self.pair_slot = np.array(slot, dtype=np.int64)
+        self.pair_slot = pattern.slots(self.pair_a, self.pair_b) if con else \
+            np.zeros(0, dtype=np.int64)
+        # the Jacobian as CSR of fixed structure, and each pair's two entries in it
+        self.jac_layout = JacobianLayout(constraint_vars, n, n_x)
+        self.pair_ja = self.jac_layout.entries(self.pair_con, self.pair_a)
+        self.pair_jb = self.jac_layout.entries(self.pair_con, self.pair_b)
         self.L = np.empty(pattern.nnz)
         self.work = np.empty(n)
 
@@ -164,16 +171,32 @@ class SparseSystem:
         self._slot_maps = maps
         return maps
 
+    def matrix(self, vals):
+        """The symmetric matrix of the slots' values ``vals`` as scipy CSR (n x n)."""
+        import scipy.sparse as sps
+        keep = vals != 0.0
+        r, c, v = self.slot_row[keep], self.slot_col[keep], vals[keep]
+        off = r != c
+        return sps.csr_matrix((np.concatenate([v, v[off]]),
+                               (np.concatenate([r, c[off]]), np.concatenate([c, r[off]]))),
+                              shape=(self.n, self.n))
+
     def values(self, H, J, active, rho) -> np.ndarray:
-        """hess L in the pattern's slots: H (hess f + sum t_i hess c_i, dense and
-        symmetric) gathered, plus rho grad c_i grad c_i^T of the active constraints
-        (``rho`` a number, or one weight per constraint)."""
-        vals = H[self.slot_row, self.slot_col]
+        """hess L in the pattern's slots: H (hess f + sum t_i hess c_i: its slots, as
+        :meth:`lagrangian_slots` gives them, or dense and symmetric, gathered) plus
+        rho grad c_i grad c_i^T of the active constraints (``rho`` a number, or one
+        weight per constraint); J the Jacobian, a CSR matrix of ``jac_layout`` or
+        dense."""
+        vals = H.copy() if H.ndim == 1 else H[self.slot_row, self.slot_col]
         if self.pair_con.size:
             on = active[self.pair_con]
             c, s = self.pair_con[on], self.pair_slot[on]
             w = rho[c] if np.ndim(rho) else rho
-            np.add.at(vals, s, w * J[c, self.pair_a[on]] * J[c, self.pair_b[on]])
+            if isinstance(J, np.ndarray):
+                ja, jb = J[c, self.pair_a[on]], J[c, self.pair_b[on]]
+            else:
+                ja, jb = J.data[self.pair_ja[on]], J.data[self.pair_jb[on]]
+            vals += np.bincount(s, w * ja * jb, minlength=vals.size)
         return vals
 
     def direction(self, vals, gL, fixed, scale, radius) -> np.ndarray:
@@ -233,9 +256,13 @@ class SparseSystem:
         the rounding of the weighted rows (~1e-16 rho) stays far below eps. False means
         "not proved": the caller then computes the eigenvalues densely."""
         la = self._la
-        scale = max(1.0, float(np.max(np.abs(np.diag(H)), initial=0.0)))
+        diag = H[self.diag_slot] if H.ndim == 1 else np.diag(H)
+        scale = max(1.0, float(np.max(np.abs(diag), initial=0.0)))
         rho = 1e6 * scale
-        norms = np.sum(J * J, axis=1) if J.size else np.zeros(0)
+        if isinstance(J, np.ndarray):
+            norms = np.sum(J * J, axis=1) if J.size else np.zeros(0)
+        else:
+            norms = self.jac_layout.row_norms(J.data)
         weights = np.where(norms > 0.0, rho / np.where(norms > 0.0, norms, 1.0), 0.0)
         vals = self.values(H, J, active, weights)
         vals[self.diag_slot] += tol * scale
