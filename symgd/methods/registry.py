@@ -100,7 +100,10 @@ REGISTRY = {
                       handles_constraints=True,
                       summary="primal-dual interior point (IPOPT's filter line search) with "
                               "the exact Hessian of the Lagrangian, then Newton on the KKT "
-                              "equations of the active set"),
+                              "equations of the active set; from 200 variables, where the "
+                              "terms and constraints leave it sparse, the primal-dual system's "
+                              "inertia is proved by a sparse Cholesky and its step solved by "
+                              "a sparse LU"),
     # quasi-Newton max_iter: chained Rosenbrock takes both about 5 n iterations (n = 100:
     # 515, n = 200: 990, n = 400: 1930, as scipy's); bfgs (O(n^2) a step) is for n up to
     # a few hundred, so 2000; lbfgs (any n) has scipy L-BFGS-B's default, 15000
