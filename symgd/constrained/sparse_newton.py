@@ -253,7 +253,8 @@ class SparseSystem:
         lemma; Debreu, Econometrica 20, 1952), with eps = tol max(1, max |H_ii|). M's
         rows are normalised (the same null space) and weighted rho = 1e6 max(1, max
         |H_ii|), past which the test is exact for all but nearly dependent rows, while
-        the rounding of the weighted rows (~1e-16 rho) stays far below eps. False means
+        the rounding of the weighted rows (~1e-16 rho) stays far below eps. H and J as
+        :meth:`values` takes them (slots or dense; CSR or dense). False means
         "not proved": the caller then computes the eigenvalues densely."""
         la = self._la
         diag = H[self.diag_slot] if H.ndim == 1 else np.diag(H)
