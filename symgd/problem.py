@@ -445,8 +445,9 @@ class Problem(ProblemInterface):
         """Whether the objective is a polynomial in the variables (computed once); False
         for a model fit, which has no objective expression."""
         if self._polynomial is None:
+            from symgd import large_expr   # linear time: sympy's grows with terms x n
             value = (self.objective is not None
-                     and bool(self.objective.is_polynomial(*self.symbols)))
+                     and large_expr.is_polynomial(self.objective, self.symbols))
             object.__setattr__(self, "_polynomial", value)
         return self._polynomial
 
@@ -465,7 +466,8 @@ class Problem(ProblemInterface):
                           kind=kind)
 
     def __repr__(self) -> str:
-        return (f"Problem(name={self.name!r}, {self.sense}={self.objective}, "
+        from symgd import large_expr
+        return (f"Problem(name={self.name!r}, {self.sense}={large_expr.text(self.objective)}, "
                 f"variables={list(self.names)}, constraints={len(self.constraints)})")
 
 

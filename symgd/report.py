@@ -21,7 +21,12 @@ def _fit_header(problem) -> str:
 
 
 def format_result(problem, result) -> str:
-    objective = getattr(problem, "objective_text", None) or problem.objective  # warm index
+    # the warm index's text (no sympy), or the objective's (a long sum: its first terms
+    # and a count)
+    objective = getattr(problem, "objective_text", None)
+    if not objective:
+        from symgd import large_expr
+        objective = large_expr.text(problem.objective)
     lines = [_fit_header(problem) if getattr(problem, "is_fit", False)
              else f"{problem.name}: {problem.sense} {objective}"]
     lines.append(f"status:   {result.status} ({'success' if result.success else 'not solved'})")

@@ -235,9 +235,8 @@ def _kernels_of(problem):
 
 
 def _texts(problem) -> dict:
-    def text(e):
-        return None if e is None else str(e)
-    return {"objective": text(getattr(problem, "objective", None)) or ""}
+    from symgd import large_expr
+    return {"objective": large_expr.text(getattr(problem, "objective", None))}
 
 
 def record(path, overrides, problem, result, *, limits=(), method=None, options=None) -> bool:

@@ -191,7 +191,8 @@ def objective_words(problem) -> str:
     if text:
         return str(text)
     if getattr(problem, "objective", None) is not None:
-        return str(problem.objective)
+        from symgd import large_expr
+        return large_expr.text(problem.objective)
     return f"{getattr(problem, 'loss', None) or 'loss'} of the fit"
 
 
