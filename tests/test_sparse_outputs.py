@@ -84,3 +84,21 @@ def test_runs_form_no_dense_matrix_and_end_at_a_kkt_point(monkeypatch, method):
     viol, stat, sign, comp = kkt_measures(r.x, p, r.extra["multipliers"])
     assert viol <= 1e-8 and stat <= 1e-6 and sign <= 1e-8 and comp <= 1e-6, \
         (viol, stat, sign, comp)
+
+
+@pytest.mark.parametrize("method", ["auglag", "sqp"])
+def test_bound_constrained_runs_form_no_dense_matrix_and_agree_with_lbfgs(monkeypatch, method):
+    """Bounds alone (no constraint rows): the same sparse path, and the answer of
+    lbfgs (projected, no Hessian) from the same start."""
+    import sympy as sp
+    x = sp.symbols(f"x0:{N}", real=True)
+    f = sp.Add(*[100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(N - 1)])
+    p = symgd.Problem(minimize=f, variables={s: {"start": 0.5, "lower": -0.5, "upper": 0.8}
+                                             for s in x})
+    ref = symgd.solve(p, method="lbfgs", tol=1e-12)
+    compiled(p, need_hessian=False, want_hessian=True)
+    _no_dense_matrices(monkeypatch)
+    r = symgd.solve(p, method=method)
+    assert ref.status == r.status == "converged", (ref.message, r.message)
+    np.testing.assert_allclose(r.x, ref.x, rtol=0, atol=1e-6)
+    assert abs(r.fun - ref.fun) <= 1e-9 * abs(ref.fun)

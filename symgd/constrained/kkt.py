@@ -69,8 +69,6 @@ def projected_lagrangian_gradient(gl, x, lo, hi) -> np.ndarray:
 def _sparse_system(bundle):
     """The run's sparse Newton system (symgd.constrained.sparse_newton), or None where
     its matrices are dense."""
-    if not bundle.constraints.m:
-        return None
     from symgd.constrained.sparse_newton import SparseSystem
     return SparseSystem.for_run(bundle)
 
@@ -173,7 +171,7 @@ def polish(bundle, x0, y0, lo, hi, active_tol: float, max_steps: int = POLISH_MA
     for _ in range(max_steps):
         f = bundle.fg(x, g)
         c = ck.values(x)
-        J = jacobian(bundle, x) if m else np.zeros((0, n))
+        J = jacobian(bundle, x)
         gl = g + (J.T @ y if m else 0.0)
         r = np.concatenate([gl[F], c[A]])
         if not (math.isfinite(f) and np.all(np.isfinite(r))):
