@@ -23,10 +23,10 @@ def _fit_header(problem) -> str:
 def format_result(problem, result) -> str:
     # the warm index's text (no sympy), or the objective's (a long sum: its first terms
     # and a count)
-    objective = getattr(problem, "objective_text", None)
-    if not objective:
+    objective = getattr(problem, "objective_text", None) or problem.objective
+    if objective is not None and not isinstance(objective, str):
         from symgd import large_expr
-        objective = large_expr.text(problem.objective)
+        objective = large_expr.text(objective)
     lines = [_fit_header(problem) if getattr(problem, "is_fit", False)
              else f"{problem.name}: {problem.sense} {objective}"]
     lines.append(f"status:   {result.status} ({'success' if result.success else 'not solved'})")
