@@ -12,6 +12,7 @@ above it counts as at it).
 """
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -28,13 +29,21 @@ SLOW = {"mgh11_gulf", "mgh19_osborne2", "mgh20_watson"}
 NAMES = sorted(n for n in REFERENCE if n not in SLOW)
 
 
+@functools.lru_cache(maxsize=None)
+def _lambdified(objective, syms):
+    """sympy's f and gradient as Python functions, made once per problem (the auto and
+    the lbfgs test recheck the same problem)."""
+    syms = list(syms)
+    zero_delta = (lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    f = sp.lambdify(syms, objective, "math")
+    grad = sp.lambdify(syms, [sp.diff(objective, s).replace(*zero_delta)
+                              for s in syms], "math")
+    return f, grad
+
+
 def _recheck(problem, x):
     """(f, relative gradient, smallest Hessian eigenvalue over the largest |eigenvalue|)."""
-    syms = list(problem.symbols)
-    zero_delta = (lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
-    f = sp.lambdify(syms, problem.objective, "math")
-    grad = sp.lambdify(syms, [sp.diff(problem.objective, s).replace(*zero_delta)
-                              for s in syms], "math")
+    f, grad = _lambdified(problem.objective, tuple(problem.symbols))
     x = np.asarray(x, dtype=float)
     fx = float(f(*x))
     g = np.array(grad(*x), dtype=float)
