@@ -333,3 +333,25 @@ def test_import_by_name_reports_a_damaged_module_as_a_miss(tmp_path, monkeypatch
     assert not path.exists() and not cache._numba_files(name)
     mod = cache.load_module(KERNEL_SOURCE.format(k=k))  # the source rebuilds it
     assert mod.f.ctypes(1.0) == float(k)
+
+
+def test_the_eviction_scan_counts_each_modules_numba_files(tmp_path):
+    """cache._modules lists __pycache__ once for all modules: each module's size is
+    its .py, .sums and its own numba files (not another module's, not other files),
+    as the per-module listing (cache._numba_files) finds them."""
+    pyc = tmp_path / "__pycache__"
+    pyc.mkdir()
+    sizes = {}
+    for k, name in enumerate([f"{cache.MODULE_PREFIX}aa", f"{cache.MODULE_PREFIX}aab"]):
+        (tmp_path / f"{name}.py").write_text("x" * (10 + k))
+        (tmp_path / f"{name}.sums").write_text("y" * 3)
+        for j, suffix in enumerate(["fg-12.py311.nbi", "fg-12.py311.1.nbc", "hess.nbc"]):
+            (pyc / f"{name}.{suffix}").write_bytes(b"z" * (100 * (j + 1) + k))
+        (pyc / f"{name}.cpython-311.pyc").write_bytes(b"p" * 7)   # not numba's
+        sizes[name] = 10 + k + 3 + sum(100 * (j + 1) + k for j in range(3))
+    got = {name: size for _, size, name in cache._modules(tmp_path)}
+    assert got == sizes
+    for name in sizes:
+        listed = [tmp_path / f"{name}.py", tmp_path / f"{name}.sums"] + \
+            cache._numba_files(name, tmp_path)
+        assert sum(p.stat().st_size for p in listed) == sizes[name]
