@@ -42,7 +42,7 @@ def run(path: Path, n: int, env: dict) -> tuple:
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "symgd", "solve", str(path), "--json",
                           "--limit", f"max_variables={max(n, 1000)}"],
-                         capture_output=True, text=True, env=env)
+                         capture_output=True, text=True, env=env, cwd=path.parent)
     wall = time.perf_counter() - t0
     rss = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
     return out, wall, rss
