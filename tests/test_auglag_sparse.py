@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import sympy as sp
 
 import symgd
 from symgd.constrained import sparse_newton
 from symgd.kernelgen.sparse_pattern import clique_neighbours, pattern_of
-from constrained_helpers import kkt_measures, rosenbrock_discs
+from constrained_helpers import (convex_chain, count_calls, kkt_measures,
+                                 rosenbrock_discs, rosenbrock_hessian)
 
 
 def test_direction_is_the_dense_newton_step_where_hess_l_is_positive_definite():
@@ -52,15 +52,7 @@ def test_direction_is_the_dense_newton_step_where_hess_l_is_positive_definite():
 
 
 def _count_sparse_steps(monkeypatch):
-    calls = []
-    real = sparse_newton.SparseSystem.direction
-
-    def counted(self, *a, **kw):
-        calls.append(1)
-        return real(self, *a, **kw)
-
-    monkeypatch.setattr(sparse_newton.SparseSystem, "direction", counted)
-    return calls
+    return count_calls(monkeypatch, sparse_newton.SparseSystem, "direction")
 
 
 def test_convex_chain_with_pair_equalities_matches_numpys_kkt_solve(monkeypatch):
@@ -68,23 +60,10 @@ def test_convex_chain_with_pair_equalities_matches_numpys_kkt_solve(monkeypatch)
     400: the KKT system [[2I + 2D^T D, A^T], [A, 0]] (x, -lambda) = (2a, b), D the
     difference matrix, solved densely here."""
     calls = _count_sparse_steps(monkeypatch)
-    n = 400
-    rng = np.random.default_rng(5)
-    a, b = rng.normal(size=n), rng.normal(size=n // 2)
-    x = sp.symbols(f"x0:{n}", real=True)
-    f = sp.Add(*[(x[i] - a[i]) ** 2 for i in range(n)],
-               *[(x[i + 1] - x[i]) ** 2 for i in range(n - 1)])
-    cons = [sp.Eq(x[2 * k] + x[2 * k + 1], b[k]) for k in range(n // 2)]
-    r = symgd.solve(symgd.Problem(minimize=f, variables=list(x), constraints=cons),
-                    method="auglag")
+    p, want = convex_chain(400)
+    r = symgd.solve(p, method="auglag")
     assert r.status == "converged", r.message
     assert calls, "the sparse system was not used"
-    D = np.diff(np.eye(n), axis=0)
-    A = np.zeros((n // 2, n))
-    for k in range(n // 2):
-        A[k, [2 * k, 2 * k + 1]] = 1.0
-    K = np.block([[2 * np.eye(n) + 2 * D.T @ D, A.T], [A, np.zeros((n // 2, n // 2))]])
-    want = np.linalg.solve(K, np.concatenate([2 * a, b]))[:n]
     np.testing.assert_allclose(r.x, want, rtol=0, atol=1e-7)
 
 
@@ -169,10 +148,4 @@ def test_past_the_dense_limit_the_constrained_bundle_scatters_the_sparse_hessian
     x = np.random.default_rng(3).uniform(-1.5, 1.5, n)
     H = np.full((n, n), np.nan)
     ConstrainedBundle(K, constraint_kernels(p)).hess(x, H)
-    want = np.zeros((n, n))
-    for i in range(n - 1):
-        want[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
-        want[i, i + 1] += -400 * x[i]
-        want[i + 1, i] += -400 * x[i]
-        want[i + 1, i + 1] += 200
-    np.testing.assert_allclose(H, want, rtol=1e-13, atol=1e-10)
+    np.testing.assert_allclose(H, rosenbrock_hessian(x), rtol=1e-13, atol=1e-10)

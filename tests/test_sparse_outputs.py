@@ -14,7 +14,7 @@ from symgd.constrained.sparse_jacobian import JacobianLayout
 from symgd.constrained.sparse_newton import SparseSystem, objective_cliques
 from symgd.kernelgen.kernels import Kernels
 from symgd.solver import compiled
-from constrained_helpers import kkt_measures, rosenbrock_discs
+from constrained_helpers import kkt_measures, rosenbrock_discs, rosenbrock_hessian
 
 N = 240
 
@@ -52,12 +52,7 @@ def test_hess_l_in_slots_is_the_hand_worked_matrix():
     rng = np.random.default_rng(2)
     x = rng.uniform(-1.5, 1.5, N)
     y = rng.normal(size=N // 2)
-    want = np.zeros((N, N))
-    for i in range(N - 1):
-        want[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
-        want[i, i + 1] += -400 * x[i]
-        want[i + 1, i] += -400 * x[i]
-        want[i + 1, i + 1] += 200
+    want = rosenbrock_hessian(x)
     for k in range(N // 2):
         want[2 * k, 2 * k] += 2 * y[k]
         want[2 * k + 1, 2 * k + 1] += 2 * y[k]

@@ -11,7 +11,7 @@ import sympy as sp
 import symgd
 from symgd.constrained import primal_dual, sparse_newton
 from symgd.kernelgen.sparse_pattern import clique_neighbours, pattern_of
-from constrained_helpers import kkt_measures, rosenbrock_discs
+from constrained_helpers import convex_chain, count_calls, kkt_measures, rosenbrock_discs
 
 
 def _systems(n, rows, ineq):
@@ -123,39 +123,17 @@ def test_a_rank_deficient_jacobian_is_singular_until_the_constraints_are_regular
 
 
 def _count_sparse_factors(monkeypatch):
-    calls = []
-    real = primal_dual.SparseKKT.factor
-
-    def counted(self, *a, **kw):
-        calls.append(1)
-        return real(self, *a, **kw)
-
-    monkeypatch.setattr(primal_dual.SparseKKT, "factor", counted)
-    return calls
+    return count_calls(monkeypatch, primal_dual.SparseKKT, "factor")
 
 
 def test_convex_chain_with_pair_equalities_matches_numpys_kkt_solve(monkeypatch):
-    """min sum (x_i - a_i)^2 + sum (x_{i+1} - x_i)^2 s.t. x_{2k} + x_{2k+1} = b_k, n =
-    400, by sqp: the KKT system [[2I + 2D^T D, A^T], [A, 0]] (x, -lambda) = (2a, b),
-    D the difference matrix, solved densely here."""
+    """constrained_helpers.convex_chain, n = 400, by sqp's sparse system: numpy's
+    dense solve of its KKT system."""
     calls = _count_sparse_factors(monkeypatch)
-    n = 400
-    rng = np.random.default_rng(5)
-    a, b = rng.normal(size=n), rng.normal(size=n // 2)
-    x = sp.symbols(f"x0:{n}", real=True)
-    f = sp.Add(*[(x[i] - a[i]) ** 2 for i in range(n)],
-               *[(x[i + 1] - x[i]) ** 2 for i in range(n - 1)])
-    cons = [sp.Eq(x[2 * k] + x[2 * k + 1], b[k]) for k in range(n // 2)]
-    r = symgd.solve(symgd.Problem(minimize=f, variables=list(x), constraints=cons),
-                    method="sqp")
+    p, want = convex_chain(400)
+    r = symgd.solve(p, method="sqp")
     assert r.status == "converged", r.message
     assert calls, "the sparse system was not used"
-    D = np.diff(np.eye(n), axis=0)
-    A = np.zeros((n // 2, n))
-    A[np.arange(n // 2), 2 * np.arange(n // 2)] = 1.0
-    A[np.arange(n // 2), 2 * np.arange(n // 2) + 1] = 1.0
-    K = np.block([[2 * np.eye(n) + 2 * D.T @ D, A.T], [A, np.zeros((n // 2, n // 2))]])
-    want = np.linalg.solve(K, np.concatenate([2 * a, b]))[:n]
     np.testing.assert_allclose(r.x, want, rtol=0, atol=1e-7)
 
 

@@ -94,24 +94,24 @@ class CountedConstraints:
     def jacobian(self, x):
         """J at x, read-only and shared with the cache (no m x n copy per call: 256 MB
         at 4,000 constraints in 8,000 variables); callers copy what they change."""
-        found = self._J.get(x)
-        if found is None:
-            found = self.ck.jacobian(x)
-            found.setflags(write=False)
-            self._J.put(x, found)
-        return found
+        return _read_only(self._J, x, self.ck.jacobian)
 
     def jacobian_nz(self, x):
         """J's nonzeros at ``jac_coo``, read-only and shared with the cache."""
-        found = self._Jnz.get(x)
-        if found is None:
-            found = self.ck.jacobian_nz(x)
-            found.setflags(write=False)
-            self._Jnz.put(x, found)
-        return found
+        return _read_only(self._Jnz, x, self.ck.jacobian_nz)
 
     def weighted_hessian(self, x, y):
         return self.ck.weighted_hessian(x, y)
 
     def weighted_hessian_nz(self, x, y):
         return self.ck.weighted_hessian_nz(x, y)
+
+
+def _read_only(cache: _RecentPoints, x, compute):
+    """compute(x), from the cache where x was seen, marked read-only."""
+    found = cache.get(x)
+    if found is None:
+        found = compute(x)
+        found.setflags(write=False)
+        cache.put(x, found)
+    return found
