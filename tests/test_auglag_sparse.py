@@ -55,13 +55,17 @@ def _count_sparse_steps(monkeypatch):
     return count_calls(monkeypatch, sparse_newton.SparseSystem, "direction")
 
 
-def test_convex_chain_with_pair_equalities_matches_numpys_kkt_solve(monkeypatch):
+@pytest.mark.parametrize("method", ["auglag", "sqp"])
+def test_convex_chain_with_pair_equalities_matches_numpys_kkt_solve(monkeypatch, method):
     """min sum (x_i - a_i)^2 + sum (x_{i+1} - x_i)^2 s.t. x_{2k} + x_{2k+1} = b_k, n =
     400: the KKT system [[2I + 2D^T D, A^T], [A, 0]] (x, -lambda) = (2a, b), D the
-    difference matrix, solved densely here."""
-    calls = _count_sparse_steps(monkeypatch)
+    difference matrix, solved densely here. auglag's sparse Newton steps, or sqp's
+    sparse primal-dual system (symgd.constrained.primal_dual), are what ran."""
+    from symgd.constrained import primal_dual
+    calls = _count_sparse_steps(monkeypatch) if method == "auglag" else \
+        count_calls(monkeypatch, primal_dual.SparseKKT, "factor")
     p, want = convex_chain(400)
-    r = symgd.solve(p, method="auglag")
+    r = symgd.solve(p, method=method)
     assert r.status == "converged", r.message
     assert calls, "the sparse system was not used"
     np.testing.assert_allclose(r.x, want, rtol=0, atol=1e-7)

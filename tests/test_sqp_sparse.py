@@ -11,7 +11,7 @@ import sympy as sp
 import symgd
 from symgd.constrained import primal_dual, sparse_newton
 from symgd.kernelgen.sparse_pattern import clique_neighbours, pattern_of
-from constrained_helpers import convex_chain, count_calls, kkt_measures, rosenbrock_discs
+from constrained_helpers import count_calls, kkt_measures, rosenbrock_discs
 
 
 def _systems(n, rows, ineq):
@@ -124,17 +124,6 @@ def test_a_rank_deficient_jacobian_is_singular_until_the_constraints_are_regular
 
 def _count_sparse_factors(monkeypatch):
     return count_calls(monkeypatch, primal_dual.SparseKKT, "factor")
-
-
-def test_convex_chain_with_pair_equalities_matches_numpys_kkt_solve(monkeypatch):
-    """constrained_helpers.convex_chain, n = 400, by sqp's sparse system: numpy's
-    dense solve of its KKT system."""
-    calls = _count_sparse_factors(monkeypatch)
-    p, want = convex_chain(400)
-    r = symgd.solve(p, method="sqp")
-    assert r.status == "converged", r.message
-    assert calls, "the sparse system was not used"
-    np.testing.assert_allclose(r.x, want, rtol=0, atol=1e-7)
 
 
 def test_bounds_and_pair_inequalities_give_the_projection_worked_by_hand(monkeypatch):
