@@ -13,10 +13,9 @@ settings.load_profile("symgd")
 # end, where one of them alone kept a worker busy minutes after the other had finished.
 # Started first, they run while the small files fill in the other worker's time. The
 # HS set by sqp comes after the one by auglag has compiled the problems' kernels.
-# test_hostile.py comes first of all: it holds its subprocesses to CPU budgets, and in
-# one CI run, most likely beside the Dask tests' cluster processes, a 10-million-column
-# CSV refusal took 7.8 s of CPU (1.3 s on a quiet machine); first, it is done before
-# test_dask.py starts.
+# test_hostile.py comes first of all, so its subprocesses' CPU budgets are measured
+# before the heavy files run beside them (its own fixture warms the compiled CSV reader,
+# whose first compile once broke those budgets).
 # Nothing else depends on the order: every file also passes on its own.
 SLOWEST_FIRST = [
     "test_hostile.py", "test_constrained.py", "test_templates.py", "test_nist.py",
