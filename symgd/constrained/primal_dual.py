@@ -203,22 +203,14 @@ class SparseKKT:
         from scipy.sparse.linalg import splu
 
         s = self.system
-        N, m = self.N, self.m
         h = self._h.copy()
         h[s.diag_slot] += shift
-        keep = h != 0.0
-        r, c, v = s.slot_row[keep], s.slot_col[keep], h[keep]
-        off = r != c
-        ar, ac = self.layout.row_of + N, self.layout.indices
-        rows = np.concatenate([r, c[off], ar, ac, N + np.arange(m)])
-        cols = np.concatenate([c, r[off], ac, ar, N + np.arange(m)])
-        vals = np.concatenate([v, v[off], self._a, self._a, np.full(m, -dc)])
-        diag = np.zeros(N + m)
-        np.add.at(diag, rows[rows == cols], vals[rows == cols])
-        D = 1.0 / np.sqrt(np.maximum(1.0, np.abs(diag)))
-        K = sps.csc_matrix((vals * D[rows] * D[cols], (rows, cols)), shape=(N + m, N + m))
+        A = self.layout.csr(self._a)
+        K = sps.bmat([[s.matrix(h), A.T], [A, -dc * sps.identity(self.m)]], format="csc")
+        D = 1.0 / np.sqrt(np.maximum(1.0, np.abs(K.diagonal())))
+        K = sps.diags(D) @ K @ sps.diags(D)
         try:
-            lu = splu(K, permc_spec="MMD_AT_PLUS_A")
+            lu = splu(K.tocsc(), permc_spec="MMD_AT_PLUS_A")
         except RuntimeError:  # "Factor is exactly singular"
             return "singular", None
         pivots = np.abs(lu.U.diagonal())

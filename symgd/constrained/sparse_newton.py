@@ -93,6 +93,7 @@ class SparseSystem:
         self.pair_jb = self.jac_layout.entries(self.pair_con, self.pair_b)
         self.L = np.empty(pattern.nnz)
         self.work = np.empty(n)
+        self._slot_maps = None   # the kernels' nonzeros to slots (:meth:`_maps`)
 
     @classmethod
     def for_run(cls, bundle):
@@ -157,7 +158,7 @@ class SparseSystem:
     def _maps(self, bundle, n) -> dict:
         """The slots of the kernels' nonzeros (computed once per run; the objective's
         pairs outside the pattern go to a last, dropped slot)."""
-        if getattr(self, "_slot_maps", None) is not None:
+        if self._slot_maps is not None:
             return self._slot_maps
         nnz = self.pattern.nnz
         maps = {"x_slots": np.flatnonzero((self.slot_row < n) & (self.slot_col < n))}
